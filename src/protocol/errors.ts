@@ -1,0 +1,41 @@
+import { ErrorCode, EXIT_CODES, isErrorCode } from './codes.js';
+
+/**
+ * The only exception type that crosses module boundaries on purpose. `message` is
+ * shown to people as is, so it must never contain a secret value; detail for
+ * debugging goes in `cause`, which never leaves the process.
+ */
+export class SigilError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'SigilError';
+    this.code = code;
+  }
+
+  get exitCode(): number {
+    return EXIT_CODES[this.code];
+  }
+
+  /** The wire form: code and message only, never a stack or a cause. */
+  toWire(): { code: ErrorCode; message: string } {
+    return { code: this.code, message: this.message };
+  }
+
+  static fromWire(error: unknown): SigilError {
+    if (error && typeof error === 'object') {
+      const { code, message } = error as { code?: unknown; message?: unknown };
+      if (isErrorCode(code)) {
+        return new SigilError(code, typeof message === 'string' ? message : code);
+      }
+    }
+    return new SigilError(ErrorCode.INTERNAL, 'agent sent a malformed error');
+  }
+}
+
+/** Anything thrown, as a SigilError; unknown errors become INTERNAL with a generic message. */
+export function toSigilError(err: unknown, fallback = 'internal error'): SigilError {
+  if (err instanceof SigilError) return err;
+  return new SigilError(ErrorCode.INTERNAL, fallback, { cause: err });
+}

@@ -1,0 +1,25 @@
+/**
+ * The contract every secret backend keeps (vault, keyring, memory):
+ *
+ * - Keys are storage keys: `sigilforge/{service}/{account}/{credential_type}` for account
+ *   credentials and `sigilforge/_secret/{name}` for free-form secrets.
+ * - `get` returns null when the key is absent ("not mine"), and throws a SigilError when
+ *   the backend is broken or unreachable ("mine but broken").
+ * - `set` and `delete` resolve only once the change is durable: a caller may hand out a
+ *   value derived from it (a rotated refresh token) as soon as the promise resolves.
+ * - Values are Buffers the caller owns: the store copies what it keeps, and callers may
+ *   overwrite a returned Buffer once done with it.
+ * - `list(prefix)` returns the keys starting with `prefix`, sorted.
+ * - `close()` drops every decrypted value and key the store holds (overwriting Buffers);
+ *   after it every other method throws LOCKED.
+ */
+export interface SecretStore {
+  readonly name: string;
+  get(key: string): Promise<Buffer | null>;
+  set(key: string, value: Buffer): Promise<void>;
+  delete(key: string): Promise<boolean>;
+  list(prefix: string): Promise<string[]>;
+  /** Number of keys held; cheap. */
+  size(): number;
+  close(): Promise<void>;
+}
