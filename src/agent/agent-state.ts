@@ -1,0 +1,126 @@
+import { ErrorCode } from '../protocol/codes.js';
+import { SigilError } from '../protocol/errors.js';
+import type { SecretStore } from '../stores/secret-store.js';
+import { openVault, type VaultOptions } from '../stores/vault-store.js';
+import type { SigilPaths } from '../util/paths.js';
+import type { AccountRegistry } from './account-registry.js';
+import type { AuditLog } from './audit-log.js';
+import { IdleLock, systemClock, type Clock } from './idle-lock.js';
+import { UnlockThrottle } from './unlock-throttle.js';
+import { formatDuration } from '../util/duration.js';
+import { TokenService } from './token-service.js';
+
+/**
+ * Everything the agent owns, and the lock state machine: `store` is null exactly while
+ * locked, so "locked" cannot disagree with "holds decrypted values". Starts locked.
+ */
+export interface AgentStateOptions {
+  paths: SigilPaths;
+  socketPath: string;
+  lockTimeoutS: number;
+  registry: AccountRegistry;
+  audit: AuditLog;
+  clock?: Clock;
+  vault?: VaultOptions;
+  /** Opens the secret store with a passphrase; the vault unless a test says otherwise. */
+  openStore?: (passphrase: Buffer) => Promise<SecretStore>;
+  log?: (msg: string) => void;
+}
+
+export class AgentState {
+  readonly paths: SigilPaths;
+  readonly socketPath: string;
+  readonly registry: AccountRegistry;
+  readonly audit: AuditLog;
+  readonly idle: IdleLock;
+  readonly throttle: UnlockThrottle;
+  readonly startedAt: number;
+  readonly tokens: TokenService;
+  readonly log: (msg: string) => void;
+  private store: SecretStore | null = null;
+  private unlocking: Promise<void> | null = null;
+  private readonly openStore: (passphrase: Buffer) => Promise<SecretStore>;
+  private readonly lockListeners = new Set<() => void>();
+
+  constructor(opts: AgentStateOptions) {
+    const clock = opts.clock ?? systemClock;
+    this.paths = opts.paths;
+    this.socketPath = opts.socketPath;
+    this.registry = opts.registry;
+    this.audit = opts.audit;
+    this.log = opts.log ?? (() => {});
+    this.startedAt = clock.now();
+    this.tokens = new TokenService(this, () => Math.floor(clock.now() / 1000));
+    this.throttle = new UnlockThrottle(() => clock.now());
+    this.idle = new IdleLock(opts.lockTimeoutS, () => void this.lock('timeout'), clock);
+    this.openStore = opts.openStore ?? ((pass) => openVault(opts.paths, pass, opts.vault));
+  }
+
+  get locked(): boolean {
+    return this.store === null;
+  }
+
+  /** The unlocked store, or LOCKED. Every secret-bearing op goes through here. */
+  requireStore(): SecretStore {
+    if (!this.store) throw new SigilError(ErrorCode.LOCKED, 'agent is locked — run: sigil unlock');
+    return this.store;
+  }
+
+  /** Marks a secret use: restarts the idle lock countdown. */
+  used(): void {
+    this.idle.touch();
+  }
+
+  onLock(fn: () => void): () => void {
+    this.lockListeners.add(fn);
+    return () => this.lockListeners.delete(fn);
+  }
+
+  /**
+   * Unlocks with `passphrase`, which the caller owns and wipes. Attempts are serialized: a
+   * second unlock while one runs waits for it and then succeeds at once if it worked.
+   */
+  async unlock(passphrase: Buffer): Promise<void> {
+    while (this.unlocking) await this.unlocking.catch(() => {});
+    if (this.store) return;
+    const wait = this.throttle.waitMs();
+    if (wait > 0) {
+      throw new SigilError(ErrorCode.RATE_LIMITED, `too many wrong passphrases — try again in ${formatDuration(Math.ceil(wait / 1000))}`);
+    }
+    const attempt = (async () => {
+      try {
+        this.store = await this.openStore(passphrase);
+      } catch (err) {
+        if (err instanceof SigilError && err.code === ErrorCode.BAD_PASSPHRASE) this.throttle.failed();
+        throw err;
+      }
+      this.throttle.succeeded();
+      this.idle.start();
+      this.log('unlocked');
+    })();
+    this.unlocking = attempt;
+    try {
+      await attempt;
+    } finally {
+      this.unlocking = null;
+    }
+  }
+
+  /** Drops every decrypted value and key. Idempotent. */
+  async lock(reason: 'request' | 'timeout' | 'signal' | 'shutdown'): Promise<boolean> {
+    const store = this.store;
+    if (!store) return false;
+    this.store = null;
+    this.idle.stop();
+    await store.close();
+    if (reason !== 'request') this.audit.record({ op: 'lock', target: reason, result: 'ok' });
+    this.audit.flush();
+    this.log(`locked (${reason})`);
+    for (const fn of this.lockListeners) fn();
+    return true;
+  }
+
+  secretCount(): number | null {
+    return this.store ? this.store.size() : null;
+  }
+}

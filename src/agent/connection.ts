@@ -1,0 +1,106 @@
+import type { Socket } from 'node:net';
+import { ErrorCode } from '../protocol/codes.js';
+import { SigilError } from '../protocol/errors.js';
+import { decodeBody, encodeFrame, FrameDecoder } from '../protocol/frame.js';
+import { parseRequest, RequestError, type Response } from '../protocol/messages.js';
+import type { AgentState } from './agent-state.js';
+import { dispatch } from './dispatch.js';
+import type { OpContext, OpTable } from './op-table.js';
+import type { PeerCred } from './peer-cred.js';
+
+/**
+ * Past this many requests in flight on one connection we stop reading from it until
+ * answers drain: a client cannot make the agent buffer without bound. Far above what a
+ * pipelining client needs to saturate the agent.
+ */
+const MAX_IN_FLIGHT = 256;
+/** Likewise for answers the client does not read. */
+const MAX_UNREAD_BYTES = 4 * 1024 * 1024;
+
+/** Serves one client connection: frames in, dispatch, frames out (possibly out of order). */
+export function serveConnection(socket: Socket, state: AgentState, table: OpTable, peer: PeerCred | null): void {
+  const decoder = new FrameDecoder();
+  let inFlight = 0;
+  let paused = false;
+  let closing = false;
+  let resolveClosed!: () => void;
+  const ctx: OpContext = {
+    state,
+    peer,
+    client: undefined,
+    setClient(name) {
+      ctx.client = name;
+    },
+    closed: new Promise<void>((r) => (resolveClosed = r)),
+  };
+
+  const send = (response: Response): void => {
+    if (socket.destroyed) return;
+    let frame: Buffer;
+    try {
+      frame = encodeFrame(response);
+    } catch (err) {
+      const e = err instanceof SigilError ? err : new SigilError(ErrorCode.INTERNAL, 'could not encode the answer');
+      frame = encodeFrame({ id: response.id, ok: false, error: e.toWire() });
+    }
+    socket.write(frame);
+  };
+
+  const sendError = (id: number | null, err: SigilError): void => send({ id, ok: false, error: err.toWire() });
+
+  const updateFlow = (): void => {
+    const over = inFlight >= MAX_IN_FLIGHT || socket.writableLength > MAX_UNREAD_BYTES;
+    if (over && !paused) {
+      paused = true;
+      socket.pause();
+    } else if (!over && paused && !closing) {
+      paused = false;
+      socket.resume();
+    }
+  };
+
+  const handle = async (body: Buffer): Promise<void> => {
+    let msg: unknown;
+    try {
+      msg = decodeBody(body);
+    } catch (err) {
+      // The framing is intact, so the connection can go on; the id is unknowable.
+      return sendError(null, new SigilError(ErrorCode.BAD_REQUEST, `undecodable frame: ${(err as Error).message}`));
+    }
+    let req;
+    try {
+      req = parseRequest(msg);
+    } catch (err) {
+      const e = err as RequestError;
+      return sendError(e.requestId ?? null, e);
+    }
+    inFlight++;
+    updateFlow();
+    try {
+      const out = await dispatch(table, ctx, req);
+      if (out instanceof SigilError) sendError(req.id, out);
+      else send({ id: req.id, ok: true, result: out });
+    } finally {
+      inFlight--;
+      updateFlow();
+    }
+  };
+
+  socket.on('data', (chunk: Buffer) => {
+    if (closing) return;
+    let bodies: Buffer[];
+    try {
+      bodies = decoder.push(chunk);
+    } catch (err) {
+      // A bad length: frame boundaries are lost. Answer once, then close (DESIGN.md).
+      closing = true;
+      sendError(null, err as SigilError);
+      socket.end();
+      return;
+    }
+    for (const body of bodies) void handle(body);
+  });
+  socket.on('drain', updateFlow);
+  socket.on('error', () => {}); // a client vanishing mid-answer is normal; 'close' follows
+  socket.on('close', () => resolveClosed());
+}

@@ -1,0 +1,74 @@
+/**
+ * The lock timeout: idle time since the last request that used a secret. One timer is
+ * armed for the deadline and, when it fires early because of later use, re-armed for the
+ * remainder (OpenSSH's reaper() idea) — so a request costs one Date.now(), not a
+ * clearTimeout/setTimeout pair.
+ */
+export interface Clock {
+  now(): number;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => {
+    const t = setTimeout(fn, ms);
+    t.unref(); // the listening socket keeps the agent alive, not this timer
+    return t;
+  },
+  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+};
+
+export class IdleLock {
+  private lastUse = 0;
+  private timer: unknown = null;
+  private running = false;
+
+  /** timeoutS 0 disables the timeout. */
+  constructor(
+    private timeoutS: number,
+    private readonly onExpire: () => void,
+    private readonly clock: Clock = systemClock,
+  ) {}
+
+  get timeoutSeconds(): number {
+    return this.timeoutS;
+  }
+
+  start(): void {
+    this.running = true;
+    this.touch();
+    this.arm();
+  }
+
+  stop(): void {
+    this.running = false;
+    if (this.timer !== null) this.clock.clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  touch(): void {
+    this.lastUse = this.clock.now();
+  }
+
+  /** Seconds until the agent locks itself; null when locked or when there is no timeout. */
+  locksIn(): number | null {
+    if (!this.running || this.timeoutS <= 0) return null;
+    return Math.max(0, (this.lastUse + this.timeoutS * 1000 - this.clock.now()) / 1000);
+  }
+
+  private arm(): void {
+    if (!this.running || this.timeoutS <= 0) return;
+    const remaining = this.lastUse + this.timeoutS * 1000 - this.clock.now();
+    if (remaining <= 0) {
+      this.stop();
+      this.onExpire();
+      return;
+    }
+    this.timer = this.clock.setTimeout(() => {
+      this.timer = null;
+      this.arm();
+    }, remaining);
+  }
+}

@@ -1,0 +1,77 @@
+import { ErrorCode } from '../../protocol/codes.js';
+import { SigilError } from '../../protocol/errors.js';
+import { stringArg } from '../../protocol/messages.js';
+import { accountPrefix } from '../../protocol/names.js';
+import type { AccountMeta } from '../account-registry.js';
+import type { AgentState } from '../agent-state.js';
+import { accountTarget, type OpTable } from '../op-table.js';
+import { accountStatus } from '../token-service.js';
+import { accountArgs } from './token-ops.js';
+
+function describe(state: AgentState, meta: AccountMeta): Record<string, unknown> {
+  return {
+    service: meta.service,
+    account: meta.account,
+    kind: meta.kind,
+    status: accountStatus(meta, Math.floor(Date.now() / 1000)),
+    token_type: meta.token_type ?? null,
+    expires_at: meta.expires_at ?? null,
+    scopes: meta.scopes ?? [],
+    created: meta.created,
+    last_used: state.tokens.lastUsedAt(meta.service, meta.account) ?? null,
+  };
+}
+
+// Metadata only: these work while locked so health can be shown without the passphrase.
+export const accountOps: OpTable = {
+  list_accounts: {
+    secret: false,
+    audit: false,
+    run({ state }, args) {
+      const service = stringArg(args, 'service', { optional: true });
+      const list = state.registry.list().filter((a) => !service || a.service === service);
+      return { accounts: list.map((a) => describe(state, a)) };
+    },
+  },
+
+  get_account: {
+    secret: false,
+    audit: false,
+    run({ state }, args) {
+      const { service, account } = accountArgs(args);
+      return describe(state, state.registry.require(service, account));
+    },
+  },
+
+  add_account: {
+    secret: false,
+    audit: true,
+    target: accountTarget,
+    async run({ state }, args) {
+      const { service, account } = accountArgs(args);
+      const kind = stringArg(args, 'kind', { optional: true }) ?? 'static';
+      if (kind !== 'static') {
+        throw new SigilError(ErrorCode.BAD_REQUEST, `account kind "${kind}" cannot be added directly; OAuth accounts are added by an authorization flow`);
+      }
+      const meta: AccountMeta = { service, account, kind, created: new Date().toISOString() };
+      await state.registry.add(meta);
+      return describe(state, meta);
+    },
+  },
+
+  // Deletes secrets, so it needs the unlocked store: a locked agent must not forget tokens.
+  remove_account: {
+    secret: true,
+    audit: true,
+    target: accountTarget,
+    async run({ state }, args) {
+      const { service, account } = accountArgs(args);
+      state.registry.require(service, account);
+      const store = state.requireStore();
+      const keys = await store.list(accountPrefix(service, account));
+      for (const key of keys) await store.delete(key);
+      await state.registry.remove(service, account);
+      return { service, account, removed_credentials: keys.length };
+    },
+  },
+};

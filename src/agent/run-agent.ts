@@ -1,0 +1,107 @@
+import { lstatSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { loadConfig } from '../config/config.js';
+import { ErrorCode } from '../protocol/codes.js';
+import { SigilError } from '../protocol/errors.js';
+import { encodeFrame } from '../protocol/frame.js';
+import type { VaultOptions } from '../stores/vault-store.js';
+import { sigilPaths, type SigilPaths } from '../util/paths.js';
+import { AccountRegistry } from './account-registry.js';
+import { AgentState } from './agent-state.js';
+import { AuditLog } from './audit-log.js';
+import { serveConnection } from './connection.js';
+import { OP_TABLE } from './ops/index.js';
+import { peerCred } from './peer-cred.js';
+import { listenPrivately, prepareSocketDir, removeSocket } from './socket-setup.js';
+
+export interface RunAgentOptions {
+  socketPath: string;
+  /** Whether the socket directory is the default one (checked and tightened) or -a's. */
+  defaultSocketDir: boolean;
+  /** Overrides config.toml's agent.lock_timeout (-t). */
+  lockTimeoutS?: number;
+  debug: boolean;
+  paths?: SigilPaths;
+  vault?: VaultOptions;
+}
+
+export interface RunningAgent {
+  state: AgentState;
+  server: Server;
+  /** Locks, flushes the audit log, removes the socket. Resolves when the server is closed. */
+  shutdown(reason: string): Promise<void>;
+}
+
+/** Starts serving in this process. The caller decides about daemonizing and exiting. */
+export async function startAgent(opts: RunAgentOptions): Promise<RunningAgent> {
+  const paths = opts.paths ?? sigilPaths();
+  const log = opts.debug ? (msg: string) => process.stderr.write(`sigil-agent[${process.pid}]: ${msg}\n`) : () => {};
+  const config = loadConfig(paths.config);
+  const registry = AccountRegistry.load(paths.accounts);
+  const audit = new AuditLog(paths.audit);
+  const state = new AgentState({
+    paths,
+    socketPath: opts.socketPath,
+    lockTimeoutS: opts.lockTimeoutS ?? config.agent.lockTimeoutS,
+    registry,
+    audit,
+    log,
+    ...(opts.vault ? { vault: opts.vault } : {}),
+  });
+  const myUid = typeof process.getuid === 'function' ? process.getuid() : null;
+
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    const peer = peerCred(socket);
+    if (peer && myUid !== null && peer.uid !== myUid) {
+      // Defence in depth behind the 0700 directory: e.g. a root-owned agent and a process
+      // that got past the file modes some other way.
+      audit.record({ op: 'connect', result: ErrorCode.FORBIDDEN, peer });
+      log(`refused a connection from uid ${peer.uid} (pid ${peer.pid})`);
+      socket.end(encodeFrame({ id: null, ok: false, error: new SigilError(ErrorCode.FORBIDDEN, 'connections from another user are refused').toWire() }));
+      return;
+    }
+    log(`connection from pid ${peer?.pid ?? '?'} (${peer?.exe ?? 'unknown exe'})`);
+    serveConnection(socket, state, OP_TABLE, peer);
+  });
+  server.maxConnections = 1024; // far above any real use; bounds file descriptors under abuse
+
+  prepareSocketDir(dirnameOf(opts.socketPath), opts.defaultSocketDir);
+  await listenPrivately(server, opts.socketPath);
+  const ino = lstatSync(opts.socketPath).ino;
+  audit.record({ op: 'agent_start', target: opts.socketPath, result: 'ok' });
+  log(`listening on ${opts.socketPath}, lock timeout ${state.idle.timeoutSeconds}s`);
+
+  let closing: Promise<void> | null = null;
+  const shutdown = (reason: string): Promise<void> =>
+    (closing ??= (async () => {
+      log(`shutting down (${reason})`);
+      await state.lock('shutdown');
+      removeSocket(opts.socketPath, ino);
+      audit.record({ op: 'agent_stop', target: reason, result: 'ok' });
+      audit.close();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const s of sockets) s.destroy();
+      await closed;
+    })());
+  return { state, server, shutdown };
+}
+
+function dirnameOf(p: string): string {
+  const i = p.lastIndexOf('/');
+  return i <= 0 ? '/' : p.slice(0, i);
+}
+
+/** Signals as ssh-agent users expect: USR1 locks, TERM/INT/HUP lock and exit 0. */
+export function installSignalHandlers(agent: RunningAgent): void {
+  process.on('SIGUSR1', () => void agent.state.lock('signal'));
+  for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+    process.on(sig, () => {
+      void agent.shutdown(sig).finally(() => process.exit(0));
+      // Clients holding connections open must not keep us alive past a signal.
+      setTimeout(() => process.exit(0), 2000).unref();
+    });
+  }
+}

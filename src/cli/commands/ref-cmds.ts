@@ -1,0 +1,16 @@
+import { parseRef } from '../../protocol/refs.js';
+import { call } from '../agent.js';
+import { info } from '../output.js';
+
+export async function resolveRef(ref: string): Promise<void> {
+  parseRef(ref);
+  const r = await call<{ value: string }>('resolve', { ref });
+  process.stdout.write(r.value + '\n');
+}
+
+/** Exit status says it all: 0 resolvable, 2 malformed, 7 missing, 4 locked… (sigil(1)). */
+export async function checkRef(ref: string, opts: { quiet?: boolean }): Promise<void> {
+  parseRef(ref);
+  await call('resolve', { ref });
+  if (!opts.quiet) info(`${ref}: ok`);
+}

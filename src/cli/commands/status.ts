@@ -1,0 +1,29 @@
+import { formatDuration } from '../../util/duration.js';
+import { call } from '../agent.js';
+import { printJson } from '../output.js';
+
+interface Status {
+  locked: boolean;
+  pid: number;
+  version: string;
+  socket: string;
+  lock_timeout_s: number;
+  locks_in_s: number | null;
+  accounts: number;
+  secrets: number | null;
+}
+
+export async function status(opts: { json?: boolean }): Promise<void> {
+  const s = await call<Status>('status');
+  if (opts.json) return printJson(s);
+  const lines = [
+    `agent:    pid ${s.pid}, sigilforge ${s.version}`,
+    `socket:   ${s.socket}`,
+    `state:    ${s.locked ? 'locked' : 'unlocked'}`,
+  ];
+  if (!s.locked) {
+    lines.push(`locks in: ${s.locks_in_s === null ? 'never (no timeout)' : formatDuration(s.locks_in_s)} (after ${formatDuration(s.lock_timeout_s)} idle)`);
+  }
+  lines.push(`accounts: ${s.accounts}`, `secrets:  ${s.secrets ?? '(locked)'}`);
+  process.stdout.write(lines.join('\n') + '\n');
+}

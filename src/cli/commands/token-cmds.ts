@@ -1,0 +1,48 @@
+import { ErrorCode } from '../../protocol/codes.js';
+import { SigilError } from '../../protocol/errors.js';
+import { checkAccount, checkService } from '../../protocol/names.js';
+import { parseDuration } from '../../util/duration.js';
+import { call } from '../agent.js';
+import { info, printJson } from '../output.js';
+import { readSecret } from '../secret-input.js';
+
+interface Token {
+  access_token: string;
+  token_type: string;
+  expires_at: number | null;
+}
+
+export async function tokenSet(service: string, account: string, opts: { stdin?: boolean; type?: string; expiresIn?: string }): Promise<void> {
+  checkService(service);
+  checkAccount(account);
+  let expiresIn: number | undefined;
+  if (opts.expiresIn !== undefined) {
+    try {
+      expiresIn = parseDuration(opts.expiresIn);
+    } catch (err) {
+      throw new SigilError(ErrorCode.BAD_REQUEST, `--expires-in: ${(err as Error).message}`);
+    }
+  }
+  const token = await readSecret(`Token for ${service}/${account}: `, { stdin: !!opts.stdin });
+  try {
+    await call('set_token', {
+      service,
+      account,
+      access_token: token,
+      ...(opts.type ? { token_type: opts.type } : {}),
+      ...(expiresIn !== undefined ? { expires_in: expiresIn } : {}),
+    });
+  } finally {
+    token.fill(0);
+  }
+  info(`Stored a token for ${service}/${account}.`);
+}
+
+export async function tokenGet(service: string, account: string, opts: { format?: string; json?: boolean }): Promise<void> {
+  const format = opts.json ? 'json' : (opts.format ?? 'bare');
+  if (!['bare', 'header', 'json'].includes(format)) throw new SigilError(ErrorCode.BAD_REQUEST, `--format must be bare, header or json (got "${format}")`);
+  const t = await call<Token>('get_token', { service: checkService(service), account: checkAccount(account) });
+  if (format === 'json') return printJson(t);
+  if (format === 'header') process.stdout.write(`Authorization: ${t.token_type} ${t.access_token}\n`);
+  else process.stdout.write(t.access_token + '\n');
+}

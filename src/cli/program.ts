@@ -1,0 +1,126 @@
+import { Command, CommanderError, Option } from 'commander';
+import { EXIT_CODES } from '../protocol/codes.js';
+import { SigilError } from '../protocol/errors.js';
+import { VERSION } from '../version.js';
+
+/**
+ * The `sigil` command tree. Command bodies live one concern per file under commands/ and
+ * are imported only when their command runs, so `sigil status` loads none of the rest.
+ */
+type Action = (...args: never[]) => Promise<void>;
+
+function lazy<M>(load: () => Promise<M>, pick: (m: M) => Action): (...args: unknown[]) => Promise<void> {
+  return async (...args: unknown[]) => {
+    const fn = pick(await load()) as (...a: unknown[]) => Promise<void>;
+    // commander passes (...positionals, options, command): drop the command object.
+    await fn(...args.slice(0, -1));
+  };
+}
+
+const vault = () => import('./commands/vault-cmds.js');
+const secrets = () => import('./commands/secret-cmds.js');
+const tokens = () => import('./commands/token-cmds.js');
+const accounts = () => import('./commands/accounts-cmds.js');
+const refs = () => import('./commands/ref-cmds.js');
+
+const workFactor = () => new Option('--scrypt-work-factor <n>', 'scrypt cost as log2(N) (default 18)').hideHelp();
+
+export function buildProgram(): Command {
+  const program = new Command('sigil')
+    .description('Sigilforge: credentials and OAuth tokens for developers and their scripts, held by sigil-agent')
+    .version(VERSION, '-V, --version')
+    .showHelpAfterError('(run sigil --help for usage)')
+    .addHelpText('after', '\nThe agent is found through $SIGIL_AUTH_SOCK; start one with: eval "$(sigil-agent)"\nExit codes: see sigil(1).');
+
+  program
+    .command('init')
+    .description('create the vault (asks for a passphrase twice)')
+    .option('--passphrase-stdin', 'read the passphrase from stdin')
+    .addOption(workFactor())
+    .action(lazy(vault, (m) => m.init));
+  program
+    .command('unlock')
+    .description('decrypt the vault into the agent')
+    .option('--passphrase-stdin', 'read the passphrase from stdin')
+    .action(lazy(vault, (m) => m.unlock));
+  program.command('lock').description('drop every decrypted secret from the agent').action(lazy(vault, (m) => m.lock));
+  program
+    .command('passwd')
+    .description('change the vault passphrase')
+    .option('--passphrase-stdin', 'read the old and the new passphrase from stdin, one per line')
+    .addOption(workFactor())
+    .action(lazy(vault, (m) => m.passwd));
+  program
+    .command('status')
+    .description('show whether the agent is locked, when it will lock, and what it holds')
+    .option('--json', 'print JSON')
+    .action(lazy(() => import('./commands/status.js'), (m) => m.status));
+
+  const secret = program.command('secret').description('free-form secrets (API keys, passwords)');
+  secret
+    .command('set <name>')
+    .description('store a secret (asked on the terminal, or read with --stdin)')
+    .option('--stdin', 'read the value from stdin')
+    .option('--no-overwrite', 'fail if the secret exists')
+    .action(lazy(secrets, (m) => m.secretSet));
+  secret.command('get <name>').description('print a secret').option('--json', 'print JSON').action(lazy(secrets, (m) => m.secretGet));
+  secret.command('list [prefix]').alias('ls').description('list secret names').option('--json', 'print JSON').action(lazy(secrets, (m) => m.secretList));
+  secret.command('rm <name>').description('delete a secret').action(lazy(secrets, (m) => m.secretRm));
+
+  const token = program.command('token').description('access tokens of accounts');
+  token
+    .command('set <service> <account>')
+    .description('store a static token or API key (asked on the terminal, or read with --stdin)')
+    .option('--stdin', 'read the token from stdin')
+    .option('--type <type>', 'token type for the Authorization header', 'Bearer')
+    .option('--expires-in <duration>', 'the token stops working after this long (e.g. 90d)')
+    .action(lazy(tokens, (m) => m.tokenSet));
+  token
+    .command('get <service> <account>')
+    .description('print a valid access token')
+    .option('--format <format>', 'bare | header | json', 'bare')
+    .option('--json', 'same as --format json')
+    .action(lazy(tokens, (m) => m.tokenGet));
+
+  const account = program.command('accounts').description('accounts and their health');
+  account.command('list').alias('ls').description('list accounts').option('--json', 'print JSON').action(lazy(accounts, (m) => m.accountsList));
+  account.command('remove <service> <account>').alias('rm').description('delete an account and its credentials').action(lazy(accounts, (m) => m.accountsRemove));
+
+  program.command('resolve <ref>').description('print the value of an auth:// or secret:// reference').action(lazy(refs, (m) => m.resolveRef));
+  program
+    .command('check <ref>')
+    .description('check that a reference is valid and resolvable, without printing it')
+    .option('-q, --quiet', 'say nothing; the exit status tells')
+    .action(lazy(refs, (m) => m.checkRef));
+  program
+    .command('audit')
+    .description('show the audit log (newest last)')
+    .option('-n, --lines <n>', 'how many entries', '20')
+    .option('-f, --follow', 'keep printing new entries')
+    .option('--json', 'print JSON')
+    .action(lazy(() => import('./commands/audit-cmd.js'), (m) => m.audit));
+
+  return program;
+}
+
+/** Runs the CLI and returns the exit status: SigilError codes map through EXIT_CODES. */
+export async function cliMain(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  program.exitOverride();
+  for (const c of program.commands) c.exitOverride();
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version "fail" with exit code 0.
+      return err.exitCode === 0 ? 0 : EXIT_CODES.BAD_REQUEST;
+    }
+    if (err instanceof SigilError) {
+      process.stderr.write(`sigil: ${err.message}\n`);
+      return err.exitCode;
+    }
+    process.stderr.write(`sigil: unexpected error: ${(err as Error)?.stack ?? String(err)}\n`);
+    return EXIT_CODES.INTERNAL;
+  }
+}

@@ -1,0 +1,110 @@
+import { ErrorCode } from './codes.js';
+import { SigilError } from './errors.js';
+
+/** Protocol versions this build speaks, newest last. */
+export const PROTOCOL_VERSIONS = [1] as const;
+export const PROTOCOL_VERSION = 1;
+
+export type Args = Record<string, unknown>;
+
+export interface Request {
+  v: number;
+  id: number;
+  op: string;
+  args: Args;
+}
+
+export interface WireError {
+  code: ErrorCode;
+  message: string;
+}
+
+export type Response =
+  | { id: number | null; ok: true; result: Record<string, unknown> }
+  | { id: number | null; ok: false; error: WireError };
+
+/** The operations of DESIGN.md. */
+export const OPS = [
+  'hello',
+  'status',
+  'lock',
+  'unlock',
+  'get_token',
+  'refresh_token',
+  'set_token',
+  'list_accounts',
+  'get_account',
+  'add_account',
+  'remove_account',
+  'start_flow',
+  'wait_flow',
+  'cancel_flow',
+  'get_secret',
+  'set_secret',
+  'delete_secret',
+  'list_secrets',
+  'resolve',
+  'audit_tail',
+] as const;
+export type Op = (typeof OPS)[number];
+
+function isPlainMap(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
+}
+
+/**
+ * Checks the envelope of a decoded request. Throws SigilError with the request id attached
+ * when one could be read, so the error frame can still be matched by a pipelining client.
+ */
+export function parseRequest(msg: unknown): Request {
+  if (!isPlainMap(msg)) throw new RequestError(null, ErrorCode.BAD_REQUEST, 'request is not a map');
+  const id = msg.id;
+  const validId = typeof id === 'number' && Number.isSafeInteger(id) && id >= 0 ? id : null;
+  if (validId === null) throw new RequestError(null, ErrorCode.BAD_REQUEST, 'request id must be an unsigned integer');
+  if (msg.v !== PROTOCOL_VERSION) {
+    throw new RequestError(validId, ErrorCode.UNSUPPORTED_VERSION, `protocol version ${String(msg.v)} is not supported (this agent speaks ${PROTOCOL_VERSIONS.join(', ')})`);
+  }
+  if (typeof msg.op !== 'string' || msg.op.length === 0) throw new RequestError(validId, ErrorCode.BAD_REQUEST, 'request op must be a string');
+  const args = msg.args ?? {};
+  if (!isPlainMap(args)) throw new RequestError(validId, ErrorCode.BAD_REQUEST, 'request args must be a map');
+  return { v: msg.v, id: validId, op: msg.op, args };
+}
+
+/** A SigilError that knows which request it answers. */
+export class RequestError extends SigilError {
+  constructor(
+    readonly requestId: number | null,
+    code: ErrorCode,
+    message: string,
+  ) {
+    super(code, message);
+  }
+}
+
+/** Reads a required string argument, naming it when absent or mistyped. */
+export function stringArg(args: Args, name: string): string;
+export function stringArg(args: Args, name: string, opts: { optional: true }): string | undefined;
+export function stringArg(args: Args, name: string, opts: { optional?: boolean } = {}): string | undefined {
+  const v = args[name];
+  if (v === undefined || v === null) {
+    if (opts.optional) return undefined;
+    throw new SigilError(ErrorCode.BAD_REQUEST, `missing argument "${name}"`);
+  }
+  if (typeof v !== 'string') throw new SigilError(ErrorCode.BAD_REQUEST, `argument "${name}" must be a string`);
+  return v;
+}
+
+/** Reads a secret-bearing argument as bytes (string or bin on the wire). */
+export function bytesArg(args: Args, name: string): Buffer {
+  const v = args[name];
+  if (typeof v === 'string') return Buffer.from(v, 'utf8');
+  if (v instanceof Uint8Array) return Buffer.from(v);
+  throw new SigilError(ErrorCode.BAD_REQUEST, v === undefined ? `missing argument "${name}"` : `argument "${name}" must be a string or bytes`);
+}
+
+export function numberArg(args: Args, name: string): number | undefined {
+  const v = args[name];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new SigilError(ErrorCode.BAD_REQUEST, `argument "${name}" must be a number`);
+  return v;
+}

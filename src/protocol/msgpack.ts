@@ -1,0 +1,294 @@
+/**
+ * A small MessagePack codec for the protocol's maps. Written here rather than imported
+ * because `sigil-token` must start in little more than bare `node` time: msgpackr's
+ * smallest entry points add ~10 ms of start-up, this adds well under 1 ms. It covers the
+ * whole format except ext types (the protocol never sends them; they are rejected).
+ *
+ * Decoding is defensive: every read is bounds-checked, nesting is capped and map keys must
+ * be strings, so a hostile frame yields a MsgpackError, never a crash or a huge allocation
+ * (lengths are checked against the bytes actually present before anything is allocated).
+ */
+
+export class MsgpackError extends Error {
+  override name = 'MsgpackError';
+}
+
+/** Deeper than any real message; keeps recursion far from the stack limit. */
+const MAX_DEPTH = 64;
+
+export function encode(value: unknown): Buffer {
+  const w = new Writer();
+  w.value(value, 0);
+  return w.finish();
+}
+
+export function decode(bytes: Uint8Array): unknown {
+  const r = new Reader(bytes);
+  const v = r.value(0);
+  if (r.pos !== bytes.length) throw new MsgpackError(`${bytes.length - r.pos} trailing bytes`);
+  return v;
+}
+
+class Writer {
+  private buf = Buffer.allocUnsafe(256);
+  pos = 0;
+
+  finish(): Buffer {
+    return this.buf.subarray(0, this.pos);
+  }
+
+  private ensure(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.pos + n) size *= 2;
+    const next = Buffer.allocUnsafe(size);
+    this.buf.copy(next, 0, 0, this.pos);
+    this.buf = next;
+  }
+
+  private u8(b: number): void {
+    this.ensure(1);
+    this.buf[this.pos++] = b;
+  }
+
+  private head(tag: number, n: number, width: 1 | 2 | 4): void {
+    this.ensure(1 + width);
+    this.buf[this.pos++] = tag;
+    if (width === 1) this.buf.writeUInt8(n, this.pos);
+    else if (width === 2) this.buf.writeUInt16BE(n, this.pos);
+    else this.buf.writeUInt32BE(n, this.pos);
+    this.pos += width;
+  }
+
+  value(v: unknown, depth: number): void {
+    if (depth > MAX_DEPTH) throw new MsgpackError('value nested too deeply');
+    switch (typeof v) {
+      case 'string':
+        return this.str(v);
+      case 'number':
+        return this.num(v);
+      case 'boolean':
+        return this.u8(v ? 0xc3 : 0xc2);
+      case 'undefined':
+        return this.u8(0xc0);
+      case 'bigint':
+        return this.num(Number(v));
+      case 'object':
+        if (v === null) return this.u8(0xc0);
+        if (v instanceof Uint8Array) return this.bin(v);
+        if (Array.isArray(v)) {
+          this.len(v.length, 0x90, 0xdc);
+          for (const item of v) this.value(item, depth + 1);
+          return;
+        }
+        if (v instanceof Date) return this.str(v.toISOString());
+        return this.map(v as Record<string, unknown>, depth);
+      default:
+        throw new MsgpackError(`cannot encode a ${typeof v}`);
+    }
+  }
+
+  private map(obj: Record<string, unknown>, depth: number): void {
+    // Undefined members are left out, as JSON.stringify does.
+    const keys = Object.keys(obj).filter((k) => obj[k] !== undefined);
+    this.len(keys.length, 0x80, 0xde);
+    for (const k of keys) {
+      this.str(k);
+      this.value(obj[k], depth + 1);
+    }
+  }
+
+  private len(n: number, fix: number, tag16: number): void {
+    if (n < 16) this.u8(fix | n);
+    else if (n < 0x10000) this.head(tag16, n, 2);
+    else this.head(tag16 + 1, n, 4);
+  }
+
+  private str(s: string): void {
+    const n = Buffer.byteLength(s);
+    if (n < 32) {
+      this.ensure(1 + n);
+      this.buf[this.pos++] = 0xa0 | n;
+    } else if (n < 0x100) this.head(0xd9, n, 1);
+    else if (n < 0x10000) this.head(0xda, n, 2);
+    else this.head(0xdb, n, 4);
+    this.ensure(n);
+    this.pos += this.buf.write(s, this.pos, 'utf8');
+  }
+
+  private bin(b: Uint8Array): void {
+    if (b.length < 0x100) this.head(0xc4, b.length, 1);
+    else if (b.length < 0x10000) this.head(0xc5, b.length, 2);
+    else this.head(0xc6, b.length, 4);
+    this.ensure(b.length);
+    this.buf.set(b, this.pos);
+    this.pos += b.length;
+  }
+
+  private num(n: number): void {
+    if (Number.isSafeInteger(n)) {
+      if (n >= 0) {
+        if (n < 0x80) return this.u8(n);
+        if (n < 0x100) return this.head(0xcc, n, 1);
+        if (n < 0x10000) return this.head(0xcd, n, 2);
+        if (n < 0x100000000) return this.head(0xce, n, 4);
+        this.ensure(9);
+        this.buf[this.pos++] = 0xcf;
+        this.buf.writeBigUInt64BE(BigInt(n), this.pos);
+        this.pos += 8;
+        return;
+      }
+      if (n >= -32) return this.u8(n & 0xff);
+      this.ensure(9);
+      if (n >= -0x80) {
+        this.buf[this.pos++] = 0xd0;
+        this.buf.writeInt8(n, this.pos);
+        this.pos += 1;
+      } else if (n >= -0x8000) {
+        this.buf[this.pos++] = 0xd1;
+        this.buf.writeInt16BE(n, this.pos);
+        this.pos += 2;
+      } else if (n >= -0x80000000) {
+        this.buf[this.pos++] = 0xd2;
+        this.buf.writeInt32BE(n, this.pos);
+        this.pos += 4;
+      } else {
+        this.buf[this.pos++] = 0xd3;
+        this.buf.writeBigInt64BE(BigInt(n), this.pos);
+        this.pos += 8;
+      }
+      return;
+    }
+    this.ensure(9);
+    this.buf[this.pos++] = 0xcb;
+    this.buf.writeDoubleBE(n, this.pos);
+    this.pos += 8;
+  }
+}
+
+class Reader {
+  pos = 0;
+  private readonly view: DataView;
+
+  constructor(private readonly bytes: Uint8Array) {
+    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+
+  private need(n: number): number {
+    const at = this.pos;
+    if (at + n > this.bytes.length) throw new MsgpackError('truncated message');
+    this.pos += n;
+    return at;
+  }
+
+  private uint(width: 1 | 2 | 4): number {
+    const at = this.need(width);
+    return width === 1
+      ? this.view.getUint8(at)
+      : width === 2
+        ? this.view.getUint16(at)
+        : this.view.getUint32(at);
+  }
+
+  value(depth: number): unknown {
+    if (depth > MAX_DEPTH) throw new MsgpackError('message nested too deeply');
+    const tag = this.bytes[this.need(1)]!;
+    if (tag < 0x80) return tag;
+    if (tag >= 0xe0) return tag - 0x100;
+    if (tag <= 0x8f) return this.map(tag & 0x0f, depth);
+    if (tag <= 0x9f) return this.array(tag & 0x0f, depth);
+    if (tag <= 0xbf) return this.str(tag & 0x1f);
+    switch (tag) {
+      case 0xc0:
+        return null;
+      case 0xc2:
+        return false;
+      case 0xc3:
+        return true;
+      case 0xc4:
+        return this.bin(this.uint(1));
+      case 0xc5:
+        return this.bin(this.uint(2));
+      case 0xc6:
+        return this.bin(this.uint(4));
+      case 0xca:
+        return this.view.getFloat32(this.need(4));
+      case 0xcb:
+        return this.view.getFloat64(this.need(8));
+      case 0xcc:
+        return this.uint(1);
+      case 0xcd:
+        return this.uint(2);
+      case 0xce:
+        return this.uint(4);
+      case 0xcf:
+        return this.big(this.view.getBigUint64(this.need(8)));
+      case 0xd0:
+        return this.view.getInt8(this.need(1));
+      case 0xd1:
+        return this.view.getInt16(this.need(2));
+      case 0xd2:
+        return this.view.getInt32(this.need(4));
+      case 0xd3:
+        return this.big(this.view.getBigInt64(this.need(8)));
+      case 0xd9:
+        return this.str(this.uint(1));
+      case 0xda:
+        return this.str(this.uint(2));
+      case 0xdb:
+        return this.str(this.uint(4));
+      case 0xdc:
+        return this.array(this.uint(2), depth);
+      case 0xdd:
+        return this.array(this.uint(4), depth);
+      case 0xde:
+        return this.map(this.uint(2), depth);
+      case 0xdf:
+        return this.map(this.uint(4), depth);
+      default:
+        // 0xc1 is never used; 0xc7-0xc9 and 0xd4-0xd8 are ext types.
+        throw new MsgpackError(`unsupported type byte 0x${tag.toString(16)}`);
+    }
+  }
+
+  private big(n: bigint): number {
+    if (n > BigInt(Number.MAX_SAFE_INTEGER) || n < BigInt(Number.MIN_SAFE_INTEGER)) {
+      throw new MsgpackError('integer out of range');
+    }
+    return Number(n);
+  }
+
+  private str(n: number): string {
+    const at = this.need(n);
+    return Buffer.from(this.bytes.buffer, this.bytes.byteOffset + at, n).toString('utf8');
+  }
+
+  private bin(n: number): Buffer {
+    const at = this.need(n);
+    // A copy, so the caller may keep it after the frame buffer is reused or wiped.
+    return Buffer.from(this.bytes.subarray(at, at + n));
+  }
+
+  private array(n: number, depth: number): unknown[] {
+    // Every element takes at least one byte: a length beyond what is left is a lie.
+    if (n > this.bytes.length - this.pos) throw new MsgpackError('truncated message');
+    const out = new Array<unknown>(n);
+    for (let i = 0; i < n; i++) out[i] = this.value(depth + 1);
+    return out;
+  }
+
+  private map(n: number, depth: number): Record<string, unknown> {
+    if (n * 2 > this.bytes.length - this.pos) throw new MsgpackError('truncated message');
+    const out: Record<string, unknown> = {};
+    for (let i = 0; i < n; i++) {
+      const key = this.value(depth + 1);
+      if (typeof key !== 'string') throw new MsgpackError('map key is not a string');
+      const val = this.value(depth + 1);
+      // A "__proto__" key must be data, not a prototype change.
+      if (key === '__proto__') {
+        Object.defineProperty(out, key, { value: val, enumerable: true, writable: true, configurable: true });
+      } else out[key] = val;
+    }
+    return out;
+  }
+}

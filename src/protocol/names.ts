@@ -1,0 +1,63 @@
+import { ErrorCode } from './codes.js';
+import { SigilError } from './errors.js';
+
+/**
+ * Names people type: services, accounts, secret keys, credential types. Checked by the
+ * agent (the authority) and early by the CLI, with the same messages. Narrow alphabets keep
+ * names safe in storage keys, TOML keys, URLs and audit lines alike.
+ */
+const SERVICE = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+const ACCOUNT = /^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$/;
+const CREDENTIAL = /^[a-z][a-z0-9_]{0,63}$/;
+/** Secret names may be paths ("db/prod/password") but not climb or start with a slash. */
+const SECRET = /^[A-Za-z0-9_][A-Za-z0-9._@+-]*(\/[A-Za-z0-9_][A-Za-z0-9._@+-]*)*$/;
+const SECRET_MAX = 256;
+
+export function checkService(name: string): string {
+  if (!SERVICE.test(name)) {
+    throw new SigilError(ErrorCode.BAD_REQUEST, `invalid service name "${printable(name)}": use lowercase letters, digits, "-" and "_" (max 64)`);
+  }
+  return name;
+}
+
+export function checkAccount(name: string): string {
+  if (!ACCOUNT.test(name)) {
+    throw new SigilError(ErrorCode.BAD_REQUEST, `invalid account name "${printable(name)}": use letters, digits and . _ @ + - (max 128)`);
+  }
+  return name;
+}
+
+export function checkCredentialType(name: string): string {
+  if (!CREDENTIAL.test(name)) {
+    throw new SigilError(ErrorCode.BAD_REQUEST, `invalid credential type "${printable(name)}": use lowercase letters, digits and "_"`);
+  }
+  return name;
+}
+
+export function checkSecretName(name: string): string {
+  if (name.length > SECRET_MAX || !SECRET.test(name)) {
+    throw new SigilError(ErrorCode.BAD_REQUEST, `invalid secret name "${printable(name)}": use letters, digits and . _ @ + - with "/" between parts`);
+  }
+  return name;
+}
+
+/** Storage key of an account credential (DESIGN.md). */
+export function credentialKey(service: string, account: string, type: string): string {
+  return `sigilforge/${service}/${account}/${type}`;
+}
+
+export function accountPrefix(service: string, account: string): string {
+  return `sigilforge/${service}/${account}/`;
+}
+
+/** Free-form secrets live beside accounts under a service name no account can have. */
+export const SECRET_PREFIX = 'sigilforge/_secret/';
+export function secretKey(name: string): string {
+  return SECRET_PREFIX + name;
+}
+
+/** Names are echoed in errors: keep control characters out of the terminal. */
+function printable(s: string): string {
+  const clipped = s.length > 80 ? s.slice(0, 80) + '…' : s;
+  return clipped.replace(/[\x00-\x1f\x7f]/g, '?');
+}

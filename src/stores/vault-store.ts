@@ -1,0 +1,445 @@
+/**
+ * The age vault: three files that the stock `age` CLI can read without us.
+ *
+ * - identity.age: an X25519 identity (`AGE-SECRET-KEY-1…`), passphrase-encrypted (scrypt).
+ * - recipients.txt: the `age1…` keys every vault write is encrypted to; ours first.
+ * - vault.age: the entries as JSON, encrypted to those recipients.
+ *
+ * Unlocking costs one scrypt; after it the identity is dropped, because writes need only
+ * the public recipients. So the agent can persist a rotated token without the passphrase.
+ */
+import { constants } from 'node:fs';
+import { access, readFile } from 'node:fs/promises';
+import { isUtf8 } from 'node:buffer';
+import { Decrypter, Encrypter, generateX25519Identity, identityToRecipient } from 'age-encryption';
+import { ErrorCode } from '../protocol/codes.js';
+import { SigilError } from '../protocol/errors.js';
+import { writeFileAtomic } from './atomic-file.js';
+import {
+  DEFAULT_WORK_FACTOR,
+  IncorrectPassphraseError,
+  MAX_WORK_FACTOR,
+  decryptWithPassphrase,
+  encryptWithPassphrase,
+} from './scrypt-stanza.js';
+import type { SecretStore } from './secret-store.js';
+
+export interface VaultPaths {
+  vault: string;
+  identity: string;
+  recipients: string;
+}
+
+export interface VaultOptions {
+  /** log2 of scrypt's N when (re)encrypting identity.age; age's default is 18. */
+  workFactor?: number;
+  /** Clock for `updated` stamps; tests pin it. */
+  now?: () => Date;
+}
+
+const FORMAT = 'sigilforge-vault';
+const SCHEMA = 1;
+const IDENTITY_LINE = /^AGE-SECRET-KEY-1[0-9A-Z]+$/;
+
+type Encoding = 'utf8' | 'base64';
+
+interface Entry {
+  value: Buffer;
+  updated: string;
+}
+
+/** True when vault.age exists (an identity alone is an interrupted `sigil init`). */
+export async function vaultExists(paths: VaultPaths): Promise<boolean> {
+  return fileExists(paths.vault);
+}
+
+/**
+ * Creates a new vault: a fresh identity under `passphrase`, recipients.txt naming it,
+ * and an empty vault. The identity is written first and the vault last, so a vault.age
+ * on disk always has the files needed to open it. `passphrase` stays the caller's.
+ */
+export async function createVault(paths: VaultPaths, passphrase: Buffer, opts: VaultOptions = {}): Promise<void> {
+  checkNewPassphrase(passphrase, opts);
+  for (const path of [paths.vault, paths.identity]) {
+    if (await fileExists(path)) throw new SigilError(ErrorCode.ALREADY_EXISTS, `a vault already exists: ${path}`);
+  }
+  const now = opts.now ?? (() => new Date());
+  await asSigilError('could not create the vault', async () => {
+    // X25519 explicitly: generateIdentity() may turn post-quantum one day, which age 1.1.1 cannot read.
+    const secret = await generateX25519Identity();
+    const recipient = await identityToRecipient(secret);
+
+    // The same layout as age-keygen's output, so the decrypted file works with `age -d -i`.
+    const identityText = Buffer.from(`# created: ${now().toISOString()}\n# public key: ${recipient}\n${secret}\n`);
+    try {
+      const sealed = await encryptWithPassphrase(identityText, passphrase, opts.workFactor ?? DEFAULT_WORK_FACTOR);
+      await writeFileAtomic(paths.identity, sealed);
+    } finally {
+      identityText.fill(0);
+    }
+
+    const header =
+      '# sigilforge vault recipients: every vault write is encrypted to each age1… key below.\n' +
+      "# The first is this vault's own key (its secret half is in identity.age); add backup keys after it.\n";
+    await writeFileAtomic(paths.recipients, Buffer.from(`${header}${recipient}\n`));
+    await writeFileAtomic(paths.vault, await sealVault(new Map(), [recipient]));
+  });
+}
+
+/**
+ * Unlocks the vault: decrypts the identity with `passphrase`, decrypts the vault with
+ * it, and forgets the identity. `passphrase` stays the caller's.
+ */
+export async function openVault(paths: VaultPaths, passphrase: Buffer, opts: VaultOptions = {}): Promise<VaultStore> {
+  if (!(await fileExists(paths.vault))) {
+    if (await fileExists(paths.identity)) {
+      throw new SigilError(
+        ErrorCode.NOT_FOUND,
+        `no vault at ${paths.vault}, but its identity exists at ${paths.identity} (an interrupted \`sigil init\`?): remove it, then run: sigil init`,
+      );
+    }
+    throw new SigilError(ErrorCode.NOT_FOUND, `no vault at ${paths.vault} — run: sigil init`);
+  }
+
+  const identityText = await unsealIdentity(paths, passphrase);
+  let secret: string;
+  try {
+    secret = parseIdentity(identityText, paths.identity);
+  } finally {
+    identityText.fill(0);
+  }
+  const ownRecipient = await asSigilError(`${paths.identity} holds an invalid identity`, () =>
+    identityToRecipient(secret),
+  );
+  // Fail at unlock rather than at the first write, when a token rotation depends on it.
+  await readRecipients(paths.recipients, ownRecipient);
+
+  const sealed = await readVaultFile(paths.vault);
+  let plaintext: Uint8Array;
+  try {
+    const d = new Decrypter();
+    d.addIdentity(secret);
+    plaintext = await d.decrypt(sealed);
+  } catch (err) {
+    throw new SigilError(ErrorCode.INTERNAL, `could not decrypt the vault at ${paths.vault}: ${reason(err)}`, {
+      cause: err,
+    });
+  }
+  let entries: Map<string, Entry>;
+  try {
+    entries = parseVault(plaintext, paths.vault);
+  } finally {
+    plaintext.fill(0);
+  }
+  return new VaultStore(paths, entries, ownRecipient, opts.now ?? (() => new Date()));
+}
+
+/** Re-encrypts identity.age under a new passphrase; the vault itself is untouched. */
+export async function changePassphrase(
+  paths: VaultPaths,
+  oldPass: Buffer,
+  newPass: Buffer,
+  opts: VaultOptions = {},
+): Promise<void> {
+  checkNewPassphrase(newPass, opts);
+  const identityText = await unsealIdentity(paths, oldPass);
+  try {
+    parseIdentity(identityText, paths.identity); // never seal something we could not open later
+    await asSigilError(`could not rewrite ${paths.identity}`, async () => {
+      const sealed = await encryptWithPassphrase(identityText, newPass, opts.workFactor ?? DEFAULT_WORK_FACTOR);
+      await writeFileAtomic(paths.identity, sealed);
+    });
+  } finally {
+    identityText.fill(0);
+  }
+}
+
+/**
+ * The unlocked vault. Reads are served from memory; each change is written through
+ * (encrypt to recipients.txt, atomic replace) before its promise resolves.
+ * Build it with {@link openVault}.
+ */
+export class VaultStore implements SecretStore {
+  readonly name = 'vault';
+  private closed = false;
+  /** The last write started or queued; writes run one after another, never two renames racing. */
+  private tail: Promise<void> = Promise.resolve();
+  /** A write queued behind the running one and not started yet: later changes ride on it. */
+  private queued: Promise<void> | null = null;
+
+  constructor(
+    private readonly paths: VaultPaths,
+    private readonly entries: Map<string, Entry>,
+    private readonly ownRecipient: string,
+    private readonly now: () => Date,
+  ) {}
+
+  async get(key: string): Promise<Buffer | null> {
+    this.assertOpen();
+    const entry = this.entries.get(key);
+    return entry === undefined ? null : Buffer.from(entry.value);
+  }
+
+  async set(key: string, value: Buffer): Promise<void> {
+    this.assertOpen();
+    const old = this.entries.get(key);
+    this.entries.set(key, { value: Buffer.from(value), updated: this.now().toISOString() });
+    old?.value.fill(0);
+    return this.persist();
+  }
+
+  async delete(key: string): Promise<boolean> {
+    this.assertOpen();
+    const old = this.entries.get(key);
+    if (old === undefined) return false;
+    this.entries.delete(key);
+    old.value.fill(0);
+    await this.persist();
+    return true;
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    this.assertOpen();
+    return [...this.entries.keys()].filter((k) => k.startsWith(prefix)).sort();
+  }
+
+  size(): number {
+    this.assertOpen();
+    return this.entries.size;
+  }
+
+  /** Waits for writes already accepted (they snapshot the map when they start), then wipes. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.tail.catch(() => undefined);
+    for (const entry of this.entries.values()) entry.value.fill(0);
+    this.entries.clear();
+  }
+
+  /**
+   * Resolves once a write that includes every change made so far is on disk. A change
+   * made while a write runs joins the single queued write, so a burst of N changes costs
+   * at most two writes, not N. If a write fails the in-memory change stays, its callers
+   * get the error, and the next successful write persists it.
+   */
+  private persist(): Promise<void> {
+    if (this.queued !== null) return this.queued;
+    const write = this.tail
+      .catch(() => undefined)
+      .then(() => {
+        this.queued = null; // from here on, new changes need a new write: this one snapshots now
+        return this.writeSnapshot();
+      });
+    this.queued = write;
+    this.tail = write;
+    return write;
+  }
+
+  private async writeSnapshot(): Promise<void> {
+    const plaintext = serializeVault(this.entries);
+    try {
+      const recipients = await readRecipients(this.paths.recipients, this.ownRecipient);
+      await writeFileAtomic(this.paths.vault, await encryptTo(plaintext, recipients));
+    } catch (err) {
+      throw new SigilError(ErrorCode.INTERNAL, `could not write the vault: ${reason(err)}`, { cause: err });
+    } finally {
+      plaintext.fill(0);
+    }
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new SigilError(ErrorCode.LOCKED, 'vault is locked');
+  }
+}
+
+// ---- identity.age ----
+
+async function unsealIdentity(paths: VaultPaths, passphrase: Buffer): Promise<Buffer> {
+  let sealed: Buffer;
+  try {
+    sealed = await readFile(paths.identity);
+  } catch (err) {
+    if (isNotFound(err)) {
+      throw new SigilError(
+        ErrorCode.NOT_FOUND,
+        `the vault identity ${paths.identity} is missing: the vault cannot be unlocked without it (restore it from a backup)`,
+        { cause: err },
+      );
+    }
+    throw new SigilError(ErrorCode.INTERNAL, `could not read ${paths.identity}: ${reason(err)}`, { cause: err });
+  }
+  try {
+    return Buffer.from(await decryptWithPassphrase(sealed, passphrase));
+  } catch (err) {
+    if (err instanceof IncorrectPassphraseError) {
+      throw new SigilError(ErrorCode.BAD_PASSPHRASE, 'incorrect passphrase', { cause: err });
+    }
+    throw new SigilError(ErrorCode.INTERNAL, `could not decrypt ${paths.identity}: ${reason(err)}`, { cause: err });
+  }
+}
+
+/** The `AGE-SECRET-KEY-1…` line of an age-keygen style file; the message never quotes the file. */
+function parseIdentity(text: Buffer, path: string): string {
+  let start = 0;
+  while (start < text.length) {
+    let end = text.indexOf(0x0a, start); // '\n'
+    if (end === -1) end = text.length;
+    const line = text.subarray(start, end).toString('latin1').trim();
+    if (IDENTITY_LINE.test(line)) return line;
+    start = end + 1;
+  }
+  throw new SigilError(ErrorCode.INTERNAL, `${path} holds no AGE-SECRET-KEY-1… identity`);
+}
+
+// ---- recipients.txt ----
+
+/** Every recipient in the file, plus ours if someone removed it: the vault must stay openable. */
+async function readRecipients(path: string, ownRecipient: string): Promise<string[]> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    if (isNotFound(err)) {
+      throw new SigilError(
+        ErrorCode.INTERNAL,
+        `the vault recipients file ${path} is missing; recreate it with the line ${ownRecipient}`,
+        { cause: err },
+      );
+    }
+    throw new SigilError(ErrorCode.INTERNAL, `could not read ${path}: ${reason(err)}`, { cause: err });
+  }
+  const recipients: string[] = [];
+  text.split('\n').forEach((raw, i) => {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) return;
+    try {
+      new Encrypter().addRecipient(line); // parses and validates the key
+    } catch (err) {
+      throw new SigilError(ErrorCode.INTERNAL, `${path} line ${i + 1}: not an age recipient (age1…)`, { cause: err });
+    }
+    if (!recipients.includes(line)) recipients.push(line);
+  });
+  if (!recipients.includes(ownRecipient)) recipients.unshift(ownRecipient);
+  return recipients;
+}
+
+// ---- vault.age ----
+
+async function readVaultFile(path: string): Promise<Buffer> {
+  try {
+    return await readFile(path);
+  } catch (err) {
+    if (isNotFound(err)) throw new SigilError(ErrorCode.NOT_FOUND, `no vault at ${path} — run: sigil init`);
+    throw new SigilError(ErrorCode.INTERNAL, `could not read the vault at ${path}: ${reason(err)}`, { cause: err });
+  }
+}
+
+async function encryptTo(plaintext: Uint8Array, recipients: string[]): Promise<Uint8Array> {
+  const e = new Encrypter();
+  for (const r of recipients) e.addRecipient(r);
+  return e.encrypt(plaintext);
+}
+
+async function sealVault(entries: Map<string, Entry>, recipients: string[]): Promise<Uint8Array> {
+  const plaintext = serializeVault(entries);
+  try {
+    return await encryptTo(plaintext, recipients);
+  } finally {
+    plaintext.fill(0);
+  }
+}
+
+/**
+ * JSON, so that `age -d -i key vault.age | jq` is a working disaster recovery. Values
+ * that are valid UTF-8 are stored as text (readable), anything else as base64.
+ * The JSON string itself cannot be wiped (JS strings are immutable); the Buffer can.
+ */
+function serializeVault(entries: Map<string, Entry>): Buffer {
+  // A null prototype: a key named "__proto__" must stay a plain entry.
+  const out: Record<string, { value: string; encoding: Encoding; updated: string }> = Object.create(null);
+  for (const [key, { value, updated }] of entries) {
+    const encoding: Encoding = isUtf8(value) ? 'utf8' : 'base64';
+    out[key] = { value: value.toString(encoding), encoding, updated };
+  }
+  return Buffer.from(JSON.stringify({ format: FORMAT, schema: SCHEMA, entries: out }));
+}
+
+function parseVault(plaintext: Uint8Array, path: string): Map<string, Entry> {
+  const corrupt = (what: string) => new SigilError(ErrorCode.INTERNAL, `the vault at ${path} is corrupt: ${what}`);
+  let doc: unknown;
+  try {
+    doc = JSON.parse(Buffer.from(plaintext.buffer, plaintext.byteOffset, plaintext.byteLength).toString('utf8'));
+  } catch {
+    // Not the SyntaxError's message: V8 quotes the input, which is full of secrets.
+    throw corrupt('not valid JSON');
+  }
+  if (!isObject(doc) || doc.format !== FORMAT) throw corrupt('not a sigilforge vault');
+  if (doc.schema !== SCHEMA) {
+    throw new SigilError(
+      ErrorCode.INTERNAL,
+      `the vault at ${path} has schema ${JSON.stringify(doc.schema)}, but this sigilforge reads schema ${SCHEMA} only: upgrade sigilforge`,
+    );
+  }
+  if (!isObject(doc.entries)) throw corrupt('no entries');
+
+  const entries = new Map<string, Entry>();
+  for (const [key, raw] of Object.entries(doc.entries)) {
+    if (
+      !isObject(raw) ||
+      typeof raw.value !== 'string' ||
+      typeof raw.updated !== 'string' ||
+      (raw.encoding !== 'utf8' && raw.encoding !== 'base64')
+    ) {
+      throw corrupt(`malformed entry ${JSON.stringify(key)}`);
+    }
+    if (raw.encoding === 'base64' && !/^[A-Za-z0-9+/]*={0,2}$/.test(raw.value)) {
+      throw corrupt(`malformed base64 in entry ${JSON.stringify(key)}`);
+    }
+    entries.set(key, { value: Buffer.from(raw.value, raw.encoding), updated: raw.updated });
+  }
+  return entries;
+}
+
+// ---- helpers ----
+
+function checkNewPassphrase(passphrase: Buffer, opts: VaultOptions): void {
+  if (passphrase.length === 0) throw new SigilError(ErrorCode.BAD_REQUEST, 'the passphrase must not be empty');
+  const wf = opts.workFactor ?? DEFAULT_WORK_FACTOR;
+  if (!Number.isInteger(wf) || wf < 1 || wf > MAX_WORK_FACTOR) {
+    throw new SigilError(ErrorCode.BAD_REQUEST, `the scrypt work factor must be an integer in 1..${MAX_WORK_FACTOR}`);
+  }
+}
+
+/** Runs `fn`, turning anything but a SigilError into INTERNAL "<what>: <reason>". */
+async function asSigilError<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof SigilError) throw err;
+    throw new SigilError(ErrorCode.INTERNAL, `${what}: ${reason(err)}`, { cause: err });
+  }
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+async function fileExists(path: string): Promise<boolean> {
+  try {
+    await access(path, constants.F_OK);
+    return true;
+  } catch (err) {
+    if (isNotFound(err)) return false;
+    throw new SigilError(ErrorCode.INTERNAL, `could not check ${path}: ${reason(err)}`, { cause: err });
+  }
+}
+
+function isNotFound(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException | null)?.code === 'ENOENT';
+}
+
+/** A one-line, secret-free reason: ours and Node's fs/crypto messages never quote content. */
+function reason(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
