@@ -26,6 +26,7 @@ export function run(cmd: string, args: string[], input = ''): Promise<RunResult>
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.on('error', () => {}); // EPIPE when the program exits before reading it all
     child.stdin.end(input);
   });
 }

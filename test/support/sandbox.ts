@@ -1,0 +1,148 @@
+import { spawn, spawnSync, type SpawnOptions } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+/**
+ * A throwaway HOME with its own XDG directories, and the built binaries run in it as
+ * subprocesses — the real agent, never a mock. Every process started is killed by PID in
+ * cleanup().
+ */
+export const ROOT = resolve(import.meta.dirname, '../..');
+export const BIN = {
+  sigil: join(ROOT, 'dist/bin/sigil.js'),
+  agent: join(ROOT, 'dist/bin/sigil-agent.js'),
+  token: join(ROOT, 'dist/bin/sigil-token.cjs'),
+};
+
+/** Low scrypt cost for test vaults: the format and code path are the same, the wait is not. */
+export const TEST_WORK_FACTOR = '10';
+export const TEST_PASSPHRASE = 'correct horse battery staple';
+
+export interface RunResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+export class Sandbox {
+  readonly home: string;
+  readonly env: Record<string, string>;
+  private readonly pids = new Set<number>();
+
+  constructor() {
+    this.home = mkdtempSync(join(tmpdir(), 'sigil-test-'));
+    const base: Record<string, string> = {};
+    for (const k of ['PATH', 'LANG', 'TERM', 'SYSTEMROOT']) if (process.env[k]) base[k] = process.env[k]!;
+    this.env = {
+      ...base,
+      HOME: this.home,
+      XDG_CONFIG_HOME: join(this.home, 'config'),
+      XDG_DATA_HOME: join(this.home, 'data'),
+      XDG_STATE_HOME: join(this.home, 'state'),
+      XDG_RUNTIME_DIR: join(this.home, 'run'),
+      SHELL: '/bin/sh',
+    };
+  }
+
+  get socket(): string {
+    return join(this.home, 'run/sigilforge/agent.sock');
+  }
+
+  get auditPath(): string {
+    return join(this.home, 'state/sigilforge/audit.log');
+  }
+
+  /** Runs a node script (one of BIN) to completion. */
+  run(script: string, args: string[], opts: { input?: string; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<RunResult> {
+    return this.exec(process.execPath, [script, ...args], opts);
+  }
+
+  exec(cmd: string, args: string[], opts: { input?: string; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<RunResult> {
+    return new Promise((resolvePromise, reject) => {
+      const child = spawn(cmd, args, { env: { ...this.env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+      if (child.pid) this.pids.add(child.pid);
+      let stdout = '';
+      let stderr = '';
+      child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+      child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+      const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 30_000);
+      child.on('error', reject);
+      child.on('close', (code, signal) => {
+        clearTimeout(timer);
+        if (child.pid) this.pids.delete(child.pid);
+        resolvePromise({ code, signal, stdout, stderr });
+      });
+      child.stdin!.on('error', () => {}); // EPIPE when the program exits before reading it all
+      child.stdin!.end(opts.input ?? '');
+    });
+  }
+
+  sigil(args: string[], opts: { input?: string; env?: Record<string, string> } = {}): Promise<RunResult> {
+    return this.run(BIN.sigil, args, opts);
+  }
+
+  token(service: string, account: string): Promise<RunResult> {
+    return this.run(BIN.token, [service, account]);
+  }
+
+  /** Starts a daemonized agent the rc-file way and returns its pid. */
+  async startAgent(extra: string[] = []): Promise<number> {
+    const r = await this.run(BIN.agent, ['-s', ...extra]);
+    const m = /SIGIL_AGENT_PID=(\d+)/.exec(r.stdout);
+    if (r.code !== 0 || !m) throw new Error(`sigil-agent failed (${r.code}): ${r.stderr}`);
+    const pid = Number(m[1]);
+    this.track(pid);
+    return pid;
+  }
+
+  /** Creates the vault and unlocks the agent. */
+  async initAndUnlock(): Promise<void> {
+    const init = await this.sigil(['init', '--passphrase-stdin', '--scrypt-work-factor', TEST_WORK_FACTOR], { input: TEST_PASSPHRASE + '\n' });
+    if (init.code !== 0) throw new Error(`sigil init failed: ${init.stderr}`);
+    const unlock = await this.sigil(['unlock', '--passphrase-stdin'], { input: TEST_PASSPHRASE + '\n' });
+    if (unlock.code !== 0) throw new Error(`sigil unlock failed: ${unlock.stderr}`);
+  }
+
+  track(pid: number): void {
+    this.pids.add(pid);
+  }
+
+  cleanup(): void {
+    for (const pid of this.pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    this.pids.clear();
+    rmSync(this.home, { recursive: true, force: true });
+  }
+}
+
+/** Polls until `check` holds or the time is up (for effects that happen in another process). */
+export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 5000, stepMs = 25): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function which(cmd: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
+}
+
+export type { SpawnOptions };
