@@ -1,0 +1,79 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { AuditLog } from '../../src/agent/audit-log.js';
+import { readAuditTail } from '../../src/agent/audit-reader.js';
+
+describe('audit log', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'sigil-audit-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('writes one JSON line per event with a fixed set of fields, 0600', () => {
+    const path = join(dir, 'state/audit.log');
+    const log = new AuditLog(path, { now: () => new Date('2026-01-02T03:04:05Z') });
+    const event = { op: 'get_token', target: 'github/work', result: 'ok', peer: { pid: 42, uid: 1000, gid: 1000, exe: '/usr/bin/node' }, client: 'sigil-token' };
+    // Extra members (a value, by mistake) are never written.
+    log.record({ ...event, value: 'hunter2' } as typeof event);
+    log.close();
+    const text = readFileSync(path, 'utf8');
+    expect(text).toBe('{"time":"2026-01-02T03:04:05.000Z","op":"get_token","target":"github/work","result":"ok","client":"sigil-token","pid":42,"uid":1000,"exe":"/usr/bin/node"}\n');
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+  });
+
+  it('buffers lines and writes them on flush', () => {
+    const path = join(dir, 'audit.log');
+    const log = new AuditLog(path);
+    log.record({ op: 'lock', result: 'ok' });
+    expect(existsSync(path)).toBe(false);
+    log.flush();
+    expect(readFileSync(path, 'utf8')).toContain('"op":"lock"');
+    log.close();
+  });
+
+  it('rotates by size, keeping a bounded number of files', () => {
+    const path = join(dir, 'audit.log');
+    const log = new AuditLog(path, { maxBytes: 1000, keep: 2 });
+    for (let i = 0; i < 100; i++) {
+      log.record({ op: 'get_token', target: `svc/acct${i}`, result: 'ok' });
+      log.flush();
+    }
+    log.close();
+    expect(statSync(path).size).toBeLessThan(1000);
+    expect(existsSync(`${path}.1`)).toBe(true);
+    expect(existsSync(`${path}.2`)).toBe(true);
+    expect(existsSync(`${path}.3`)).toBe(false);
+  });
+
+  it('reads the tail of a 100k-line log without reading it all', () => {
+    const path = join(dir, 'audit.log');
+    const lines: string[] = [];
+    for (let i = 0; i < 100_000; i++) lines.push(JSON.stringify({ time: 't', op: 'get_token', target: `s/a${i}`, result: 'ok' }));
+    writeFileSync(path, lines.join('\n') + '\n');
+    const page = readAuditTail(path, { limit: 5 });
+    expect(page.entries.map((e) => e.target)).toEqual(['s/a99995', 's/a99996', 's/a99997', 's/a99998', 's/a99999']);
+    expect(page.cursor).toBe(statSync(path).size);
+    expect(readAuditTail(path, { after: page.cursor }).entries).toEqual([]);
+    // More lines than one 64 KiB chunk holds.
+    expect(readAuditTail(path, { limit: 3000 }).entries[0]!.target).toBe('s/a97000');
+  });
+
+  it('follows from a cursor, across a torn last line and a rotation', () => {
+    const path = join(dir, 'audit.log');
+    writeFileSync(path, '{"op":"a"}\n{"op":"b"}\n{"op":"c"');
+    const first = readAuditTail(path, { after: 0 });
+    expect(first.entries.map((e) => e.op)).toEqual(['a', 'b']);
+    writeFileSync(path, '{"op":"a"}\n{"op":"b"}\n{"op":"c"}\n{"op":"d"}\n');
+    const second = readAuditTail(path, { after: first.cursor });
+    expect(second.entries.map((e) => e.op)).toEqual(['c', 'd']);
+    writeFileSync(path, '{"op":"e"}\n'); // rotated: shorter than the cursor
+    expect(readAuditTail(path, { after: second.cursor }).entries.map((e) => e.op)).toEqual(['e']);
+  });
+
+  it('answers an empty page for a missing log', () => {
+    expect(readAuditTail(join(dir, 'none.log'))).toEqual({ entries: [], cursor: 0 });
+  });
+});

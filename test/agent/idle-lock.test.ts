@@ -1,0 +1,98 @@
+import { describe, expect, it } from 'vitest';
+import { IdleLock, type Clock } from '../../src/agent/idle-lock.js';
+import { UnlockThrottle } from '../../src/agent/unlock-throttle.js';
+
+/** A manual clock: time moves only when the test says so. */
+class FakeClock implements Clock {
+  t = 1_000_000;
+  timers: { at: number; fn: () => void; id: number }[] = [];
+  private nextId = 1;
+  now = () => this.t;
+  setTimeout = (fn: () => void, ms: number) => {
+    const id = this.nextId++;
+    this.timers.push({ at: this.t + ms, fn, id });
+    return id;
+  };
+  clearTimeout = (id: unknown) => {
+    this.timers = this.timers.filter((t) => t.id !== id);
+  };
+  advance(ms: number) {
+    const end = this.t + ms;
+    for (;;) {
+      this.timers.sort((a, b) => a.at - b.at);
+      const next = this.timers[0];
+      if (!next || next.at > end) break;
+      this.timers.shift();
+      this.t = next.at;
+      next.fn();
+    }
+    this.t = end;
+  }
+}
+
+describe('IdleLock', () => {
+  it('expires after the timeout of idle time', () => {
+    const clock = new FakeClock();
+    let locked = 0;
+    const idle = new IdleLock(60, () => locked++, clock);
+    idle.start();
+    clock.advance(59_999);
+    expect(locked).toBe(0);
+    expect(idle.locksIn()).toBeCloseTo(0.001);
+    clock.advance(1);
+    expect(locked).toBe(1);
+    expect(idle.locksIn()).toBeNull();
+  });
+
+  it('counts from the last use, with one timer at a time', () => {
+    const clock = new FakeClock();
+    let locked = 0;
+    const idle = new IdleLock(60, () => locked++, clock);
+    idle.start();
+    for (let i = 0; i < 10; i++) {
+      clock.advance(30_000);
+      idle.touch();
+    }
+    expect(locked).toBe(0);
+    expect(clock.timers.length).toBe(1);
+    clock.advance(60_000);
+    expect(locked).toBe(1);
+  });
+
+  it('never expires with timeout 0, and stops when locked by hand', () => {
+    const clock = new FakeClock();
+    let locked = 0;
+    const never = new IdleLock(0, () => locked++, clock);
+    never.start();
+    clock.advance(1e9);
+    expect(never.locksIn()).toBeNull();
+    const idle = new IdleLock(10, () => locked++, clock);
+    idle.start();
+    idle.stop();
+    clock.advance(1e6);
+    expect(locked).toBe(0);
+  });
+});
+
+describe('UnlockThrottle', () => {
+  it('lets typos through, then doubles the wait, and resets on success', () => {
+    let now = 0;
+    const t = new UnlockThrottle(() => now);
+    t.failed();
+    t.failed();
+    expect(t.waitMs()).toBe(0);
+    t.failed();
+    expect(t.waitMs()).toBe(1000);
+    now += 1000;
+    t.failed();
+    expect(t.waitMs()).toBe(2000);
+    now += 2000;
+    t.failed();
+    expect(t.waitMs()).toBe(4000);
+    for (let i = 0; i < 30; i++) t.failed();
+    expect(t.waitMs()).toBe(5 * 60 * 1000);
+    t.succeeded();
+    expect(t.waitMs()).toBe(0);
+    expect(t.failureCount).toBe(0);
+  });
+});

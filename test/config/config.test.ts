@@ -1,0 +1,56 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DEFAULT_LOCK_TIMEOUT_S, loadConfig } from '../../src/config/config.js';
+import { AccountRegistry } from '../../src/agent/account-registry.js';
+
+describe('config.toml', () => {
+  let dir: string;
+  let path: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'sigil-config-'));
+    path = join(dir, 'config.toml');
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('defaults everything when the file is missing', () => {
+    expect(loadConfig(path)).toEqual({ agent: { lockTimeoutS: DEFAULT_LOCK_TIMEOUT_S }, storage: { primary: 'vault' }, providers: {} });
+  });
+
+  it('reads the documented example', () => {
+    writeFileSync(path, '[agent]\nlock_timeout = "1h"\n[storage]\nprimary = "keyring"\n[providers.spotify]\nclient_id = "abc"\nscopes = ["user-read-private"]\n');
+    expect(loadConfig(path)).toMatchObject({ agent: { lockTimeoutS: 3600 }, storage: { primary: 'keyring' }, providers: { spotify: { client_id: 'abc' } } });
+  });
+
+  it('names file, line and column of a syntax error', () => {
+    writeFileSync(path, '[agent]\nlock_timeout = "15m"\nbroken = \n');
+    expect(() => loadConfig(path)).toThrow(new RegExp(`^${path.replace(/[/.]/g, '\\$&')}:3:\\d+: `));
+  });
+
+  it('names the key with a wrong value', () => {
+    writeFileSync(path, '[agent]\nlock_timeout = "soon"\n');
+    expect(() => loadConfig(path)).toThrow('"agent.lock_timeout" must be a duration');
+    writeFileSync(path, '[storage]\nprimary = "floppy"\n');
+    expect(() => loadConfig(path)).toThrow('"storage.primary" must be "vault" or "keyring"');
+  });
+});
+
+describe('accounts.toml', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'sigil-accounts-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('round-trips metadata, including names TOML must quote', async () => {
+    const path = join(dir, 'accounts.toml');
+    const reg = AccountRegistry.load(path);
+    await reg.add({ service: 'google', account: 'me@example.com', kind: 'static', created: '2026-01-01T00:00:00.000Z' });
+    await reg.update('google', 'me@example.com', { expires_at: 1_900_000_000, scopes: ['openid'] });
+    await expect(reg.add({ service: 'google', account: 'me@example.com', kind: 'static', created: 'x' })).rejects.toMatchObject({ code: 'ALREADY_EXISTS' });
+    const again = AccountRegistry.load(path);
+    expect(again.list()).toEqual([{ service: 'google', account: 'me@example.com', kind: 'static', created: '2026-01-01T00:00:00.000Z', expires_at: 1_900_000_000, scopes: ['openid'] }]);
+    expect(() => again.require('github', 'work')).toThrow('no account github/work');
+  });
+});
