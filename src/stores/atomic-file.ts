@@ -3,7 +3,7 @@
  * its old content or the new content, whole — never a mix, never empty.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 const DIR_MODE = 0o700; // private to the owner, as ~/.ssh and ~/.gnupg are
@@ -44,5 +44,42 @@ async function syncDirectory(dir: string): Promise<void> {
     await dh.sync();
   } finally {
     await dh.close();
+  }
+}
+
+/**
+ * Removes temp files that writeFileAtomic left behind when its process was killed
+ * mid-write (they hold only ciphertext, but they pile up). A temp file of a live process
+ * is left alone: that writer may still rename it.
+ */
+export async function sweepStaleTemps(path: string): Promise<number> {
+  const dir = dirname(path);
+  const prefix = `.${basename(path)}.`;
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return 0;
+  }
+  let removed = 0;
+  for (const name of names) {
+    if (!name.startsWith(prefix) || !name.endsWith('.tmp')) continue;
+    const pid = Number(name.slice(prefix.length).split('.')[0]);
+    if (!Number.isSafeInteger(pid) || pid === process.pid || isAlive(pid)) continue;
+    await unlink(join(dir, name)).then(
+      () => removed++,
+      () => undefined,
+    );
+  }
+  return removed;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: it exists but is someone else's — alive.
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

@@ -14,7 +14,7 @@ import { isUtf8 } from 'node:buffer';
 import { Decrypter, Encrypter, generateX25519Identity, identityToRecipient } from 'age-encryption';
 import { ErrorCode } from '../protocol/codes.js';
 import { SigilError } from '../protocol/errors.js';
-import { writeFileAtomic } from './atomic-file.js';
+import { sweepStaleTemps, writeFileAtomic } from './atomic-file.js';
 import {
   DEFAULT_WORK_FACTOR,
   IncorrectPassphraseError,
@@ -114,6 +114,7 @@ export async function openVault(paths: VaultPaths, passphrase: Buffer, opts: Vau
   // Fail at unlock rather than at the first write, when a token rotation depends on it.
   await readRecipients(paths.recipients, ownRecipient);
 
+  await sweepStaleTemps(paths.vault);
   const sealed = await readVaultFile(paths.vault);
   let plaintext: Uint8Array;
   try {

@@ -1,9 +1,10 @@
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { writeFileAtomic } from '../../src/stores/atomic-file.js';
+import { sweepStaleTemps, writeFileAtomic } from '../../src/stores/atomic-file.js';
 
 describe('writeFileAtomic', () => {
   let dir: string;
@@ -51,5 +52,23 @@ describe('writeFileAtomic', () => {
     const result = readFileSync(target);
     expect(inputs.some((b) => b.equals(result))).toBe(true);
     expect(readdirSync(dir)).toEqual(['file']);
+  });
+});
+
+describe('sweepStaleTemps', () => {
+  it('removes temp files of dead writers and keeps those of live ones', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sigil-sweep-'));
+    try {
+      // A pid that surely exited: a child we ran to completion.
+      const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
+      writeFileSync(join(dir, `.vault.age.${dead}.abc.tmp`), 'x');
+      writeFileSync(join(dir, `.vault.age.${process.pid}.def.tmp`), 'x');
+      writeFileSync(join(dir, `.vault.age.1.ghi.tmp`), 'x'); // pid 1 is alive
+      writeFileSync(join(dir, 'vault.age'), 'x');
+      expect(await sweepStaleTemps(join(dir, 'vault.age'))).toBe(1);
+      expect(readdirSync(dir).sort()).toEqual([`.vault.age.${process.pid}.def.tmp`, '.vault.age.1.ghi.tmp', 'vault.age'].sort());
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
