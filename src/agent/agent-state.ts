@@ -2,6 +2,7 @@ import { ErrorCode } from '../protocol/codes.js';
 import { SigilError } from '../protocol/errors.js';
 import type { SecretStore } from '../stores/secret-store.js';
 import { openVault, type VaultOptions } from '../stores/vault-store.js';
+import { VaultLease } from '../stores/vault-lease.js';
 import type { SigilPaths } from '../util/paths.js';
 import type { AccountRegistry } from './account-registry.js';
 import type { AuditLog } from './audit-log.js';
@@ -41,6 +42,7 @@ export class AgentState {
   private unlocking: Promise<void> | null = null;
   private readonly openStore: (passphrase: Buffer) => Promise<SecretStore>;
   private readonly lockListeners = new Set<() => void>();
+  private readonly lease: VaultLease;
 
   constructor(opts: AgentStateOptions) {
     const clock = opts.clock ?? systemClock;
@@ -53,6 +55,7 @@ export class AgentState {
     this.tokens = new TokenService(this, () => Math.floor(clock.now() / 1000));
     this.throttle = new UnlockThrottle(() => clock.now());
     this.idle = new IdleLock(opts.lockTimeoutS, () => void this.lock('timeout'), clock);
+    this.lease = new VaultLease(`${opts.paths.vault}.lease`, { pid: process.pid, socket: opts.socketPath });
     this.openStore = opts.openStore ?? ((pass) => openVault(opts.paths, pass, opts.vault));
   }
 
@@ -88,9 +91,11 @@ export class AgentState {
       throw new SigilError(ErrorCode.RATE_LIMITED, `too many wrong passphrases — try again in ${formatDuration(Math.ceil(wait / 1000))}`);
     }
     const attempt = (async () => {
+      this.lease.acquire();
       try {
         this.store = await this.openStore(passphrase);
       } catch (err) {
+        this.lease.release();
         if (err instanceof SigilError && err.code === ErrorCode.BAD_PASSPHRASE) this.throttle.failed();
         throw err;
       }
@@ -113,6 +118,7 @@ export class AgentState {
     this.store = null;
     this.idle.stop();
     await store.close();
+    this.lease.release();
     if (reason !== 'request') this.audit.record({ op: 'lock', target: reason, result: 'ok' });
     this.audit.flush();
     this.log(`locked (${reason})`);
