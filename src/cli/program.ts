@@ -1,5 +1,5 @@
 import { Command, CommanderError, Option } from 'commander';
-import { EXIT_CODES } from '../protocol/codes.js';
+import { EXIT_CODES, type ErrorCode } from '../protocol/codes.js';
 import { SigilError } from '../protocol/errors.js';
 import { VERSION } from '../version.js';
 
@@ -23,6 +23,42 @@ const tokens = () => import('./commands/token-cmds.js');
 const accounts = () => import('./commands/accounts-cmds.js');
 const refs = () => import('./commands/ref-cmds.js');
 
+/** Short meanings for the help footer; typed by ErrorCode so a new code cannot be missed. */
+const MEANING: Record<ErrorCode, string> = {
+  INTERNAL: 'internal error',
+  BAD_REQUEST: 'usage',
+  NO_AGENT: 'no agent',
+  LOCKED: 'locked',
+  BAD_PASSPHRASE: 'bad passphrase',
+  RATE_LIMITED: 'rate limited',
+  NOT_FOUND: 'not found',
+  ALREADY_EXISTS: 'already exists',
+  REAUTH_REQUIRED: 're-auth required',
+  PROVIDER_ERROR: 'provider error',
+  FLOW_TIMEOUT: 'flow timeout',
+  FORBIDDEN: 'forbidden',
+  UNSUPPORTED_VERSION: 'protocol mismatch',
+  UNKNOWN_OP: 'protocol mismatch',
+  FRAME_TOO_LARGE: 'protocol mismatch',
+};
+
+function helpFooter(): string {
+  const byCode = new Map<number, string>([[0, 'ok']]);
+  for (const [code, exit] of Object.entries(EXIT_CODES)) byCode.set(exit, MEANING[code as ErrorCode]);
+  const list = [...byCode.entries()].sort((a, b) => a[0] - b[0]).map(([n, m]) => `${n} ${m}`);
+  const lines: string[] = [];
+  let line = 'Exit codes:';
+  for (const item of list) {
+    if (line.length + item.length + 2 > 80) {
+      lines.push(line + ',');
+      line = ' ';
+    } else if (!line.endsWith(':')) line += ',';
+    line += ' ' + item;
+  }
+  lines.push(line);
+  return `\nThe agent is found through $SIGIL_AUTH_SOCK; start one with: eval "$(sigil-agent)"\n${lines.join('\n')}`;
+}
+
 const workFactor = () => new Option('--scrypt-work-factor <n>', 'scrypt cost as log2(N) (default 18)').hideHelp();
 
 export function buildProgram(): Command {
@@ -30,7 +66,7 @@ export function buildProgram(): Command {
     .description('Sigilforge: credentials and OAuth tokens for developers and their scripts, held by sigil-agent')
     .version(VERSION, '-V, --version')
     .showHelpAfterError('(run sigil --help for usage)')
-    .addHelpText('after', '\nThe agent is found through $SIGIL_AUTH_SOCK; start one with: eval "$(sigil-agent)"\nExit codes: see sigil(1).');
+    .addHelpText('after', helpFooter());
 
   program
     .command('init')
@@ -106,8 +142,11 @@ export function buildProgram(): Command {
 /** Runs the CLI and returns the exit status: SigilError codes map through EXIT_CODES. */
 export async function cliMain(argv: string[]): Promise<number> {
   const program = buildProgram();
-  program.exitOverride();
-  for (const c of program.commands) c.exitOverride();
+  const overrideExit = (cmd: Command): void => {
+    cmd.exitOverride();
+    cmd.commands.forEach(overrideExit);
+  };
+  overrideExit(program);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return 0;

@@ -3,11 +3,11 @@ import { call } from '../agent.js';
 import { info, printJson } from '../output.js';
 import { readSecret } from '../secret-input.js';
 
-export async function secretSet(name: string, opts: { stdin?: boolean; noOverwrite?: boolean }): Promise<void> {
+export async function secretSet(name: string, opts: { stdin?: boolean; overwrite?: boolean }): Promise<void> {
   checkSecretName(name);
   const value = await readSecret(`Value for ${name}: `, { stdin: !!opts.stdin });
   try {
-    const r = await call<{ created: boolean }>('set_secret', { name, value, overwrite: !opts.noOverwrite });
+    const r = await call<{ created: boolean }>('set_secret', { name, value, overwrite: opts.overwrite !== false });
     info(r.created ? `Stored ${name}.` : `Replaced ${name}.`);
   } finally {
     value.fill(0);
