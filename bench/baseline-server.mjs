@@ -6,7 +6,12 @@
 // It prints "ready <pid>" once it listens and serves until killed.
 import { unlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { decodeBody, encodeFrame, FrameDecoder } from '../dist/protocol/frame.js';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+// The measured build: run.mjs passes its snapshot of dist/ in SIGIL_BENCH_DIST.
+const dist = process.env.SIGIL_BENCH_DIST || new URL('../dist', import.meta.url).pathname;
+const { decodeBody, encodeFrame, FrameDecoder } = await import(pathToFileURL(join(dist, 'protocol/frame.js')).href);
 
 const [socketPath, service, account, token] = process.argv.slice(2);
 if (!token) {

@@ -1,18 +1,53 @@
 // Shared helpers for the benchmark: a throwaway HOME, process bookkeeping (every process we
 // start is killed by PID, also on error), statistics and a plain-text table.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-export const BIN = {
-  sigil: join(ROOT, 'dist/bin/sigil.js'),
-  agent: join(ROOT, 'dist/bin/sigil-agent.js'),
-  token: join(ROOT, 'dist/bin/sigil-token.cjs'),
-};
 export const NODE = process.execPath;
+
+/** Where the measured build lives: ROOT/dist, or a snapshot of it (see snapshotDist). */
+export let DIST = process.env.SIGIL_BENCH_DIST || join(ROOT, 'dist');
+export const BIN = binsIn(DIST);
+
+function binsIn(dist) {
+  return {
+    sigil: join(dist, 'bin/sigil.js'),
+    agent: join(dist, 'bin/sigil-agent.js'),
+    token: join(dist, 'bin/sigil-token.cjs'),
+  };
+}
+
+/**
+ * Copies dist/ into `dir` (with package.json and a node_modules link), so that a rebuild
+ * by someone else during the run (scripts/build.mjs deletes dist/ first) can neither break
+ * the bench nor mix two builds in one set of figures. Child processes find it through
+ * SIGIL_BENCH_DIST.
+ */
+export function snapshotDist(dir) {
+  const src = join(ROOT, 'dist');
+  // A build in progress (tsc done once the bundle exists and the tsc copy of it is gone): wait for it.
+  const complete = () => Object.values(binsIn(src)).every((p) => existsSync(p)) && !existsSync(join(src, 'bin/sigil-token.js'));
+  for (let i = 0; i < 60 && !complete(); i++) spawnSync('sleep', ['0.25']);
+  if (!complete()) throw new Error('dist/ is missing or incomplete: run `npm run build` first');
+  spawnSync('sleep', ['0.25']); // let a finishing build chmod its bins
+  mkdirSync(dir, { recursive: true });
+  cpSync(src, join(dir, 'dist'), { recursive: true });
+  cpSync(join(ROOT, 'package.json'), join(dir, 'package.json'));
+  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir');
+  DIST = join(dir, 'dist');
+  Object.assign(BIN, binsIn(DIST));
+  process.env.SIGIL_BENCH_DIST = DIST;
+  return DIST;
+}
+
+/** import() of a module of the measured build, e.g. distImport('client/agent-client.js'). */
+export function distImport(rel) {
+  return import(pathToFileURL(join(DIST, rel)).href);
+}
 
 // ---- processes ----
 
@@ -188,8 +223,9 @@ export function fsTypeOf(path) {
 
 /** Warns when a source file is newer than the build: the bench measures dist/. */
 export function staleBuild() {
-  if (!Object.values(BIN).every((p) => existsSync(p))) return 'missing';
-  const built = statSync(BIN.agent).mtimeMs;
+  const agentJs = join(ROOT, 'dist/bin/sigil-agent.js');
+  if (!existsSync(agentJs)) return 'missing';
+  const built = statSync(agentJs).mtimeMs;
   const newer = [];
   const walk = (dir) => {
     for (const e of readdirSync(dir, { withFileTypes: true })) {

@@ -7,7 +7,12 @@
 // and checked against the expected token. Prints one JSON object on stdout.
 import { connect } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { decodeBody, encodeFrame, FrameDecoder } from '../dist/protocol/frame.js';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+// The measured build: run.mjs passes its snapshot of dist/ in SIGIL_BENCH_DIST.
+const dist = process.env.SIGIL_BENCH_DIST || new URL('../dist', import.meta.url).pathname;
+const { decodeBody, encodeFrame, FrameDecoder } = await import(pathToFileURL(join(dist, 'protocol/frame.js')).href);
 
 const cfg = JSON.parse(process.argv[2] ?? '{}');
 const { socket: socketPath, connections = 1, warmupMs = 500, durationMs = 3000, service, account, token } = cfg;

@@ -10,6 +10,12 @@ import { IdleLock, systemClock, type Clock } from './idle-lock.js';
 import { UnlockThrottle } from './unlock-throttle.js';
 import { formatDuration } from '../util/duration.js';
 import { TokenService } from './token-service.js';
+import { FlowManager } from './flow-manager.js';
+import { ProviderRegistry } from '../oauth/provider-registry.js';
+import type { Fetch } from '../oauth/provider-client.js';
+import type { SigilConfig } from '../config/config.js';
+import { credentialKey } from '../protocol/names.js';
+import { runNotifyCommand } from './notify.js';
 
 /**
  * Everything the agent owns, and the lock state machine: `store` is null exactly while
@@ -19,6 +25,9 @@ export interface AgentStateOptions {
   paths: SigilPaths;
   socketPath: string;
   lockTimeoutS: number;
+  config?: SigilConfig;
+  /** Replaces fetch for provider requests (tests of failure modes). */
+  fetch?: Fetch;
   registry: AccountRegistry;
   audit: AuditLog;
   clock?: Clock;
@@ -37,6 +46,8 @@ export class AgentState {
   readonly throttle: UnlockThrottle;
   readonly startedAt: number;
   readonly tokens: TokenService;
+  readonly providers: ProviderRegistry;
+  readonly flows: FlowManager;
   readonly log: (msg: string) => void;
   private store: SecretStore | null = null;
   private unlocking: Promise<void> | null = null;
@@ -52,7 +63,12 @@ export class AgentState {
     this.audit = opts.audit;
     this.log = opts.log ?? (() => {});
     this.startedAt = clock.now();
-    this.tokens = new TokenService(this, () => Math.floor(clock.now() / 1000));
+    this.providers = new ProviderRegistry(opts.config?.providers ?? {}, (service) => this.clientSecret(service), opts.fetch);
+    const notifyCmd = opts.config?.agent.notifyCmd;
+    this.tokens = new TokenService(this, this.providers, () => Math.floor(clock.now() / 1000), (meta, reason) => {
+      if (notifyCmd) runNotifyCommand(notifyCmd, { service: meta.service, account: meta.account, event: 'needs_auth', reason }, this.log);
+    });
+    this.flows = new FlowManager(this, this.providers);
     this.throttle = new UnlockThrottle(() => clock.now());
     this.idle = new IdleLock(opts.lockTimeoutS, () => void this.lock('timeout'), clock);
     this.lease = new VaultLease(`${opts.paths.vault}.lease`, { pid: process.pid, socket: opts.socketPath });
@@ -115,8 +131,14 @@ export class AgentState {
   async lock(reason: 'request' | 'timeout' | 'signal' | 'shutdown'): Promise<boolean> {
     const store = this.store;
     if (!store) return false;
+    this.flows.cancelAll();
+    // A refresh in flight has already spent the old refresh token at the provider: let it
+    // store the rotated one before the vault closes, or the account would be signed out.
+    await this.tokens.settle();
+    if (this.store !== store) return false;
     this.store = null;
     this.idle.stop();
+    this.providers.forget();
     await store.close();
     this.lease.release();
     if (reason !== 'request') this.audit.record({ op: 'lock', target: reason, result: 'ok' });
@@ -124,6 +146,15 @@ export class AgentState {
     this.log(`locked (${reason})`);
     for (const fn of this.lockListeners) fn();
     return true;
+  }
+
+  /** A provider's client secret, kept in the vault (never in config.toml). */
+  private async clientSecret(service: string): Promise<string | null> {
+    const value = await this.store?.get(credentialKey(service, '_provider', 'client_secret'));
+    if (!value) return null;
+    const text = value.toString('utf8');
+    value.fill(0);
+    return text;
   }
 
   secretCount(): number | null {

@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import { ErrorCode } from '../protocol/codes.js';
 import { SigilError } from '../protocol/errors.js';
-import { decodeBody, encodeFrame, FrameDecoder } from '../protocol/frame.js';
+import { decodeBody, encodeFrame, FrameDecoder, FrameError } from '../protocol/frame.js';
 import { parseRequest, RequestError, type Response } from '../protocol/messages.js';
 import type { AgentState } from './agent-state.js';
 import { dispatch } from './dispatch.js';
@@ -86,19 +86,36 @@ export function serveConnection(socket: Socket, state: AgentState, table: OpTabl
     }
   };
 
+  // Every request being answered, so a closing connection can answer them before it goes.
+  const active = new Set<Promise<void>>();
+  const start = (body: Buffer): void => {
+    const p = handle(body);
+    active.add(p);
+    void p.finally(() => active.delete(p));
+  };
+
   socket.on('data', (chunk: Buffer) => {
     if (closing) return;
     let bodies: Buffer[];
     try {
       bodies = decoder.push(chunk);
     } catch (err) {
-      // A bad length: frame boundaries are lost. Answer once, then close (DESIGN.md).
-      closing = true;
-      sendError(null, err as SigilError);
-      socket.end();
+      // A bad length: frame boundaries are lost (DESIGN.md: error frame, then close). The
+      // requests that came whole before it — possibly in this very chunk — are answered
+      // first; then the error frame, then the connection is closed for good.
+      closing = true; // later bytes are read and dropped
+      const framing = err instanceof FrameError ? err : new SigilError(ErrorCode.BAD_REQUEST, 'bad frame');
+      for (const body of framing instanceof FrameError ? framing.frames : []) start(body);
+      void Promise.allSettled([...active]).then(() => {
+        sendError(null, framing);
+        // Close both directions once the answer is flushed: a peer that keeps its side
+        // open must not hold a connection slot after a framing error.
+        socket.end(() => socket.destroy());
+        setTimeout(() => socket.destroy(), 5000).unref(); // a peer that never reads
+      });
       return;
     }
-    for (const body of bodies) void handle(body);
+    for (const body of bodies) start(body);
   });
   socket.on('drain', updateFlow);
   socket.on('error', () => {}); // a client vanishing mid-answer is normal; 'close' follows

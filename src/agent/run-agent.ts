@@ -43,6 +43,7 @@ export async function startAgent(opts: RunAgentOptions): Promise<RunningAgent> {
     paths,
     socketPath: opts.socketPath,
     lockTimeoutS: opts.lockTimeoutS ?? config.agent.lockTimeoutS,
+    config,
     registry,
     audit,
     log,

@@ -8,10 +8,21 @@ export function detectShell(shellEnv: string | undefined): ShellDialect {
   return 'sh';
 }
 
-/** Single-quotes a value unless it is plainly safe, for every dialect we emit. */
-function quote(value: string): string {
-  if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(value)) return value;
-  return `'${value.replace(/'/g, `'\\''`)}'`;
+const SAFE = /^[A-Za-z0-9_@%+=:,./-]+$/;
+
+/**
+ * Quotes a value for `dialect` unless it is plainly safe. Single quotes everywhere, but
+ * each shell has its own exceptions inside them:
+ * - sh: none; a ' is written '\''.
+ * - csh/tcsh: history substitution still sees ! (even in eval'd backquote output), so it
+ *   is written \!; a ' is written '\''.
+ * - fish: \ and ' are escapes inside single quotes, so they are written \\ and \'.
+ */
+function quote(dialect: ShellDialect, value: string): string {
+  if (SAFE.test(value)) return value;
+  if (dialect === 'fish') return `'${value.replace(/[\\']/g, (c) => `\\${c}`)}'`;
+  const body = value.replace(/'/g, `'\\''`);
+  return `'${dialect === 'csh' ? body.replace(/!/g, '\\!') : body}'`;
 }
 
 export function exportLines(dialect: ShellDialect, socket: string, pid: number, announce: boolean): string {
@@ -20,9 +31,9 @@ export function exportLines(dialect: ShellDialect, socket: string, pid: number, 
     ['SIGIL_AGENT_PID', String(pid)],
   ];
   const lines = vars.map(([k, v]) => {
-    if (dialect === 'csh') return `setenv ${k} ${quote(v)};`;
-    if (dialect === 'fish') return `set -gx ${k} ${quote(v)};`;
-    return `${k}=${quote(v)}; export ${k};`;
+    if (dialect === 'csh') return `setenv ${k} ${quote(dialect, v)};`;
+    if (dialect === 'fish') return `set -gx ${k} ${quote(dialect, v)};`;
+    return `${k}=${quote(dialect, v)}; export ${k};`;
   });
   // As ssh-agent does when it starts one; a reused agent stays quiet in every new shell.
   if (announce) lines.push(`echo Agent pid ${pid};`);

@@ -24,24 +24,29 @@ export function prepareSocketDir(dir: string, own: boolean): void {
 
 export type SocketProbe = 'absent' | 'live' | 'stale';
 
-/** Whether something accepts connections at `path` (a live agent) or the file is left over. */
-export function probeSocket(path: string): Promise<SocketProbe> {
+/**
+ * Whether something accepts connections at `path` (a live agent) or the file is left over.
+ * `ino` identifies the file that was probed, so a stale one can be removed without
+ * removing a socket another starting agent has bound there since (see removeSocket).
+ */
+export function probeSocket(path: string): Promise<{ state: SocketProbe; ino: number | null }> {
   let st;
   try {
     st = lstatSync(path);
   } catch {
-    return Promise.resolve('absent');
+    return Promise.resolve({ state: 'absent', ino: null });
   }
   if (!st.isSocket()) {
     return Promise.reject(new SigilError(ErrorCode.ALREADY_EXISTS, `${path} exists and is not a socket; refusing to replace it`));
   }
+  const ino = st.ino;
   return new Promise((resolve) => {
     const s = connect(path);
     s.once('connect', () => {
       s.destroy();
-      resolve('live');
+      resolve({ state: 'live', ino });
     });
-    s.once('error', () => resolve('stale'));
+    s.once('error', () => resolve({ state: 'stale', ino }));
   });
 }
 

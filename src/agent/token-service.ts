@@ -1,6 +1,9 @@
+import * as oidc from 'openid-client';
 import { ErrorCode } from '../protocol/codes.js';
 import { SigilError } from '../protocol/errors.js';
 import { credentialKey } from '../protocol/names.js';
+import { describeError, oauthErrorCode } from '../oauth/provider-client.js';
+import type { ProviderRegistry } from '../oauth/provider-registry.js';
 import type { AccountMeta } from './account-registry.js';
 import type { AgentState } from './agent-state.js';
 
@@ -27,24 +30,41 @@ export type AccountStatus = 'valid' | 'expiring' | 'expired' | 'needs_auth' | 's
 export function accountStatus(meta: AccountMeta, nowS: number): AccountStatus {
   if (meta.needs_auth) return 'needs_auth';
   if (meta.expires_at === undefined) return meta.kind === 'static' ? 'static' : 'valid';
-  if (meta.expires_at <= nowS) return meta.kind === 'static' ? 'expired' : 'valid';
+  // An expired OAuth access token is normal: the next use refreshes it.
+  if (meta.expires_at <= nowS) return meta.kind === 'static' ? 'expired' : 'expiring';
   return meta.expires_at - nowS <= MIN_VALIDITY_S ? 'expiring' : 'valid';
 }
 
+/** "bearer" (GitHub) and "Bearer" (RFC 6750) are the same scheme; headers want "Bearer". */
+function normalizeTokenType(t: string | undefined): string {
+  return !t || t.toLowerCase() === 'bearer' ? 'Bearer' : t;
+}
+
 /**
- * Hands out access tokens. Static tokens are served until they expire; OAuth accounts
- * (refresh, single flight, rotation) plug in here with the OAuth work.
+ * Hands out access tokens: static ones as stored, OAuth ones refreshed when they have
+ * less than MIN_VALIDITY_S left — one refresh per account at a time whatever the number of
+ * callers (providers with reuse detection revoke the whole grant when a rotated refresh
+ * token is used twice), and the rotated refresh token is durable before anyone sees the
+ * new access token.
  */
 export class TokenService {
   private readonly lastUsed = new Map<string, number>();
+  private readonly inflight = new Map<string, Promise<IssuedToken>>();
 
   constructor(
     private readonly state: AgentState,
+    private readonly providers: ProviderRegistry,
     private readonly nowS: () => number = () => Math.floor(Date.now() / 1000),
+    private readonly onNeedsAuth: (meta: AccountMeta, reason: string) => void = () => {},
   ) {}
 
   lastUsedAt(service: string, account: string): number | undefined {
     return this.lastUsed.get(`${service}/${account}`);
+  }
+
+  /** Resolves when no refresh is running: lock waits for it so a rotated token is never lost. */
+  async settle(): Promise<void> {
+    await Promise.allSettled([...this.inflight.values()]);
   }
 
   async getToken(service: string, account: string): Promise<IssuedToken> {
@@ -53,15 +73,41 @@ export class TokenService {
     const now = this.nowS();
     if (meta.needs_auth) throw reauth(meta, 'needs to be authorized again');
     const value = await store.get(credentialKey(service, account, 'access_token'));
-    if (!value) throw reauth(meta, 'has no access token');
-    if (meta.expires_at !== undefined && meta.expires_at <= now) {
-      value.fill(0);
-      throw reauth(meta, 'has an expired token');
+    const left = meta.expires_at === undefined ? Infinity : meta.expires_at - now;
+
+    if (meta.kind === 'static') {
+      if (!value) throw reauth(meta, 'has no access token');
+      if (left <= 0) {
+        value.fill(0);
+        throw reauth(meta, 'has an expired token');
+      }
+      return this.issue(meta, value);
     }
-    this.lastUsed.set(`${service}/${account}`, now);
-    const token = value.toString('utf8');
-    value.fill(0);
-    return { access_token: token, token_type: meta.token_type ?? 'Bearer', expires_at: meta.expires_at ?? null };
+    if (value && left > MIN_VALIDITY_S) return this.issue(meta, value);
+    try {
+      const fresh = await this.refresh(service, account);
+      value?.fill(0);
+      this.lastUsed.set(`${service}/${account}`, now);
+      return fresh;
+    } catch (err) {
+      // The provider is down but the token we hold still works: better than nothing.
+      if (value && left > 0 && err instanceof SigilError && err.code === ErrorCode.PROVIDER_ERROR) {
+        return this.issue(this.state.registry.require(service, account), value);
+      }
+      value?.fill(0);
+      throw err;
+    }
+  }
+
+  /** Refreshes now (single flight per account), whatever the cached token's validity. */
+  refresh(service: string, account: string): Promise<IssuedToken> {
+    const key = `${service}/${account}`;
+    let running = this.inflight.get(key);
+    if (!running) {
+      running = this.doRefresh(service, account).finally(() => this.inflight.delete(key));
+      this.inflight.set(key, running);
+    }
+    return running;
   }
 
   /** Stores tokens given by the person (static tokens, API keys, imported OAuth tokens). */
@@ -75,10 +121,96 @@ export class TokenService {
     await store.set(credentialKey(service, account, 'access_token'), input.access_token);
     if (input.refresh_token) await store.set(credentialKey(service, account, 'refresh_token'), input.refresh_token);
     return reg.update(service, account, {
-      token_type: input.token_type ?? 'Bearer',
+      token_type: normalizeTokenType(input.token_type),
       expires_at: input.expires_at,
       needs_auth: undefined,
     });
+  }
+
+  /** Stores what a token endpoint answered (a flow's result or a refresh). */
+  async storeTokens(service: string, account: string, res: oidc.TokenEndpointResponse, requestedScopes?: string[]): Promise<IssuedToken> {
+    const store = this.state.requireStore();
+    const reg = this.state.registry;
+    if (!reg.get(service, account)) {
+      await reg.add({ service, account, kind: 'oauth', created: new Date(this.nowS() * 1000).toISOString() });
+    }
+    // The rotated refresh token first: it alone keeps the account signed in. A provider that
+    // omits it (Spotify may) means "keep using the old one", so nothing is overwritten then.
+    if (res.refresh_token) await store.set(credentialKey(service, account, 'refresh_token'), Buffer.from(res.refresh_token));
+    await store.set(credentialKey(service, account, 'access_token'), Buffer.from(res.access_token));
+    const expiresAt = typeof res.expires_in === 'number' ? this.nowS() + res.expires_in : undefined;
+    const scopes = typeof res.scope === 'string' ? res.scope.split(/[ ,]+/).filter(Boolean) : requestedScopes;
+    const meta = await reg.update(service, account, {
+      kind: 'oauth',
+      token_type: normalizeTokenType(res.token_type),
+      expires_at: expiresAt,
+      ...(scopes ? { scopes } : {}),
+      needs_auth: undefined,
+    });
+    return { access_token: res.access_token, token_type: meta.token_type ?? 'Bearer', expires_at: meta.expires_at ?? null };
+  }
+
+  private async doRefresh(service: string, account: string): Promise<IssuedToken> {
+    const store = this.state.requireStore();
+    const meta = this.state.registry.require(service, account);
+    if (meta.kind === 'static') {
+      throw new SigilError(ErrorCode.BAD_REQUEST, `${service}/${account} holds a static token: there is nothing to refresh`);
+    }
+    const rt = await store.get(credentialKey(service, account, 'refresh_token'));
+    if (!rt) {
+      await this.markNeedsAuth(meta, 'no refresh token');
+      throw reauth(meta, 'has no refresh token');
+    }
+    const config = await this.providers.configuration(service);
+    let res: oidc.TokenEndpointResponse;
+    try {
+      res = await oidc.refreshTokenGrant(config, rt.toString('utf8'));
+    } catch (err) {
+      const code = oauthErrorCode(err);
+      const provider = this.providers.provider(service);
+      if (code === 'invalid_grant' || (code && provider.quirks.reauthErrors?.includes(code))) {
+        await this.markNeedsAuth(meta, code);
+        throw reauth(meta, `was signed out by the provider (${code})`);
+      }
+      throw new SigilError(ErrorCode.PROVIDER_ERROR, `refreshing ${service}/${account} failed: ${describeError(err)}`, { cause: err });
+    } finally {
+      rt.fill(0);
+    }
+    return this.storeTokens(service, account, res);
+  }
+
+  /**
+   * Revokes the account's refresh token at the provider when it has a revocation endpoint
+   * (RFC 7009), so removing an account really signs it out. Best effort: a provider that
+   * is down must not stop a person from removing an account.
+   */
+  async revoke(service: string, account: string): Promise<{ revoked: boolean; error?: string }> {
+    const store = this.state.requireStore();
+    const rt = await store.get(credentialKey(service, account, 'refresh_token'));
+    if (!rt) return { revoked: false };
+    try {
+      const config = await this.providers.configuration(service);
+      if (!config.serverMetadata().revocation_endpoint) return { revoked: false };
+      await oidc.tokenRevocation(config, rt.toString('utf8'), { token_type_hint: 'refresh_token' });
+      return { revoked: true };
+    } catch (err) {
+      return { revoked: false, error: describeError(err) };
+    } finally {
+      rt.fill(0);
+    }
+  }
+
+  private async markNeedsAuth(meta: AccountMeta, reason: string): Promise<void> {
+    await this.state.registry.update(meta.service, meta.account, { needs_auth: true });
+    this.state.audit.record({ op: 'needs_auth', target: `${meta.service}/${meta.account}`, result: reason });
+    this.onNeedsAuth(meta, reason);
+  }
+
+  private issue(meta: AccountMeta, value: Buffer): IssuedToken {
+    this.lastUsed.set(`${meta.service}/${meta.account}`, this.nowS());
+    const token = value.toString('utf8');
+    value.fill(0);
+    return { access_token: token, token_type: meta.token_type ?? 'Bearer', expires_at: meta.expires_at ?? null };
   }
 }
 

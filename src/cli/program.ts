@@ -22,6 +22,7 @@ const secrets = () => import('./commands/secret-cmds.js');
 const tokens = () => import('./commands/token-cmds.js');
 const accounts = () => import('./commands/accounts-cmds.js');
 const refs = () => import('./commands/ref-cmds.js');
+const authz = () => import('./commands/authorize-cmds.js');
 
 /** Short meanings for the help footer; typed by ErrorCode so a new code cannot be missed. */
 const MEANING: Record<ErrorCode, string> = {
@@ -112,6 +113,12 @@ export function buildProgram(): Command {
     .option('--expires-in <duration>', 'the token stops working after this long (e.g. 90d)')
     .action(lazy(tokens, (m) => m.tokenSet));
   token
+    .command('ensure <service> <account>')
+    .description('make sure a valid token exists, refreshing it if due; prints nothing secret')
+    .option('-q, --quiet', 'say nothing; the exit status tells')
+    .action(lazy(tokens, (m) => m.tokenEnsure));
+  token.command('refresh <service> <account>').description('refresh an OAuth token now').action(lazy(tokens, (m) => m.tokenRefresh));
+  token
     .command('get <service> <account>')
     .description('print a valid access token')
     .option('--format <format>', 'bare | header | json', 'bare')
@@ -119,6 +126,16 @@ export function buildProgram(): Command {
     .action(lazy(tokens, (m) => m.tokenGet));
 
   const account = program.command('accounts').description('accounts and their health');
+  const flowOptions = (c: Command) =>
+    c
+      .option('--device', 'use the device flow (a code to enter on any device)')
+      .option('--browser', 'use the browser flow (authorization code + PKCE)')
+      .option('--scopes <scopes>', 'scopes to ask for, space- or comma-separated (default: the provider preset or config)')
+      .option('--no-open', 'print the sign-in URL instead of opening a browser');
+  flowOptions(account.command('add <service> <account>').description('add an OAuth account: sign in with the browser or a device code')).action(
+    lazy(authz, (m) => m.accountsAdd),
+  );
+  flowOptions(account.command('authorize <service> <account>').description('sign an account in again')).action(lazy(authz, (m) => m.accountsAuthorize));
   account.command('list').alias('ls').description('list accounts').option('--json', 'print JSON').action(lazy(accounts, (m) => m.accountsList));
   account.command('remove <service> <account>').alias('rm').description('delete an account and its credentials').action(lazy(accounts, (m) => m.accountsRemove));
 

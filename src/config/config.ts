@@ -6,6 +6,8 @@ export interface SigilConfig {
   agent: {
     /** Seconds of idle time before the agent locks itself; 0 = never. */
     lockTimeoutS: number;
+    /** Run (by sh -c) when an account needs authorizing again, as pizauth's auth_notify_cmd. */
+    notifyCmd?: string;
   };
   storage: {
     primary: 'vault' | 'keyring';
@@ -34,6 +36,9 @@ export function loadConfig(path: string): SigilConfig {
     } else throw configError(path, 'agent.lock_timeout', 'a duration such as "15m", "1h" or "0"');
   }
 
+  const notifyCmd = agent.notify_cmd;
+  if (notifyCmd !== undefined && typeof notifyCmd !== 'string') throw configError(path, 'agent.notify_cmd', 'a command string');
+
   const primary = storage.primary ?? 'vault';
   if (primary !== 'vault' && primary !== 'keyring') throw configError(path, 'storage.primary', '"vault" or "keyring"');
 
@@ -41,7 +46,7 @@ export function loadConfig(path: string): SigilConfig {
   for (const [name, p] of Object.entries(providers)) {
     if (typeof p !== 'object' || p === null || Array.isArray(p)) throw configError(path, `providers.${name}`, 'a table');
   }
-  return { agent: { lockTimeoutS }, storage: { primary }, providers };
+  return { agent: { lockTimeoutS, ...(notifyCmd ? { notifyCmd } : {}) }, storage: { primary }, providers };
 }
 
 function table(raw: Record<string, unknown>, key: string, path: string): Record<string, unknown> {

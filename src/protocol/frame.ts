@@ -24,19 +24,32 @@ export function decodeBody(body: Buffer): unknown {
 }
 
 /**
+ * A bad length: the stream can no longer be split into frames. `frames` holds the bodies
+ * that the failing push completed before the bad header, so a pipelined request sent just
+ * ahead of the garbage still gets its answer.
+ */
+export class FrameError extends SigilError {
+  frames: Buffer[] = [];
+}
+
+/**
  * Splits a byte stream into frame bodies, whatever the chunking. A bad length is fatal to
- * the stream (the reader can no longer find frame boundaries): `push` throws once and every
- * later call throws the same error.
+ * the stream (the reader can no longer find frame boundaries): `push` throws a FrameError
+ * once and every later call throws the same error. Bodies completed by the failing push
+ * ride on the error's `frames` (the first throw only; later throws carry none).
  */
 export class FrameDecoder {
   private chunks: Buffer[] = [];
   private buffered = 0;
   private need = -1; // body length of the frame being read; -1 while reading a header
-  private failed: SigilError | null = null;
+  private failed: FrameError | null = null;
 
   /** Feeds bytes; returns the bodies completed by them, in order. */
   push(chunk: Buffer): Buffer[] {
-    if (this.failed) throw this.failed;
+    if (this.failed) {
+      this.failed.frames = [];
+      throw this.failed;
+    }
     if (chunk.length > 0) {
       this.chunks.push(chunk);
       this.buffered += chunk.length;
@@ -46,8 +59,8 @@ export class FrameDecoder {
       if (this.need < 0) {
         if (this.buffered < HEADER) break;
         const n = this.take(HEADER).readUInt32BE(0);
-        if (n === 0) this.fail(ErrorCode.BAD_REQUEST, 'zero-length frame');
-        if (n > MAX_FRAME) this.fail(ErrorCode.FRAME_TOO_LARGE, `frame of ${n} bytes exceeds the 1 MiB limit`);
+        if (n === 0) this.fail(ErrorCode.BAD_REQUEST, 'zero-length frame', out);
+        if (n > MAX_FRAME) this.fail(ErrorCode.FRAME_TOO_LARGE, `frame of ${n} bytes exceeds the 1 MiB limit`, out);
         this.need = n;
       }
       if (this.buffered < this.need) break;
@@ -62,8 +75,9 @@ export class FrameDecoder {
     return this.buffered + (this.need >= 0 ? HEADER : 0);
   }
 
-  private fail(code: ErrorCode, message: string): never {
-    this.failed = new SigilError(code, message);
+  private fail(code: ErrorCode, message: string, completed: Buffer[]): never {
+    this.failed = new FrameError(code, message);
+    this.failed.frames = completed;
     this.chunks = [];
     this.buffered = 0;
     throw this.failed;

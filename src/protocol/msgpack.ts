@@ -126,7 +126,8 @@ class Writer {
   }
 
   private num(n: number): void {
-    if (Number.isSafeInteger(n)) {
+    // -0 is a safe integer to JavaScript, but as an integer it would come back as 0.
+    if (Number.isSafeInteger(n) && !Object.is(n, -0)) {
       if (n >= 0) {
         if (n < 0x80) return this.u8(n);
         if (n < 0x100) return this.head(0xcc, n, 1);

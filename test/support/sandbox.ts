@@ -1,5 +1,5 @@
-import { spawn, spawnSync, type SpawnOptions } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -24,6 +24,16 @@ export interface RunResult {
   signal: NodeJS.Signals | null;
   stdout: string;
   stderr: string;
+}
+
+/** A process left running (a foreground agent, a client waiting on something). */
+export interface Background {
+  child: ChildProcess;
+  pid: number;
+  /** Output so far (grows while it runs). */
+  readonly stdout: string;
+  readonly stderr: string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
 export class Sandbox {
@@ -77,6 +87,54 @@ export class Sandbox {
       child.stdin!.on('error', () => {}); // EPIPE when the program exits before reading it all
       child.stdin!.end(opts.input ?? '');
     });
+  }
+
+  /** Starts a process and leaves it running; it is tracked and killed by cleanup(). */
+  spawnBackground(cmd: string, args: string[], opts: { env?: Record<string, string> } = {}): Background {
+    const child = spawn(cmd, args, { env: { ...this.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    if (!child.pid) throw new Error(`cannot start ${cmd}`);
+    this.pids.add(child.pid);
+    const out = { stdout: '', stderr: '' };
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => (out.stdout += d));
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (out.stderr += d));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
+      child.on('close', (code, signal) => {
+        this.pids.delete(child.pid!);
+        r({ code, signal });
+      }),
+    );
+    return {
+      child,
+      pid: child.pid,
+      get stdout() {
+        return out.stdout;
+      },
+      get stderr() {
+        return out.stderr;
+      },
+      exited,
+    };
+  }
+
+  /** The audit log's entries as written so far (the agent buffers up to ~100 ms). */
+  auditEntries(): Record<string, unknown>[] {
+    let text: string;
+    try {
+      text = readFileSync(this.auditPath, 'utf8');
+    } catch {
+      return [];
+    }
+    return text
+      .split('\n')
+      .filter((l) => l.trim() !== '')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+  }
+
+  /** `sigil status --json`, parsed; throws when the command fails. */
+  async status(env: Record<string, string> = {}): Promise<Record<string, unknown>> {
+    const r = await this.sigil(['status', '--json'], { env });
+    if (r.code !== 0) throw new Error(`sigil status failed (${r.code}): ${r.stderr}`);
+    return JSON.parse(r.stdout) as Record<string, unknown>;
   }
 
   sigil(args: string[], opts: { input?: string; env?: Record<string, string> } = {}): Promise<RunResult> {

@@ -51,7 +51,7 @@ export const accountOps: OpTable = {
       const { service, account } = accountArgs(args);
       const kind = stringArg(args, 'kind', { optional: true }) ?? 'static';
       if (kind !== 'static') {
-        throw new SigilError(ErrorCode.BAD_REQUEST, `account kind "${kind}" cannot be added directly; OAuth accounts are added by an authorization flow`);
+        throw new SigilError(ErrorCode.BAD_REQUEST, `account kind "${kind}" cannot be added directly; OAuth accounts are added by an authorization flow (start_flow)`);
       }
       const meta: AccountMeta = { service, account, kind, created: new Date().toISOString() };
       await state.registry.add(meta);
@@ -66,12 +66,13 @@ export const accountOps: OpTable = {
     target: accountTarget,
     async run({ state }, args) {
       const { service, account } = accountArgs(args);
-      state.registry.require(service, account);
+      const meta = state.registry.require(service, account);
+      const revocation = meta.kind === 'oauth' && args.revoke !== false ? await state.tokens.revoke(service, account) : { revoked: false };
       const store = state.requireStore();
       const keys = await store.list(accountPrefix(service, account));
       for (const key of keys) await store.delete(key);
       await state.registry.remove(service, account);
-      return { service, account, removed_credentials: keys.length };
+      return { service, account, removed_credentials: keys.length, ...revocation };
     },
   },
 };

@@ -1,8 +1,9 @@
 import type { OpTable } from '../op-table.js';
 import { accountOps } from './account-ops.js';
+import { flowOps } from './flow-ops.js';
 import { secretOps } from './secret-ops.js';
 import { sessionOps } from './session-ops.js';
 import { tokenOps } from './token-ops.js';
 
-/** Every operation the agent answers. Flows (start_flow, wait_flow, cancel_flow) come with OAuth. */
-export const OP_TABLE: OpTable = { ...sessionOps, ...tokenOps, ...accountOps, ...secretOps };
+/** Every operation the agent answers. */
+export const OP_TABLE: OpTable = { ...sessionOps, ...tokenOps, ...accountOps, ...secretOps, ...flowOps };

@@ -46,3 +46,14 @@ export async function tokenGet(service: string, account: string, opts: { format?
   if (format === 'header') process.stdout.write(`Authorization: ${t.token_type} ${t.access_token}\n`);
   else process.stdout.write(t.access_token + '\n');
 }
+
+/** Makes sure a valid token exists (refreshing if due) without printing it: for scripts' set -e. */
+export async function tokenEnsure(service: string, account: string, opts: { quiet?: boolean }): Promise<void> {
+  const t = await call<Token>('get_token', { service: checkService(service), account: checkAccount(account) });
+  if (!opts.quiet) info(t.expires_at === null ? `${service}/${account}: valid (does not expire)` : `${service}/${account}: valid until ${new Date(t.expires_at * 1000).toISOString()}`);
+}
+
+export async function tokenRefresh(service: string, account: string): Promise<void> {
+  const r = await call<{ expires_at: number | null }>('refresh_token', { service: checkService(service), account: checkAccount(account) });
+  info(`Refreshed ${service}/${account}${r.expires_at === null ? '' : `; valid until ${new Date(r.expires_at * 1000).toISOString()}`}.`);
+}

@@ -1,0 +1,142 @@
+import { randomBytes } from 'node:crypto';
+import type * as oidc from 'openid-client';
+import { startAuthCodeFlow } from '../oauth/auth-code-flow.js';
+import { startDeviceFlow } from '../oauth/device-flow.js';
+import { describeError, oauthErrorCode } from '../oauth/provider-client.js';
+import type { ProviderRegistry } from '../oauth/provider-registry.js';
+import type { FlowKind } from '../oauth/provider-presets.js';
+import { ErrorCode } from '../protocol/codes.js';
+import { SigilError } from '../protocol/errors.js';
+import type { AgentState } from './agent-state.js';
+
+/**
+ * Authorization flows run in the agent (as pizauth does): the agent holds the PKCE verifier
+ * and the device code, polls, and stores the tokens; clients only show what to do and wait.
+ * One flow per account at a time; a new one replaces the old.
+ */
+export interface FlowOutcome {
+  service: string;
+  account: string;
+  scopes: string[];
+  expires_at: number | null;
+}
+
+interface Flow {
+  id: string;
+  service: string;
+  account: string;
+  kind: FlowKind;
+  abort: AbortController;
+  outcome: Promise<FlowOutcome>;
+}
+
+/** How long a person gets to finish signing in before the flow gives up. */
+const FLOW_TIMEOUT_MS = 10 * 60_000;
+/** A finished flow's result stays available to wait_flow for this long. */
+const KEEP_FINISHED_MS = 10 * 60_000;
+
+export class FlowManager {
+  private readonly flows = new Map<string, Flow>();
+
+  constructor(
+    private readonly state: AgentState,
+    private readonly providers: ProviderRegistry,
+    private readonly timeoutMs = FLOW_TIMEOUT_MS,
+  ) {}
+
+  async start(service: string, account: string, kind: FlowKind, scopesArg?: string[]): Promise<Record<string, unknown>> {
+    const existing = this.state.registry.get(service, account);
+    if (existing?.kind === 'static') {
+      throw new SigilError(ErrorCode.ALREADY_EXISTS, `${service}/${account} holds a static token; remove it first (sigil accounts remove ${service} ${account})`);
+    }
+    const provider = this.providers.provider(service);
+    const config = await this.providers.configuration(service);
+    const scopes = scopesArg ?? existing?.scopes ?? provider.scopes;
+    const meta = config.serverMetadata();
+    if (kind === 'device' && !meta.device_authorization_endpoint) {
+      throw new SigilError(ErrorCode.BAD_REQUEST, `${service} has no device authorization endpoint; use the browser flow`);
+    }
+    if (kind === 'auth_code' && !meta.authorization_endpoint) {
+      throw new SigilError(ErrorCode.BAD_REQUEST, `${service} has no authorization endpoint; use the device flow (--device)`);
+    }
+    for (const f of this.flows.values()) if (f.service === service && f.account === account) this.cancel(f.id, 'replaced by a new flow');
+
+    const id = randomBytes(12).toString('hex');
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(new SigilError(ErrorCode.FLOW_TIMEOUT, `the sign-in for ${service}/${account} was not completed within ${Math.round(this.timeoutMs / 60000)} minutes`)), this.timeoutMs);
+    timer.unref();
+
+    let info: Record<string, unknown>;
+    let tokens: Promise<oidc.TokenEndpointResponse>;
+    try {
+      if (kind === 'auth_code') {
+        const started = await startAuthCodeFlow(config, provider, scopes, abort.signal);
+        info = { flow_id: id, kind, authorization_url: started.authorization_url };
+        tokens = started.tokens;
+      } else {
+        const { tokens: t, ...shown } = await startDeviceFlow(config, scopes, abort.signal);
+        info = { flow_id: id, kind, ...shown };
+        tokens = t;
+      }
+    } catch (err) {
+      clearTimeout(timer);
+      throw flowError(err, service, account);
+    }
+    if (provider.quirks.notice) info.notice = provider.quirks.notice;
+
+    const outcome = (async (): Promise<FlowOutcome> => {
+      try {
+        const res = await tokens;
+        const issued = await this.state.tokens.storeTokens(service, account, res, scopes);
+        const stored = this.state.registry.require(service, account);
+        this.state.audit.record({ op: 'flow_complete', target: `${service}/${account}`, result: 'ok' });
+        return { service, account, scopes: stored.scopes ?? scopes, expires_at: issued.expires_at };
+      } catch (err) {
+        const e = flowError(err, service, account);
+        this.state.audit.record({ op: 'flow_complete', target: `${service}/${account}`, result: e.code });
+        throw e;
+      } finally {
+        clearTimeout(timer);
+        setTimeout(() => this.flows.delete(id), KEEP_FINISHED_MS).unref();
+      }
+    })();
+    outcome.catch(() => {});
+    this.flows.set(id, { id, service, account, kind, abort, outcome });
+    return info;
+  }
+
+  async wait(id: string): Promise<FlowOutcome> {
+    return this.require(id).outcome;
+  }
+
+  cancel(id: string, why = 'cancelled'): boolean {
+    const flow = this.require(id);
+    if (flow.abort.signal.aborted) return false;
+    flow.abort.abort(new SigilError(ErrorCode.FLOW_TIMEOUT, `the sign-in for ${flow.service}/${flow.account} was ${why}`));
+    return true;
+  }
+
+  /** On lock: a flow cannot store its tokens in a locked vault. */
+  cancelAll(): void {
+    for (const f of this.flows.values()) if (!f.abort.signal.aborted) f.abort.abort(new SigilError(ErrorCode.FLOW_TIMEOUT, 'the agent was locked'));
+  }
+
+  get active(): number {
+    return [...this.flows.values()].filter((f) => !f.abort.signal.aborted).length;
+  }
+
+  private require(id: string): Flow {
+    const flow = this.flows.get(id);
+    if (!flow) throw new SigilError(ErrorCode.NOT_FOUND, `no flow with id ${id.slice(0, 40)} (finished flows are kept for 10 minutes)`);
+    return flow;
+  }
+}
+
+/** What ended a flow, as one of our codes with the provider's words. */
+function flowError(err: unknown, service: string, account: string): SigilError {
+  if (err instanceof SigilError) return err;
+  const code = oauthErrorCode(err);
+  if (code === 'access_denied') return new SigilError(ErrorCode.FORBIDDEN, `authorization for ${service}/${account} was denied at the provider (access_denied)`);
+  if (code === 'expired_token') return new SigilError(ErrorCode.FLOW_TIMEOUT, `the device code for ${service}/${account} expired before it was approved`);
+  return new SigilError(ErrorCode.PROVIDER_ERROR, `authorizing ${service}/${account} failed: ${describeError(err)}`, { cause: err });
+}

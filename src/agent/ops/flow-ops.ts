@@ -1,0 +1,57 @@
+import { ErrorCode } from '../../protocol/codes.js';
+import { SigilError } from '../../protocol/errors.js';
+import { stringArg, type Args } from '../../protocol/messages.js';
+import { accountTarget, type OpTable } from '../op-table.js';
+import { accountArgs } from './token-ops.js';
+
+function scopesArg(args: Args): string[] | undefined {
+  const v = args.scopes;
+  if (v === undefined || v === null) return undefined;
+  if (!Array.isArray(v) || !v.every((s) => typeof s === 'string' && /^[\x21-\x7e]+$/.test(s))) {
+    throw new SigilError(ErrorCode.BAD_REQUEST, 'argument "scopes" must be a list of scope names');
+  }
+  return v as string[];
+}
+
+// Flows need the unlocked store: their result is tokens to keep.
+export const flowOps: OpTable = {
+  start_flow: {
+    secret: true,
+    audit: true,
+    target: accountTarget,
+    run({ state }, args) {
+      const { service, account } = accountArgs(args);
+      const kind = stringArg(args, 'kind', { optional: true }) ?? 'auth_code';
+      if (kind !== 'auth_code' && kind !== 'device') throw new SigilError(ErrorCode.BAD_REQUEST, `flow kind must be "auth_code" or "device" (got "${kind.slice(0, 20)}")`);
+      return state.flows.start(service, account, kind, scopesArg(args));
+    },
+  },
+
+  wait_flow: {
+    secret: true,
+    audit: false, // the flow's own completion line says how it ended
+    async run({ state }, args) {
+      return { ...(await state.flows.wait(stringArg(args, 'flow_id'))) };
+    },
+  },
+
+  cancel_flow: {
+    secret: false,
+    audit: true,
+    target: (args) => (typeof args.flow_id === 'string' ? `flow:${args.flow_id.slice(0, 40)}` : undefined),
+    run({ state }, args) {
+      return { cancelled: state.flows.cancel(stringArg(args, 'flow_id')) };
+    },
+  },
+
+  refresh_token: {
+    secret: true,
+    audit: true,
+    target: accountTarget,
+    async run({ state }, args) {
+      const { service, account } = accountArgs(args);
+      const t = await state.tokens.refresh(service, account);
+      return { service, account, expires_at: t.expires_at };
+    },
+  },
+};

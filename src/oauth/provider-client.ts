@@ -1,0 +1,94 @@
+import * as oidc from 'openid-client';
+import { ErrorCode } from '../protocol/codes.js';
+import { SigilError } from '../protocol/errors.js';
+import { isLoopbackUrl, type Provider } from './provider-config.js';
+
+/**
+ * openid-client Configurations for providers, built once per agent and provider. All
+ * provider-specific behaviour lives in the fetch hook and the metadata, so the flows and
+ * the refresher are written once.
+ */
+
+/** A provider that does not answer within this long counts as down (PROVIDER_ERROR). */
+const PROVIDER_TIMEOUT_MS = 30_000;
+
+export type Fetch = typeof fetch;
+
+/** The fetch every provider request goes through: a timeout, and the provider's quirks. */
+export function providerFetch(p: Provider, base: Fetch = fetch): oidc.CustomFetch {
+  return async (url, options) => {
+    const res = await base(url, { ...options, signal: options.signal ?? AbortSignal.timeout(PROVIDER_TIMEOUT_MS) } as RequestInit);
+    if (!p.quirks.errorsWithHttp200 || res.status !== 200) return res;
+    // GitHub answers OAuth errors (authorization_pending, bad_refresh_token, …) with
+    // HTTP 200; RFC 6749 says 400. Rewrite them so errors are errors everywhere.
+    const type = res.headers.get('content-type') ?? '';
+    if (!type.includes('json')) return res;
+    const text = await res.text();
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = null;
+    }
+    const status = body && typeof body === 'object' && typeof (body as { error?: unknown }).error === 'string' ? 400 : 200;
+    return new Response(text, { status, headers: res.headers });
+  };
+}
+
+function usesHttp(p: Provider): boolean {
+  return [p.issuer, p.authorization_endpoint, p.token_endpoint, p.device_authorization_endpoint, p.revocation_endpoint].some(
+    (u) => u !== undefined && new URL(u).protocol === 'http:' && isLoopbackUrl(new URL(u)),
+  );
+}
+
+export async function configureProvider(p: Provider, clientSecret: string | null, baseFetch?: Fetch): Promise<oidc.Configuration> {
+  const auth = clientSecret ? oidc.ClientSecretPost(clientSecret) : oidc.None();
+  const hook = providerFetch(p, baseFetch);
+  const insecure = usesHttp(p);
+  let config: oidc.Configuration;
+  const explicit = {
+    ...(p.authorization_endpoint ? { authorization_endpoint: p.authorization_endpoint } : {}),
+    ...(p.token_endpoint ? { token_endpoint: p.token_endpoint } : {}),
+    ...(p.device_authorization_endpoint ? { device_authorization_endpoint: p.device_authorization_endpoint } : {}),
+    ...(p.revocation_endpoint ? { revocation_endpoint: p.revocation_endpoint } : {}),
+  };
+  if (p.issuer && !p.token_endpoint) {
+    try {
+      const found = await oidc.discovery(new URL(p.issuer), p.client_id, undefined, auth, {
+        execute: insecure ? [oidc.allowInsecureRequests] : [],
+        [oidc.customFetch]: hook,
+      });
+      const { supportsPKCE: _helper, ...discovered } = found.serverMetadata();
+      config = new oidc.Configuration({ ...discovered, ...explicit }, p.client_id, undefined, auth);
+    } catch (err) {
+      throw new SigilError(ErrorCode.PROVIDER_ERROR, `discovery at ${p.issuer} failed: ${describeError(err)}`, { cause: err });
+    }
+  } else {
+    // Plain OAuth 2.0: no issuer to discover; the token endpoint's origin stands in for it.
+    const issuer = p.issuer ?? new URL(p.token_endpoint!).origin;
+    config = new oidc.Configuration({ issuer, ...explicit }, p.client_id, undefined, auth);
+  }
+  if (insecure) oidc.allowInsecureRequests(config);
+  config[oidc.customFetch] = hook;
+  return config;
+}
+
+/** A provider error as people should read it: the OAuth error code and description. */
+export function describeError(err: unknown): string {
+  if (err instanceof oidc.ResponseBodyError || err instanceof oidc.AuthorizationResponseError) {
+    return err.error_description ? `${err.error}: ${err.error_description}` : err.error;
+  }
+  if (err instanceof Error) {
+    const cause = (err as { cause?: unknown }).cause;
+    if (err.name === 'TimeoutError' || (cause instanceof Error && cause.name === 'TimeoutError')) return 'the provider did not answer in time';
+    const code = (cause as { code?: string } | undefined)?.code;
+    return code ? `${err.message} (${code})` : err.message;
+  }
+  return String(err);
+}
+
+/** The OAuth error code of a provider's answer, if it was one. */
+export function oauthErrorCode(err: unknown): string | undefined {
+  if (err instanceof oidc.ResponseBodyError || err instanceof oidc.AuthorizationResponseError) return err.error;
+  return undefined;
+}

@@ -1,0 +1,68 @@
+/**
+ * Built-in providers: the real endpoints and each one's quirks, so a person only writes
+ * `client_id` (and scopes) in config.toml. Sources: each provider's OAuth documentation.
+ */
+export type FlowKind = 'auth_code' | 'device';
+
+export interface ProviderQuirks {
+  /** Answers OAuth errors with HTTP 200 and an `error` member (GitHub). */
+  errorsWithHttp200?: boolean;
+  /** Error codes that mean "this refresh token is dead" besides invalid_grant. */
+  reauthErrors?: string[];
+  /** A warning shown when an account is added (e.g. Google's 7-day Testing-mode tokens). */
+  notice?: string;
+}
+
+export interface ProviderPreset {
+  issuer?: string;
+  authorization_endpoint?: string;
+  token_endpoint?: string;
+  device_authorization_endpoint?: string;
+  revocation_endpoint?: string;
+  scopes: string[];
+  /** Extra authorization request parameters. */
+  auth_params?: Record<string, string>;
+  quirks?: ProviderQuirks;
+}
+
+export const PRESETS: Readonly<Record<string, ProviderPreset>> = {
+  github: {
+    authorization_endpoint: 'https://github.com/login/oauth/authorize',
+    token_endpoint: 'https://github.com/login/oauth/access_token',
+    device_authorization_endpoint: 'https://github.com/login/device/code',
+    scopes: ['read:user'],
+    quirks: {
+      errorsWithHttp200: true,
+      reauthErrors: ['bad_refresh_token'],
+      notice: 'GitHub OAuth-app tokens do not expire; GitHub-app user tokens expire after 8 hours and are refreshed.',
+    },
+  },
+  spotify: {
+    authorization_endpoint: 'https://accounts.spotify.com/authorize',
+    token_endpoint: 'https://accounts.spotify.com/api/token',
+    scopes: ['user-read-private'],
+  },
+  google: {
+    issuer: 'https://accounts.google.com',
+    device_authorization_endpoint: 'https://oauth2.googleapis.com/device/code',
+    scopes: ['openid', 'email'],
+    // Without both, Google issues no refresh token (or only on the very first consent).
+    auth_params: { access_type: 'offline', prompt: 'consent' },
+    quirks: {
+      notice: 'Google revokes refresh tokens after 7 days while the OAuth app is in "Testing" publishing status; publish it to keep tokens.',
+    },
+  },
+  microsoft: {
+    // The "common" tenant's discovery document names a templated issuer ({tenantid}) that
+    // fails issuer validation, so the endpoints are given explicitly.
+    authorization_endpoint: 'https://login.microsoftonline.com/common/oauth2/v2.0/authorize',
+    token_endpoint: 'https://login.microsoftonline.com/common/oauth2/v2.0/token',
+    device_authorization_endpoint: 'https://login.microsoftonline.com/common/oauth2/v2.0/devicecode',
+    scopes: ['offline_access', 'User.Read'],
+  },
+  gitlab: {
+    issuer: 'https://gitlab.com',
+    device_authorization_endpoint: 'https://gitlab.com/oauth/authorize_device',
+    scopes: ['read_user'],
+  },
+};

@@ -1,0 +1,61 @@
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { BIN, type Sandbox } from '../support/sandbox.js';
+
+/**
+ * Small helpers shared by the agent tests. Process checks read /proc rather than kill(pid, 0)
+ * so that a zombie (exited, not yet reaped by whatever adopted a daemon) counts as gone.
+ */
+export function running(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return false;
+  }
+}
+
+export function cmdline(pid: number): string[] {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').slice(0, -1);
+  } catch {
+    return [];
+  }
+}
+
+/** Live background agents (daemon children) serving `socket`, found by their argv. */
+export function agentPidsFor(socket: string): number[] {
+  const pids: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const pid = Number(name);
+    const argv = cmdline(pid);
+    if (argv.includes(BIN.agent) && argv.includes('--daemon-child') && argv.includes(socket) && running(pid)) pids.push(pid);
+  }
+  return pids;
+}
+
+/** Reads `SIGIL_AUTH_SOCK=…; export …; SIGIL_AGENT_PID=N; …` (sh dialect, plain path). */
+export function parseShExports(out: string): { sock: string; pid: number } {
+  const sock = /^SIGIL_AUTH_SOCK=(\S+); export SIGIL_AUTH_SOCK;$/m.exec(out)?.[1];
+  const pid = /^SIGIL_AGENT_PID=(\d+); export SIGIL_AGENT_PID;$/m.exec(out)?.[1];
+  if (!sock || !pid) throw new Error(`no exports in ${JSON.stringify(out)}`);
+  return { sock, pid: Number(pid) };
+}
+
+export function mode(path: string): number {
+  return statSync(path).mode & 0o777;
+}
+
+/** Entries of the audit log once `check` finds what it waits for (the agent buffers ~100 ms). */
+export async function auditUntil(sb: Sandbox, check: (entries: Record<string, unknown>[]) => boolean, timeoutMs = 3000): Promise<Record<string, unknown>[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const entries = sb.auditEntries();
+    if (check(entries)) return entries;
+    if (Date.now() > deadline) throw new Error(`audit log never matched; it holds:\n${entries.map((e) => JSON.stringify(e)).join('\n')}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

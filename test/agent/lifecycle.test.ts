@@ -1,0 +1,242 @@
+import { existsSync, lstatSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { BIN, eventually, Sandbox, TEST_PASSPHRASE } from '../support/sandbox.js';
+import { agentPidsFor, auditUntil, mode, parseShExports, running } from './helpers.js';
+
+/** Starting, reusing, replacing and stopping agents: -k, rc-file reuse, command mode, -D/-d. */
+describe('sigil-agent lifecycle', () => {
+  let sb: Sandbox;
+  beforeEach(() => {
+    sb = new Sandbox();
+  });
+  afterEach(() => sb.cleanup());
+
+  /** `sigil-agent -s` with the sandbox env; tracks the pid it names. */
+  async function startS(extra: string[] = [], env: Record<string, string> = {}) {
+    const r = await sb.run(BIN.agent, ['-s', ...extra], { env });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const exp = parseShExports(r.stdout);
+    sb.track(exp.pid);
+    return { ...exp, stdout: r.stdout };
+  }
+
+  describe('-k', () => {
+    it('kills the agent named by SIGIL_AGENT_PID, removes its socket and prints unset lines', async () => {
+      const { sock, pid } = await startS();
+      const r = await sb.run(BIN.agent, ['-k'], { env: { SIGIL_AGENT_PID: String(pid), SIGIL_AUTH_SOCK: sock } });
+      expect(r).toMatchObject({ code: 0, stderr: '' });
+      expect(r.stdout).toBe(`unset SIGIL_AUTH_SOCK;\nunset SIGIL_AGENT_PID;\necho Agent pid ${pid} killed;\n`);
+      await eventually(() => !running(pid));
+      await eventually(() => !existsSync(sock));
+    });
+
+    it('round-trips through sh: eval the start, eval the kill, the variables are gone', async () => {
+      const agent = `${process.execPath} ${BIN.agent}`;
+      const r = await sb.exec('sh', ['-c', `eval "$(${agent} -s)" >/dev/null; echo "$SIGIL_AGENT_PID"; eval "$(${agent} -k)"; echo "\${SIGIL_AUTH_SOCK-unset} \${SIGIL_AGENT_PID-unset}"`]);
+      expect(r.stderr).toBe('');
+      const [pidText, after] = r.stdout.split('\n');
+      const pid = Number(pidText);
+      sb.track(pid);
+      expect(after).toMatch(/^Agent pid \d+ killed$/);
+      expect(r.stdout.split('\n')[2]).toBe('unset unset');
+      await eventually(() => !running(pid));
+      expect(existsSync(sb.socket)).toBe(false);
+    });
+
+    it('speaks csh and fish too', async () => {
+      const { pid } = await startS();
+      const csh = await sb.run(BIN.agent, ['-c', '-k'], { env: { SIGIL_AGENT_PID: String(pid) } });
+      expect(csh.stdout).toBe(`unsetenv SIGIL_AUTH_SOCK;\nunsetenv SIGIL_AGENT_PID;\necho Agent pid ${pid} killed;\n`);
+      await eventually(() => !running(pid));
+      const again = await startS();
+      const fish = await sb.run(BIN.agent, ['--fish', '-k'], { env: { SIGIL_AGENT_PID: String(again.pid) } });
+      expect(fish.stdout).toBe(`set -e SIGIL_AUTH_SOCK;\nset -e SIGIL_AGENT_PID;\necho Agent pid ${again.pid} killed;\n`);
+      await eventually(() => !running(again.pid));
+    });
+
+    it('fails clearly without SIGIL_AGENT_PID, killing nothing', async () => {
+      const { pid } = await startS();
+      const r = await sb.run(BIN.agent, ['-k']);
+      expect(r.code).not.toBe(0);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toMatch(/SIGIL_AGENT_PID/);
+      const bad = await sb.run(BIN.agent, ['-k'], { env: { SIGIL_AGENT_PID: 'banana' } });
+      expect(bad.code).not.toBe(0);
+      expect(bad.stderr).toMatch(/SIGIL_AGENT_PID/);
+      expect(running(pid)).toBe(true);
+    });
+  });
+
+  describe('rc-file reuse', () => {
+    it('a second -s reuses the live agent: same pid, one process, no announcement', async () => {
+      const first = await startS();
+      expect(first.stdout).toMatch(/^echo Agent pid \d+;$/m);
+      const second = await startS();
+      expect(second.pid).toBe(first.pid);
+      expect(second.sock).toBe(first.sock);
+      expect(second.stdout).not.toMatch(/echo Agent pid/);
+      expect(agentPidsFor(sb.socket)).toEqual([first.pid]);
+    });
+
+    it('replaces a stale socket left by a SIGKILLed agent', async () => {
+      const first = await startS();
+      process.kill(first.pid, 'SIGKILL');
+      await eventually(() => !running(first.pid));
+      expect(lstatSync(sb.socket).isSocket()).toBe(true); // left behind
+      const second = await startS();
+      expect(second.pid).not.toBe(first.pid);
+      expect((await sb.status()).pid).toBe(second.pid);
+      expect(agentPidsFor(sb.socket)).toEqual([second.pid]);
+    });
+
+    it('refuses, and keeps, a regular file at the socket path', async () => {
+      mkdirSync(dirname(sb.socket), { recursive: true, mode: 0o700 });
+      writeFileSync(sb.socket, 'not a socket\n');
+      const r = await sb.run(BIN.agent, ['-s']);
+      expect(r.code).not.toBe(0);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toMatch(/not a socket/);
+      expect(readFileSync(sb.socket, 'utf8')).toBe('not a socket\n');
+      expect(agentPidsFor(sb.socket)).toEqual([]);
+    });
+
+    it('concurrent starts share one agent', async () => {
+      const results = await Promise.all([1, 2, 3].map(() => sb.run(BIN.agent, ['-s'])));
+      const pids = results.map((r) => {
+        const m = /SIGIL_AGENT_PID=(\d+)/.exec(r.stdout);
+        if (m) sb.track(Number(m[1]));
+        return { code: r.code, stderr: r.stderr, pid: m ? Number(m[1]) : null };
+      });
+      for (const p of pids) expect(p).toMatchObject({ code: 0, stderr: '' });
+      expect(new Set(pids.map((p) => p.pid)).size).toBe(1);
+      await eventually(() => agentPidsFor(sb.socket).length === 1);
+      expect(agentPidsFor(sb.socket)).toEqual([pids[0]!.pid]);
+    });
+
+    it('concurrent starts over a stale socket share one agent', async () => {
+      const old = await startS();
+      process.kill(old.pid, 'SIGKILL');
+      await eventually(() => !running(old.pid));
+      const results = await Promise.all([1, 2, 3].map(() => sb.run(BIN.agent, ['-s'])));
+      const pids = results.map((r) => {
+        const m = /SIGIL_AGENT_PID=(\d+)/.exec(r.stdout);
+        if (m) sb.track(Number(m[1]));
+        return { code: r.code, stderr: r.stderr, pid: m ? Number(m[1]) : null };
+      });
+      for (const p of pids) expect(p).toMatchObject({ code: 0, stderr: '' });
+      expect(new Set(pids.map((p) => p.pid)).size).toBe(1);
+      // Stragglers that lost the race must have exited, not kept listening on an unlinked path.
+      await eventually(() => agentPidsFor(sb.socket).length === 1);
+      expect((await sb.status()).pid).toBe(pids[0]!.pid);
+    });
+  });
+
+  describe('command mode', () => {
+    it('runs the command with the variables and a working agent, then stops that agent', async () => {
+      const r = await sb.run(BIN.agent, ['sh', '-c', `echo "$SIGIL_AUTH_SOCK"; echo "$SIGIL_AGENT_PID"; ${process.execPath} ${BIN.sigil} status --json`]);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      const [sock, pidText, ...json] = r.stdout.split('\n');
+      const pid = Number(pidText);
+      sb.track(pid);
+      const st = JSON.parse(json.join('\n')) as Record<string, unknown>;
+      expect(st).toMatchObject({ locked: true, pid, socket: sock });
+      // Its own private socket, not the shared default one.
+      expect(sock).not.toBe(sb.socket);
+      expect(existsSync(sb.socket)).toBe(false);
+      // ssh-agent semantics: the agent lives exactly as long as the command.
+      await eventually(() => !running(pid));
+      expect(existsSync(sock!)).toBe(false);
+      await eventually(() => !existsSync(dirname(sock!)), 3000);
+    });
+
+    it('passes the exit status through', async () => {
+      const r = await sb.run(BIN.agent, ['sh', '-c', 'echo "$SIGIL_AGENT_PID"; exit 7']);
+      sb.track(Number(r.stdout.trim()));
+      expect(r.code).toBe(7);
+      await eventually(() => !running(Number(r.stdout.trim())));
+      const missing = await sb.run(BIN.agent, ['/nonexistent/command']);
+      expect(missing.code).toBe(127);
+      expect(missing.stderr).toMatch(/nonexistent/);
+    });
+
+    it('stops the agent when sigil-agent itself is terminated', async () => {
+      const bg = sb.spawnBackground(process.execPath, [BIN.agent, 'sh', '-c', 'echo "$SIGIL_AGENT_PID $$"; exec sleep 30']);
+      await eventually(() => /^\d+ \d+\n/.test(bg.stdout));
+      const [agentPid, cmdPid] = bg.stdout.trim().split(' ').map(Number) as [number, number];
+      sb.track(agentPid);
+      sb.track(cmdPid);
+      expect(running(agentPid)).toBe(true);
+      process.kill(bg.pid, 'SIGTERM');
+      await bg.exited;
+      await eventually(() => !running(agentPid), 5000);
+      await eventually(() => !running(cmdPid), 5000);
+    });
+  });
+
+  describe('foreground (-D, -d)', () => {
+    for (const [flag, signal] of [
+      ['-D', 'SIGTERM'],
+      ['-d', 'SIGINT'],
+      ['-D', 'SIGHUP'],
+    ] as const) {
+      it(`${flag}: prints the exports, serves, and on ${signal} exits 0 and removes the socket`, async () => {
+        const fg = sb.spawnBackground(process.execPath, [BIN.agent, flag, '-s']);
+        await eventually(() => /SIGIL_AGENT_PID=\d+/.test(fg.stdout));
+        const { sock, pid } = parseShExports(fg.stdout);
+        expect(pid).toBe(fg.pid); // it did not fork
+        expect(sock).toBe(sb.socket);
+        expect(mode(sock)).toBe(0o600);
+        expect((await sb.status()).pid).toBe(pid);
+        if (flag === '-d') {
+          expect(fg.stderr).toMatch(new RegExp(`sigil-agent\\[${pid}\\]: listening on ${sock.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+          await eventually(() => /connection from pid \d+/.test(fg.stderr));
+        } else {
+          expect(fg.stderr).toBe('');
+        }
+        process.kill(pid, signal);
+        expect(await fg.exited).toEqual({ code: 0, signal: null });
+        expect(existsSync(sock)).toBe(false);
+        const entries = await auditUntil(sb, (e) => e.some((x) => x.op === 'agent_stop'));
+        expect(entries.find((x) => x.op === 'agent_stop')).toMatchObject({ target: signal, result: 'ok' });
+        if (flag === '-d') expect(fg.stderr).toMatch(new RegExp(`shutting down \\(${signal}\\)`));
+      });
+    }
+
+    it('refuses to start in the foreground over a live agent', async () => {
+      const { pid } = await startS();
+      const r = await sb.run(BIN.agent, ['-D']);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toMatch(new RegExp(`pid ${pid}`));
+      expect(running(pid)).toBe(true);
+    });
+  });
+
+  it('restart keeps the data: SIGTERM, start again, unlock', async () => {
+    const first = await startS();
+    await sb.initAndUnlock();
+    expect((await sb.sigil(['secret', 'set', 'db/password', '--stdin'], { input: 'restart-secret-value' })).code).toBe(0);
+    expect((await sb.sigil(['token', 'set', 'github', 'work', '--stdin'], { input: 'ghp_restart_token' })).code).toBe(0);
+    process.kill(first.pid, 'SIGTERM');
+    await eventually(() => !running(first.pid));
+    expect(existsSync(sb.socket)).toBe(false);
+
+    const second = await startS();
+    expect(second.pid).not.toBe(first.pid);
+    const locked = await sb.status();
+    expect(locked).toMatchObject({ locked: true, secrets: null, pid: second.pid });
+    expect((await sb.sigil(['unlock', '--passphrase-stdin'], { input: TEST_PASSPHRASE + '\n' })).code).toBe(0);
+    expect(await sb.sigil(['secret', 'get', 'db/password'])).toMatchObject({ code: 0, stdout: 'restart-secret-value\n' });
+    expect(await sb.token('github', 'work')).toMatchObject({ code: 0, stdout: 'ghp_restart_token\n', stderr: '' });
+    expect(await sb.status()).toMatchObject({ locked: false, accounts: 1, secrets: expect.any(Number) });
+  });
+
+  it('refuses a socket path it could not export safely', async () => {
+    const r = await sb.run(BIN.agent, ['-s', '-a', join(sb.home, 'new\nline.sock')]);
+    expect(r.code).not.toBe(0);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/socket path/);
+  });
+});
