@@ -15,6 +15,8 @@ export interface AgentArgs {
   daemonChild: boolean;
   /** Internal: the daemon child's -a is the default path, so its directory is checked. */
   defaultSocketDir: boolean;
+  /** Internal: command mode's agent exits when this process (the sigil-agent running the command) is gone. */
+  watchPid?: number;
   command: string[];
 }
 
@@ -55,6 +57,11 @@ export function parseAgentArgs(argv: string[]): AgentArgs {
     if (arg === '--fish') a.dialect = 'fish';
     else if (arg === '--daemon-child') a.daemonChild = true;
     else if (arg === '--default-socket-dir') a.defaultSocketDir = true;
+    else if (arg === '--watch-pid') {
+      const pid = Number(value(arg));
+      if (!Number.isSafeInteger(pid) || pid <= 1) throw new UsageError('--watch-pid needs a process id');
+      a.watchPid = pid;
+    }
     else if (arg === '--help') a.help = true;
     else if (arg === '--version') a.version = true;
     else if (arg.startsWith('--')) throw new UsageError(`unknown option ${arg}`);

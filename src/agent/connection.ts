@@ -117,6 +117,15 @@ export function serveConnection(socket: Socket, state: AgentState, table: OpTabl
     }
     for (const body of bodies) start(body);
   });
+  // A client may send its requests and shut down its side (`nc -U`, socat): answer what
+  // came whole, then close. Without half-open, Node would end our side at once and drop
+  // answers still being computed (an unlock, a token refresh).
+  socket.allowHalfOpen = true;
+  socket.on('end', () => {
+    if (closing) return;
+    closing = true;
+    void Promise.allSettled([...active]).then(() => socket.end());
+  });
   socket.on('drain', updateFlow);
   socket.on('error', () => {}); // a client vanishing mid-answer is normal; 'close' follows
   socket.on('close', () => resolveClosed());

@@ -1,16 +1,16 @@
-import { spawn } from 'node:child_process';
-import { closeSync, mkdtempSync, rmSync, unlinkSync, writeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, mkdtempSync, rmSync, writeSync } from 'node:fs';
+import { constants as osConstants, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { AgentClient } from '../client/agent-client.js';
-import { EXIT_CODES } from '../protocol/codes.js';
+import { EXIT_CODES, isErrorCode } from '../protocol/codes.js';
 import { SigilError } from '../protocol/errors.js';
 import { defaultSocketPath } from '../util/paths.js';
 import { VERSION } from '../version.js';
 import { AGENT_USAGE, parseAgentArgs, UsageError, type AgentArgs } from './agent-args.js';
-import { installSignalHandlers, startAgent } from './run-agent.js';
+import { installSignalHandlers, startAgent, type RunningAgent } from './run-agent.js';
 import { detectShell, exportLines, unsetLines } from './shell-exports.js';
-import { probeSocket } from './socket-setup.js';
+import { prepareSocketDir, probeSocket, removeSocket } from './socket-setup.js';
 
 /** The readiness pipe a daemonizing parent reads: the child's fd 3. */
 const READY_FD = 3;
@@ -57,17 +57,28 @@ async function run(args: AgentArgs): Promise<number> {
     socketPath = join(privateDir, 'agent.sock');
   } else socketPath = defaultSocketPath();
   const defaultDir = !args.socketPath && !privateDir;
+  if (/[\x00-\x1f\x7f]/.test(socketPath)) {
+    // A newline cannot be written for csh at all, and a path like that is a mistake anyway.
+    throw new SigilError('BAD_REQUEST', `the socket path ${JSON.stringify(socketPath)} contains a control character; choose another with -a`);
+  }
 
   if (args.daemonChild) return runDaemonChild(args, socketPath, defaultDir);
 
+  // Check the default directory before trusting anything in it: a socket that answers in
+  // a directory someone else owns (/tmp/sigilforge-UID made by another user) is theirs,
+  // and printing exports for it would send our passphrase and secrets to them.
+  if (defaultDir) prepareSocketDir(dirname(socketPath), true);
+
   const probe = await probeSocket(socketPath);
-  if (probe === 'live') {
+  if (probe.state === 'live') {
     const pid = await livePid(socketPath);
     if (args.foreground) throw new SigilError('ALREADY_EXISTS', `an agent (pid ${pid}) already answers on ${socketPath}`);
     process.stdout.write(exportLines(dialect, socketPath, pid, false));
     return 0;
   }
-  if (probe === 'stale') unlinkSync(socketPath);
+  // Only the file we found dead: another sigil-agent starting at the same moment may have
+  // replaced it with a live one since (and may have removed it already).
+  if (probe.state === 'stale') removeSocket(socketPath, probe.ino);
 
   if (args.foreground) {
     const agent = await startAgent({ socketPath, defaultSocketDir: defaultDir, lockTimeoutS: args.lockTimeoutS, debug: args.debug });
@@ -89,13 +100,24 @@ async function run(args: AgentArgs): Promise<number> {
   try {
     return await runCommand(args.command, socketPath, started.pid);
   } finally {
-    try {
-      process.kill(started.pid, 'SIGTERM');
-    } catch {
-      // It already exited.
-    }
-    if (privateDir) setTimeout(() => rmSync(privateDir, { recursive: true, force: true }), 200).unref();
+    // ssh-agent semantics: the agent does not outlive the command. Wait for it to be gone
+    // (it removes its socket on the way out) before removing the private directory.
+    await stopChild(started.child);
+    if (privateDir) rmSync(privateDir, { recursive: true, force: true });
   }
+}
+
+/** SIGTERM, then SIGKILL if it has not exited within a few seconds. */
+function stopChild(child: ChildProcess | null): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolvePromise) => {
+    const hard = setTimeout(() => child.kill('SIGKILL'), 3000);
+    child.once('exit', () => {
+      clearTimeout(hard);
+      resolvePromise();
+    });
+    child.kill('SIGTERM');
+  });
 }
 
 async function livePid(socketPath: string): Promise<number> {
@@ -123,9 +145,11 @@ function kill(dialect: ReturnType<typeof detectShell>): number {
 }
 
 /** Starts this program again detached in a new session, and waits until it listens. */
-function daemonize(args: AgentArgs, socketPath: string): Promise<{ pid: number; reused: boolean }> {
+function daemonize(args: AgentArgs, socketPath: string): Promise<{ pid: number; reused: boolean; child: ChildProcess | null }> {
   const childArgs = [process.argv[1]!, '--daemon-child', '-a', socketPath];
   if (!args.socketPath && args.command.length === 0) childArgs.push('--default-socket-dir');
+  // Command mode: should this process die without cleaning up (SIGKILL), the agent follows.
+  if (args.command.length > 0) childArgs.push('--watch-pid', String(process.pid));
   if (args.lockTimeoutS !== undefined) childArgs.push('-t', String(args.lockTimeoutS));
   const child = spawn(process.execPath, childArgs, {
     detached: true, // setsid(): no controlling terminal, survives the shell
@@ -140,10 +164,12 @@ function daemonize(args: AgentArgs, socketPath: string): Promise<{ pid: number; 
     pipe.on('end', () => {
       child.unref();
       const line = report.split('\n')[0] ?? '';
-      if (line === 'ok') return resolvePromise({ pid: child.pid!, reused: false });
+      if (line === 'ok') return resolvePromise({ pid: child.pid!, reused: false, child });
       const m = /^err (\S+) (.*)$/.exec(line);
-      if (m && m[1] === 'ALREADY_EXISTS') return resolvePromise({ pid: 0, reused: true });
-      reject(new SigilError('INTERNAL', m ? m[2]! : 'the agent exited before it was ready (run sigil-agent -d to see why)'));
+      if (m && m[1] === 'ALREADY_EXISTS' && args.command.length === 0) return resolvePromise({ pid: 0, reused: true, child: null });
+      // Keep the child's error code, so the exit status tells (e.g. FORBIDDEN) as in the foreground.
+      const code = m && isErrorCode(m[1]) ? m[1] : 'INTERNAL';
+      reject(new SigilError(code, m ? m[2]! : 'the agent exited before it was ready (run sigil-agent -d to see why)'));
     });
     child.on('error', (err) => reject(new SigilError('INTERNAL', `cannot start the agent: ${err.message}`)));
   });
@@ -157,8 +183,23 @@ async function runDaemonChild(args: AgentArgs, socketPath: string, defaultDir: b
     debug: false,
   });
   installSignalHandlers(agent);
+  if (args.watchPid !== undefined) watchParent(agent, args.watchPid);
   reportToParent('ok');
   return new Promise<number>(() => {});
+}
+
+/** Command mode: as ssh-agent does, exit once the process running the command is gone. */
+function watchParent(agent: RunningAgent, pid: number): void {
+  const timer = setInterval(() => {
+    try {
+      process.kill(pid, 0);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ESRCH') return;
+      clearInterval(timer);
+      void agent.shutdown('command mode parent exited').finally(() => process.exit(0));
+    }
+  }, 1000);
+  timer.unref();
 }
 
 function reportToParent(line: string): void {
@@ -176,17 +217,24 @@ function runCommand(command: string[], socketPath: string, pid: number): Promise
       stdio: 'inherit',
       env: { ...process.env, SIGIL_AUTH_SOCK: socketPath, SIGIL_AGENT_PID: String(pid) },
     });
+    // ssh-agent execs the command, so signals reach it directly. Here the command is our
+    // child: pass TERM and HUP on, and outlive a terminal's INT (the command gets its own
+    // copy), so that we are still there to stop the agent when the command ends.
+    const forward = (sig: NodeJS.Signals) => () => {
+      if (sig !== 'SIGINT') child.kill(sig);
+    };
+    const handlers = (['SIGTERM', 'SIGHUP', 'SIGINT'] as const).map((sig) => [sig, forward(sig)] as const);
+    for (const [sig, fn] of handlers) process.on(sig, fn);
+    const done = (status: number) => {
+      for (const [sig, fn] of handlers) process.off(sig, fn);
+      resolvePromise(status);
+    };
     child.on('error', (err) => {
       process.stderr.write(`sigil-agent: ${command[0]}: ${err.message}\n`);
-      resolvePromise(127); // the shell's "command not found"
+      done(127); // the shell's "command not found"
     });
-    child.on('exit', (code, signal) => resolvePromise(code ?? 128 + (signal ? signalNumber(signal) : 0)));
+    child.on('exit', (code, signal) => done(code ?? 128 + (signal ? (osConstants.signals[signal] ?? 0) : 0)));
   });
-}
-
-function signalNumber(signal: NodeJS.Signals): number {
-  const nums: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGTERM: 15 };
-  return nums[signal] ?? 0;
 }
 
 

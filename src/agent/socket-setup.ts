@@ -40,13 +40,18 @@ export function probeSocket(path: string): Promise<{ state: SocketProbe; ino: nu
     return Promise.reject(new SigilError(ErrorCode.ALREADY_EXISTS, `${path} exists and is not a socket; refusing to replace it`));
   }
   const ino = st.ino;
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
     const s = connect(path);
     s.once('connect', () => {
       s.destroy();
       resolve({ state: 'live', ino });
     });
-    s.once('error', () => resolve({ state: 'stale', ino }));
+    s.once('error', (err: NodeJS.ErrnoException) => {
+      // Only "nobody listens" makes a socket file stale; EACCES and the like are not ours to remove.
+      if (err.code === 'ECONNREFUSED') resolve({ state: 'stale', ino });
+      else if (err.code === 'ENOENT') resolve({ state: 'absent', ino: null });
+      else reject(new SigilError(ErrorCode.INTERNAL, `cannot tell whether an agent answers on ${path}: ${err.message}`));
+    });
   });
 }
 

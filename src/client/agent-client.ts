@@ -1,7 +1,7 @@
 import { connect, type Socket } from 'node:net';
 import { ErrorCode } from '../protocol/codes.js';
 import { SigilError } from '../protocol/errors.js';
-import { decodeBody, encodeFrame, FrameDecoder } from '../protocol/frame.js';
+import { decodeBody, encodeFrame, FrameDecoder, FrameError } from '../protocol/frame.js';
 import { PROTOCOL_VERSION, PROTOCOL_VERSIONS, type Args } from '../protocol/messages.js';
 import { defaultSocketPath } from '../util/paths.js';
 
@@ -107,7 +107,7 @@ export class AgentClient {
         timeoutMs > 0
           ? setTimeout(() => {
               this.pending.delete(id);
-              reject(new SigilError(ErrorCode.NO_AGENT, `the agent did not answer "${op}" within ${Math.round(timeoutMs / 1000)} s`));
+              reject(new SigilError(ErrorCode.NO_AGENT, `the agent at ${this.socketPath} did not answer "${op}" within ${timeoutMs < 1000 ? `${timeoutMs} ms` : `${Math.round(timeoutMs / 1000)} s`}`));
             }, timeoutMs)
           : undefined;
       this.pending.set(id, { resolve: resolve as Pending['resolve'], reject, timer });
@@ -132,13 +132,22 @@ export class AgentClient {
 
   private onData(chunk: Buffer): void {
     let bodies: Buffer[];
+    let broken: SigilError | null = null;
     try {
       bodies = this.decoder.push(chunk);
     } catch (err) {
-      this.fail(err as SigilError);
-      this.socket.destroy();
-      return;
+      // Answers that came whole before the bad length still count.
+      broken = err as SigilError;
+      bodies = err instanceof FrameError ? err.frames : [];
     }
+    this.deliver(bodies);
+    if (broken) {
+      this.fail(broken);
+      this.socket.destroy();
+    }
+  }
+
+  private deliver(bodies: Buffer[]): void {
     for (const body of bodies) {
       let msg: { id?: unknown; ok?: unknown; result?: unknown; error?: unknown };
       try {
