@@ -207,12 +207,19 @@ export function memOf(pid) {
 
 const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 
-/** User+system CPU seconds a process has used so far. */
-export function cpuSecondsOf(pid) {
+/** CPU seconds a process (all threads) has used so far, {user, sys}. */
+export function cpuOf(pid) {
   const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
   // fields[0] is field 3 (state); utime is field 14, stime field 15.
-  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+  return { user: Number(fields[11]) / CLK_TCK, sys: Number(fields[12]) / CLK_TCK };
+}
+
+/** Read- and write-type system calls a process (all its threads) has made so far. */
+export function syscallsOf(pid) {
+  const text = readFileSync(`/proc/${pid}/io`, 'utf8');
+  const n = (k) => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(text)?.[1] ?? NaN);
+  return { r: n('syscr'), w: n('syscw') };
 }
 
 /** Filesystem type holding `path` (fsync cost depends on it). */

@@ -5,6 +5,7 @@
 // the next (one request in flight per connection). Answers completed inside the measuring
 // window (after the warm-up) count towards throughput and latency. Every answer is decoded
 // and checked against the expected token. Prints one JSON object on stdout.
+import { writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { join } from 'node:path';
@@ -15,7 +16,7 @@ const dist = process.env.SIGIL_BENCH_DIST || new URL('../dist', import.meta.url)
 const { decodeBody, encodeFrame, FrameDecoder } = await import(pathToFileURL(join(dist, 'protocol/frame.js')).href);
 
 const cfg = JSON.parse(process.argv[2] ?? '{}');
-const { socket: socketPath, connections = 1, warmupMs = 500, durationMs = 3000, service, account, token } = cfg;
+const { socket: socketPath, connections = 1, warmupMs = 500, durationMs = 3000, service, account, token, latenciesOut } = cfg;
 
 let measureStart = Infinity;
 let measureEnd = Infinity;
@@ -99,6 +100,8 @@ setTimeout(() => {
 await Promise.all(conns);
 
 const s = latencies.subarray(0, count).sort();
+// Raw latencies (ms, float64, sorted) for a caller that merges several runs.
+if (latenciesOut) writeFileSync(latenciesOut, Buffer.from(s.buffer, s.byteOffset, s.byteLength));
 const at = (p) => (count === 0 ? NaN : s[Math.min(count - 1, Math.max(0, Math.ceil((p / 100) * count) - 1))]);
 let sum = 0;
 for (const x of s) sum += x;

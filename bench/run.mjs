@@ -19,7 +19,9 @@
 //   --secrets N       vault size for sections 3 and 4 (default 10000)
 //   --only 1,2,3,4    run some sections only
 //   --cpu-prof DIR    run the agent in the foreground under `node --cpu-prof` (profiles in DIR)
-//   --no-pin          section 2: do not pin the server and the load generator to separate cores
+//   --rounds N        section 2: split each configuration's window into N alternating rounds (default 2)
+//   --pin             section 2: pin the server and the load generator to separate cores (taskset);
+//                     off by default: on a shared, busy machine a pinned process cannot dodge others
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes, scrypt } from 'node:crypto';
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -33,7 +35,8 @@ import {
   NODE,
   ROOT,
   Sandbox,
-  cpuSecondsOf,
+  cpuOf,
+  syscallsOf,
   distImport,
   snapshotDist,
   fmt,
@@ -59,7 +62,8 @@ const { values: opt } = parseArgs({
     secrets: { type: 'string', default: '10000' },
     only: { type: 'string', default: '1,2,3,4' },
     'cpu-prof': { type: 'string' },
-    'no-pin': { type: 'boolean', default: false },
+    pin: { type: 'boolean', default: false },
+    rounds: { type: 'string', default: '2' },
   },
 });
 const RUNS = Math.max(40, Number(opt.runs));
@@ -70,7 +74,8 @@ const ONLY = new Set(opt.only.split(',').map((s) => s.trim()));
 const PROFILE_DIR = opt['cpu-prof'] ? resolve(opt['cpu-prof']) : null;
 // Section 2 on a small machine: the server gets the last core, the load generator the others.
 const NCPU = cpus().length;
-const PIN = !opt['no-pin'] && NCPU >= 2 && spawnSync('taskset', ['-V']).status === 0;
+const PIN = opt.pin && NCPU >= 2 && spawnSync('taskset', ['-V']).status === 0;
+const ROUNDS = Math.max(1, Number(opt.rounds));
 const SERVER_CPUS = String(NCPU - 1);
 const LOAD_CPUS = NCPU === 2 ? '0' : `0-${NCPU - 2}`;
 const ALL_CPUS = `0-${NCPU - 1}`;
@@ -128,7 +133,8 @@ async function startAgent() {
   }
   // Foreground under the profiler: the daemonizing parent would not pass --cpu-prof on.
   mkdirSync(PROFILE_DIR, { recursive: true });
-  const child = spawn(NODE, ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR, BIN.agent, '-D', '-s'], {
+  const name = `agent-${Date.now()}.cpuprofile`;
+  const child = spawn(NODE, ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR, '--cpu-prof-name', name, BIN.agent, '-D', '-s'], {
     env: sandbox.env,
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -243,7 +249,8 @@ function pin(pid, cpus) {
 
 function startBaselineServer(socketPath) {
   return new Promise((res, rej) => {
-    const child = spawn(NODE, [join(ROOT, 'bench/baseline-server.mjs'), socketPath, SERVICE, ACCOUNT, TOKEN], {
+    const prof = PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR, '--cpu-prof-name', `baseline-${Date.now()}.cpuprofile`] : [];
+    const child = spawn(NODE, [...prof, join(ROOT, 'bench/baseline-server.mjs'), socketPath, SERVICE, ACCOUNT, TOKEN], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     if (PIN) pin(child.pid, SERVER_CPUS);
@@ -257,10 +264,12 @@ function startBaselineServer(socketPath) {
   });
 }
 
-function runLoad(server, connections) {
+/** One closed-loop run against `server`; resolves the load generator's figures plus server CPU. */
+function runLoad(server, connections, durationMs, latenciesOut) {
   return new Promise((res, rej) => {
-    const cfg = { socket: server.socket, connections, warmupMs: WARMUP_MS, durationMs: DURATION_MS, service: SERVICE, account: ACCOUNT, token: TOKEN };
-    const cpu0 = cpuSecondsOf(server.pid);
+    const cfg = { socket: server.socket, connections, warmupMs: WARMUP_MS, durationMs, service: SERVICE, account: ACCOUNT, token: TOKEN, latenciesOut };
+    const cpu0 = cpuOf(server.pid);
+    const sys0 = syscallsOf(server.pid);
     const argv = [join(ROOT, 'bench/load.mjs'), JSON.stringify(cfg)];
     const child = PIN
       ? spawn('taskset', ['-c', LOAD_CPUS, NODE, ...argv], { stdio: ['ignore', 'pipe', 'inherit'] })
@@ -271,15 +280,54 @@ function runLoad(server, connections) {
     child.on('error', rej);
     child.on('close', (code) => {
       untrack(child.pid);
-      const cpu = cpuSecondsOf(server.pid) - cpu0;
+      const cpu1 = cpuOf(server.pid);
+      const sys1 = syscallsOf(server.pid);
       if (code !== 0) return rej(new Error(`load generator exited ${code}`));
       const r = JSON.parse(out);
       if (r.errors > 0) return rej(new Error(`load generator: ${r.errors} bad answers, first: ${r.firstError}`));
-      r.serverCpuS = cpu;
-      r.serverCpuUsPerReq = (cpu / r.total) * 1e6;
+      r.serverUserS = cpu1.user - cpu0.user;
+      r.serverSysS = cpu1.sys - cpu0.sys;
+      r.serverCpuS = r.serverUserS + r.serverSysS;
+      r.serverReads = sys1.r - sys0.r;
+      r.serverWrites = sys1.w - sys0.w;
       res(r);
     });
   });
+}
+
+/** Merges rounds: req/s over the summed windows, percentiles over every latency. */
+function mergeRounds(rounds, files) {
+  const parts = files.map((f) => {
+    const b = readFileSync(f);
+    return new Float64Array(b.buffer, b.byteOffset, b.byteLength / 8);
+  });
+  const stats = summarize(parts.flatMap((p) => Array.from(p)));
+  const count = rounds.reduce((a, r) => a + r.count, 0);
+  const total = rounds.reduce((a, r) => a + r.total, 0);
+  const seconds = rounds.reduce((a, r) => a + r.seconds, 0);
+  const cpu = rounds.reduce((a, r) => a + r.serverCpuS, 0);
+  const user = rounds.reduce((a, r) => a + r.serverUserS, 0);
+  const reads = rounds.reduce((a, r) => a + r.serverReads, 0);
+  const writes = rounds.reduce((a, r) => a + r.serverWrites, 0);
+  return {
+    connections: rounds[0].connections,
+    rounds: rounds.length,
+    seconds,
+    count,
+    rps: count / seconds,
+    mean: stats.mean,
+    p50: stats.median,
+    p90: stats.p90,
+    p99: stats.p99,
+    max: stats.max,
+    serverCpuS: cpu,
+    serverCpuUsPerReq: (cpu / total) * 1e6,
+    serverUserUsPerReq: (user / total) * 1e6,
+    serverSysUsPerReq: ((cpu - user) / total) * 1e6,
+    serverReadsPerReq: reads / total,
+    serverWritesPerReq: writes / total,
+    perRoundRps: rounds.map((r) => Math.round(r.rps)),
+  };
 }
 
 async function benchThroughput() {
@@ -289,9 +337,23 @@ async function benchThroughput() {
   const runs = {};
   try {
     if (PIN) pin(agent.pid, SERVER_CPUS);
+    // Rounds alternate agent, baseline, agent, baseline…: a burst of outside load then
+    // lands on both rather than on one of them.
+    const perRound = Math.round(DURATION_MS / ROUNDS);
     for (const conns of [1, 32]) {
-      runs[`agent_${conns}`] = await runLoad(agent, conns);
-      runs[`baseline_${conns}`] = await runLoad(base, conns);
+      const acc = { agent: [[], []], baseline: [[], []] };
+      for (let round = 0; round < ROUNDS; round++) {
+        for (const [name, server] of [
+          ['agent', agent],
+          ['baseline', base],
+        ]) {
+          const file = join(sandbox.home, `lat-${name}-${conns}-${round}.f64`);
+          acc[name][0].push(await runLoad(server, conns, perRound, file));
+          acc[name][1].push(file);
+        }
+      }
+      runs[`agent_${conns}`] = mergeRounds(...acc.agent);
+      runs[`baseline_${conns}`] = mergeRounds(...acc.baseline);
     }
   } finally {
     killOne(base.pid);
@@ -311,7 +373,16 @@ async function benchThroughput() {
       ['agent', a],
       ['baseline', b],
     ]) {
-      rows.push([`${name}, ${conns} conn`, fmt.int(r.rps), fmt.ms(r.p50, 3), fmt.ms(r.p90, 3), fmt.ms(r.p99, 3), fmt.ms(r.max, 2), `${r.serverCpuUsPerReq.toFixed(1)} µs`]);
+      rows.push([
+        `${name}, ${conns} conn`,
+        fmt.int(r.rps),
+        fmt.ms(r.p50, 3),
+        fmt.ms(r.p90, 3),
+        fmt.ms(r.p99, 3),
+        fmt.ms(r.max, 2),
+        `${r.serverCpuUsPerReq.toFixed(1)} µs (${r.serverUserUsPerReq.toFixed(1)} + ${r.serverSysUsPerReq.toFixed(1)})`,
+        `${r.serverReadsPerReq.toFixed(2)} / ${r.serverWritesPerReq.toFixed(2)}`,
+      ]);
     }
     const rpsRatio = a.rps / b.rps;
     summary[conns] = {
@@ -322,8 +393,11 @@ async function benchThroughput() {
       p99Met: a.p99 <= GOALS.p99Ms,
     };
   }
-  log(table(['server, connections', 'req/s', 'p50', 'p90', 'p99', 'max', 'server CPU/req'], rows));
-  log(`  closed loop: one request in flight per connection; ${WARMUP_MS} ms warm-up, then ${DURATION_MS} ms measured per row.`);
+  log(table(['server, connections', 'req/s', 'p50', 'p90', 'p99', 'max', 'server CPU/req (user + sys)', 'syscalls/req (r / w)'], rows));
+  log(
+    `  closed loop, one request in flight per connection; per row ${DURATION_MS} ms measured in ${ROUNDS} round(s)` +
+      ` alternating agent/baseline, each after a ${WARMUP_MS} ms warm-up on fresh connections.`,
+  );
   log(`  NOTE: ${NCPU} cores — the load generator (one Node process) competes with the server for CPU, so req/s is`);
   log('  a joint figure of both; the ratios and the server CPU per request are the comparable parts.');
   log(
@@ -346,6 +420,7 @@ async function benchThroughput() {
     loadavgBefore: load,
     warmupMs: WARMUP_MS,
     durationMs: DURATION_MS,
+    rounds: ROUNDS,
     runs,
     summary,
     audited,
@@ -535,7 +610,7 @@ async function main() {
   const stale = staleBuild();
   log(`Sigilforge benchmark — node ${process.version}, ${NCPU} × ${cpus()[0]?.model ?? 'cpu'}, load average ${loadavg()}`);
   results.machine.loadavgStart = loadavg();
-  if (stale) log(`WARNING: source files newer than dist/ (measuring the old build): ${stale.slice(0, 5).join(', ')}${stale.length > 5 ? ', …' : ''}`);
+  if (Array.isArray(stale)) log(`WARNING: source files newer than dist/ (measuring the old build): ${stale.slice(0, 5).join(', ')}${stale.length > 5 ? ', …' : ''}`);
   if (PROFILE_DIR) log(`agent runs in the foreground under --cpu-prof; profiles go to ${PROFILE_DIR}`);
 
   const t0 = performance.now();

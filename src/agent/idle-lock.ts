@@ -20,6 +20,9 @@ export const systemClock: Clock = {
   clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
 };
 
+/** setTimeout's limit (~24.8 days): a longer delay fires after 1 ms, so longer waits go in steps. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export class IdleLock {
   private lastUse = 0;
   private timer: unknown = null;
@@ -69,6 +72,6 @@ export class IdleLock {
     this.timer = this.clock.setTimeout(() => {
       this.timer = null;
       this.arm();
-    }, remaining);
+    }, Math.min(remaining, MAX_TIMER_MS));
   }
 }

@@ -72,7 +72,8 @@ async function run(args: AgentArgs): Promise<number> {
   const probe = await probeSocket(socketPath);
   if (probe.state === 'live') {
     const pid = await livePid(socketPath);
-    if (args.foreground) throw new SigilError('ALREADY_EXISTS', `an agent (pid ${pid}) already answers on ${socketPath}`);
+    // Reuse is for rc files; a foreground agent or a command's own agent must be a new one.
+    if (args.foreground || args.command.length > 0) throw new SigilError('ALREADY_EXISTS', `an agent (pid ${pid}) already answers on ${socketPath}`);
     process.stdout.write(exportLines(dialect, socketPath, pid, false));
     return 0;
   }

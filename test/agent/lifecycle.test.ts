@@ -146,17 +146,20 @@ describe('sigil-agent lifecycle', () => {
       // Its own private socket, not the shared default one.
       expect(sock).not.toBe(sb.socket);
       expect(existsSync(sb.socket)).toBe(false);
-      // ssh-agent semantics: the agent lives exactly as long as the command.
-      await eventually(() => !running(pid));
+      // ssh-agent semantics: the agent lives exactly as long as the command; by the time
+      // sigil-agent has exited, so has the agent, and its private directory is removed.
+      expect(running(pid)).toBe(false);
       expect(existsSync(sock!)).toBe(false);
-      await eventually(() => !existsSync(dirname(sock!)), 3000);
+      expect(existsSync(dirname(sock!))).toBe(false);
     });
 
     it('passes the exit status through', async () => {
       const r = await sb.run(BIN.agent, ['sh', '-c', 'echo "$SIGIL_AGENT_PID"; exit 7']);
       sb.track(Number(r.stdout.trim()));
       expect(r.code).toBe(7);
-      await eventually(() => !running(Number(r.stdout.trim())));
+      expect(running(Number(r.stdout.trim()))).toBe(false);
+      const killed = await sb.run(BIN.agent, ['sh', '-c', 'kill -TERM $$']);
+      expect(killed.code).toBe(128 + 15); // as a shell reports a command killed by a signal
       const missing = await sb.run(BIN.agent, ['/nonexistent/command']);
       expect(missing.code).toBe(127);
       expect(missing.stderr).toMatch(/nonexistent/);
@@ -173,6 +176,25 @@ describe('sigil-agent lifecycle', () => {
       await bg.exited;
       await eventually(() => !running(agentPid), 5000);
       await eventually(() => !running(cmdPid), 5000);
+    });
+
+    it('stops the agent even when sigil-agent is SIGKILLed (no cleanup ran)', async () => {
+      const bg = sb.spawnBackground(process.execPath, [BIN.agent, 'sh', '-c', 'echo "$SIGIL_AGENT_PID $$"; exec sleep 30']);
+      await eventually(() => /^\d+ \d+\n/.test(bg.stdout));
+      const [agentPid, cmdPid] = bg.stdout.trim().split(' ').map(Number) as [number, number];
+      sb.track(agentPid);
+      sb.track(cmdPid);
+      process.kill(bg.pid, 'SIGKILL');
+      await eventually(() => !running(agentPid), 5000);
+      process.kill(cmdPid, 'SIGKILL');
+    });
+
+    it('refuses to run a command on an -a socket where an agent already answers', async () => {
+      const { sock, pid } = await startS();
+      const r = await sb.run(BIN.agent, ['-a', sock, 'sh', '-c', 'echo ran']);
+      expect(r.code).not.toBe(0);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toMatch(new RegExp(`pid ${pid}`));
     });
   });
 

@@ -19,9 +19,10 @@ export interface OidcServer {
   /**
    * Token endpoint POSTs seen, by grant_type (counted whether they succeeded or not).
    * `refresh` = refresh_token, `authorizationCode` = authorization_code,
-   * `deviceCode` = urn:ietf:params:oauth:grant-type:device_code, `tokenRequests` = all.
+   * `deviceCode` = urn:ietf:params:oauth:grant-type:device_code, `tokenRequests` = all token
+   * endpoint POSTs; `revocations` = POSTs to the revocation endpoint (`/token/revocation`).
    */
-  counts: { refresh: number; authorizationCode: number; deviceCode: number; tokenRequests: number };
+  counts: { refresh: number; authorizationCode: number; deviceCode: number; tokenRequests: number; revocations: number };
   /** Every grant and every refresh/access token forgotten: refreshes answer `invalid_grant`. */
   revokeAllGrants(): Promise<void>;
   /** Lifetime of access tokens issued from now on, in seconds. */
@@ -149,7 +150,7 @@ export async function startOidcServer(opts: OidcServerOptions = {}): Promise<Oid
 
   let accessTokenTtl = opts.accessTokenTtlS ?? 60;
   const deviceInterval = opts.deviceInterval ?? 1;
-  const counts = { refresh: 0, authorizationCode: 0, deviceCode: 0, tokenRequests: 0 };
+  const counts = { refresh: 0, authorizationCode: 0, deviceCode: 0, tokenRequests: 0, revocations: 0 };
   const { Adapter, revokeAll } = makeAdapterFactory();
 
   // The issuer must be known before the Provider exists: bind first, attach the handler after.
@@ -226,6 +227,8 @@ export async function startOidcServer(opts: OidcServerOptions = {}): Promise<Oid
       if (grantType === 'refresh_token') counts.refresh++;
       else if (grantType === 'authorization_code') counts.authorizationCode++;
       else if (grantType === DEVICE_GRANT) counts.deviceCode++;
+    } else if (ctx.path === '/token/revocation') {
+      counts.revocations++;
     } else if (ctx.path === '/device/auth' && ctx.status === 200 && ctx.body && typeof ctx.body === 'object') {
       // oidc-provider sends no `interval` (RFC 8628 then means 5 s): add the configured one.
       const body = ctx.body as Record<string, unknown>;

@@ -1,0 +1,183 @@
+import { readFileSync } from 'node:fs';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { eventually, Sandbox, TEST_PASSPHRASE } from '../support/sandbox.js';
+import { auditUntil, sleep } from './helpers.js';
+
+/** The lock state machine, through the real agent: start locked, unlock, timeout, SIGUSR1, throttle. */
+describe('sigil-agent lock state', () => {
+  let sb: Sandbox;
+  beforeEach(() => {
+    sb = new Sandbox();
+  });
+  afterEach(() => sb.cleanup());
+
+  const unlock = (pass = TEST_PASSPHRASE) => sb.sigil(['unlock', '--passphrase-stdin'], { input: pass + '\n' });
+
+  it('starts locked, unlocks, locks on request; secret ops answer LOCKED; audit has lock and unlock', async () => {
+    await sb.startAgent();
+    const init = await sb.sigil(['init', '--passphrase-stdin', '--scrypt-work-factor', '10'], { input: TEST_PASSPHRASE + '\n' });
+    expect(init.code).toBe(0);
+    expect(await sb.status()).toMatchObject({ locked: true, secrets: null, locks_in_s: null });
+    const before = await sb.sigil(['secret', 'list']);
+    expect(before.code).toBe(4);
+    expect(before.stderr).toMatch(/locked/);
+
+    expect((await unlock()).code).toBe(0);
+    expect(await sb.status()).toMatchObject({ locked: false, secrets: 0, lock_timeout_s: 900 });
+    expect((await sb.sigil(['secret', 'set', 'k', '--stdin'], { input: 'v' })).code).toBe(0);
+
+    expect((await sb.sigil(['lock'])).code).toBe(0);
+    expect(await sb.status()).toMatchObject({ locked: true, secrets: null });
+    const after = await sb.sigil(['secret', 'get', 'k']);
+    expect(after).toMatchObject({ code: 4, stdout: '' });
+    expect(after.stderr).toMatch(/agent is locked — run: sigil unlock/);
+
+    const entries = await auditUntil(sb, (e) => e.some((x) => x.op === 'get_secret'));
+    const ops = entries.map((e) => `${String(e.op)} ${String(e.result)}`);
+    expect(ops).toEqual(expect.arrayContaining(['unlock ok', 'set_secret ok', 'lock ok', 'get_secret LOCKED', 'list_secrets LOCKED']));
+    const unlockLine = entries.find((e) => e.op === 'unlock')!;
+    expect(unlockLine).toMatchObject({ client: 'sigil', uid: 0, pid: expect.any(Number) });
+  });
+
+  it('-t 2: locks after ~2 s idle although status is polled every 300 ms', async () => {
+    const pid = await sb.startAgent(['-t', '2']);
+    await sb.initAndUnlock();
+    const unlockedAt = Date.now();
+    const st = await sb.status();
+    expect(st).toMatchObject({ locked: false, lock_timeout_s: 2, pid });
+    expect(st.locks_in_s).toBeGreaterThan(0);
+    expect(st.locks_in_s).toBeLessThanOrEqual(2);
+
+    // A status bar polling the agent must not count as use.
+    let lockedAt = 0;
+    await eventually(async () => {
+      const s = await sb.status();
+      if (s.locked) lockedAt = Date.now();
+      return s.locked === true;
+    }, 8000, 300);
+    const idle = lockedAt - unlockedAt;
+    expect(idle).toBeGreaterThan(1500);
+    expect(idle).toBeLessThan(6000);
+    expect(await sb.status()).toMatchObject({ locked: true, secrets: null, locks_in_s: null });
+    const entries = await auditUntil(sb, (e) => e.some((x) => x.op === 'lock' && x.target === 'timeout'));
+    expect(entries.filter((e) => e.op === 'lock')).toHaveLength(1);
+  });
+
+  it('a get_token restarts the countdown', async () => {
+    await sb.startAgent(['-t', '4']);
+    await sb.initAndUnlock();
+    expect((await sb.sigil(['token', 'set', 'github', 'work', '--stdin'], { input: 'ghp_countdown' })).code).toBe(0);
+    // Let the countdown run down by two seconds (leaving sigil-token time to start)...
+    await eventually(async () => {
+      const s = await sb.status();
+      return s.locked === false && (s.locks_in_s as number) <= 2;
+    }, 5000, 100);
+    // ...then one use of the token puts it back to the full timeout.
+    expect((await sb.token('github', 'work')).stdout).toBe('ghp_countdown\n');
+    const s = await sb.status();
+    expect(s.locked).toBe(false);
+    expect(s.locks_in_s).toBeGreaterThanOrEqual(3);
+    // And it still locks by itself afterwards.
+    await eventually(async () => (await sb.status()).locked === true, 8000, 300);
+    const locked = await sb.token('github', 'work');
+    expect(locked).toMatchObject({ code: 4, stdout: '' });
+  });
+
+  it('a lock timeout beyond setTimeout’s 24.8-day limit neither spins nor locks early', async () => {
+    const pid = await sb.startAgent(['-t', '30d']);
+    await sb.initAndUnlock();
+    // Wake-ups of the agent's main thread: an idle agent sleeps in epoll; a timer that
+    // overflowed and is re-armed every millisecond wakes it ~1000 times a second.
+    const wakeups = () => {
+      const st = readFileSync(`/proc/${pid}/status`, 'utf8');
+      return Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(st)![1]) + Number(/^nonvoluntary_ctxt_switches:\s+(\d+)/m.exec(st)![1]);
+    };
+    await sleep(200); // let the unlock's own work settle
+    const before = wakeups();
+    await sleep(1000);
+    expect(wakeups() - before).toBeLessThan(50);
+    const s = await sb.status();
+    expect(s).toMatchObject({ locked: false, lock_timeout_s: 30 * 86400 });
+    expect(s.locks_in_s).toBeGreaterThan(30 * 86400 - 10);
+  });
+
+  it('SIGUSR1 locks; the agent keeps serving and unlocks again', async () => {
+    const pid = await sb.startAgent();
+    await sb.initAndUnlock();
+    expect((await sb.sigil(['secret', 'set', 'k', '--stdin'], { input: 'usr1-value' })).code).toBe(0);
+    process.kill(pid, 'SIGUSR1');
+    await eventually(async () => (await sb.status()).locked === true);
+    expect((await sb.status()).pid).toBe(pid);
+    expect(await sb.sigil(['secret', 'get', 'k'])).toMatchObject({ code: 4, stdout: '' });
+    const entries = await auditUntil(sb, (e) => e.some((x) => x.op === 'lock' && x.target === 'signal'));
+    expect(entries.find((x) => x.op === 'lock' && x.target === 'signal')).toMatchObject({ result: 'ok' });
+    expect((await unlock()).code).toBe(0);
+    expect(await sb.sigil(['secret', 'get', 'k'])).toMatchObject({ code: 0, stdout: 'usr1-value\n' });
+  });
+
+  it('wrong passphrases: BAD_PASSPHRASE, then RATE_LIMITED with a wait; audited; the right one works after the wait', async () => {
+    await sb.startAgent();
+    expect((await sb.sigil(['init', '--passphrase-stdin', '--scrypt-work-factor', '10'], { input: TEST_PASSPHRASE + '\n' })).code).toBe(0);
+    // unlock-throttle.ts: three free tries, then 1 s, 2 s, 4 s … before the next attempt.
+    for (let i = 0; i < 3; i++) {
+      const r = await unlock('wrong passphrase ' + i);
+      expect(r.code).toBe(5);
+      expect(r.stderr).toMatch(/incorrect passphrase/);
+    }
+    const limited = await unlock();
+    expect(limited.code).toBe(6);
+    expect(limited.stderr).toMatch(/try again in \d+s/);
+    expect(await sb.status()).toMatchObject({ locked: true, failed_unlocks: 3 });
+
+    // After the wait a wrong one is judged again, and the next wait is longer (2 s).
+    await eventually(async () => {
+      const r = await unlock('wrong passphrase 3');
+      if (r.code === 6) return false;
+      expect(r.code).toBe(5);
+      return true;
+    }, 4000, 200);
+    const fourthFailure = Date.now();
+    const longer = await unlock();
+    expect(longer.code).toBe(6);
+    expect(longer.stderr).toMatch(/try again in [12]s/);
+
+    await eventually(async () => {
+      const r = await unlock();
+      if (r.code === 6) return false;
+      expect(r).toMatchObject({ code: 0 });
+      return true;
+    }, 5000, 250);
+    // Not the first delay (1 s) again: the right passphrase had to wait out the doubled one.
+    expect(Date.now() - fourthFailure).toBeGreaterThan(1400);
+    expect(await sb.status()).toMatchObject({ locked: false, failed_unlocks: 0 });
+
+    const entries = await auditUntil(sb, (e) => e.some((x) => x.op === 'unlock' && x.result === 'ok'));
+    const unlocks = entries.filter((e) => e.op === 'unlock').map((e) => e.result);
+    expect(unlocks.filter((r) => r === 'BAD_PASSPHRASE')).toHaveLength(4);
+    expect(unlocks.filter((r) => r === 'RATE_LIMITED').length).toBeGreaterThanOrEqual(2);
+    expect(unlocks.at(-1)).toBe('ok');
+    for (const e of entries.filter((x) => x.op === 'unlock')) expect(e).toMatchObject({ uid: 0, pid: expect.any(Number), client: 'sigil' });
+    // The passphrases tried are never written down.
+    expect(JSON.stringify(entries)).not.toMatch(/wrong passphrase|correct horse/);
+  });
+
+  it('attempts refused as RATE_LIMITED do not count as failures', async () => {
+    await sb.startAgent();
+    expect((await sb.sigil(['init', '--passphrase-stdin', '--scrypt-work-factor', '10'], { input: TEST_PASSPHRASE + '\n' })).code).toBe(0);
+    for (let i = 0; i < 3; i++) expect((await unlock('nope')).code).toBe(5);
+    // Hammer it while limited. On a slow machine the 1 s wait may run out in between, and
+    // then an attempt is judged (exit 5) and counts: the tally must match exactly.
+    let judged = 3;
+    let limited = 0;
+    for (let i = 0; i < 4; i++) {
+      const r = await unlock('nope');
+      expect([5, 6]).toContain(r.code);
+      if (r.code === 5) judged++;
+      else limited++;
+    }
+    expect(limited).toBeGreaterThan(0);
+    expect((await sb.status()).failed_unlocks).toBe(judged);
+    await eventually(async () => (await unlock()).code === 0, 20_000, 250);
+    expect(await sb.status()).toMatchObject({ locked: false, failed_unlocks: 0 });
+  });
+});

@@ -1,0 +1,67 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { BIN, type RunResult, type Sandbox } from '../support/sandbox.js';
+
+/** A CLI command whose stderr is watched while it runs (it waits for a sign-in). */
+export interface LiveCommand {
+  child: ChildProcess;
+  /** Resolves with the first stderr match of `re`. */
+  waitFor(re: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
+  done: Promise<RunResult>;
+}
+
+export function spawnSigil(sb: Sandbox, args: string[], env: Record<string, string> = {}): LiveCommand {
+  const child = spawn(process.execPath, [BIN.sigil, ...args], { env: { ...sb.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  if (child.pid) sb.track(child.pid);
+  let stdout = '';
+  let stderr = '';
+  const watchers: { re: RegExp; resolve: (m: RegExpMatchArray) => void }[] = [];
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+    stderr += d;
+    for (const w of [...watchers]) {
+      const m = stderr.match(w.re);
+      if (m) {
+        watchers.splice(watchers.indexOf(w), 1);
+        w.resolve(m);
+      }
+    }
+  });
+  const done = new Promise<RunResult>((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
+  return {
+    child,
+    done,
+    waitFor(re, timeoutMs = 15_000) {
+      const m = stderr.match(re);
+      if (m) return Promise.resolve(m);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no ${re} in stderr within ${timeoutMs} ms; stderr so far: ${stderr}`)), timeoutMs);
+        watchers.push({
+          re,
+          resolve: (mm) => {
+            clearTimeout(timer);
+            resolve(mm);
+          },
+        });
+      });
+    },
+  };
+}
+
+export function writeConfig(sb: Sandbox, toml: string): void {
+  const dir = join(sb.home, 'config/sigilforge');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'config.toml'), toml);
+}
+
+/**
+ * A $BROWSER that follows redirects headlessly (for fakes whose authorize endpoint approves at
+ * once): it fetches the URL, and the redirect lands on the agent's loopback callback.
+ */
+export function followingBrowser(sb: Sandbox): string {
+  const path = join(sb.home, 'follow-browser.sh');
+  writeFileSync(path, `#!/bin/sh\nexec "${process.execPath}" -e 'fetch(process.argv[1]).then(r => r.text()).catch(() => {})' "$1" >/dev/null 2>&1\n`);
+  chmodSync(path, 0o700);
+  return path;
+}
