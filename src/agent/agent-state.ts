@@ -16,6 +16,7 @@ import type { Fetch } from '../oauth/provider-client.js';
 import type { SigilConfig } from '../config/config.js';
 import { credentialKey } from '../protocol/names.js';
 import { runNotifyCommand } from './notify.js';
+import { RefreshAhead } from './refresh-ahead.js';
 
 /**
  * Everything the agent owns, and the lock state machine: `store` is null exactly while
@@ -48,6 +49,7 @@ export class AgentState {
   readonly tokens: TokenService;
   readonly providers: ProviderRegistry;
   readonly flows: FlowManager;
+  readonly refreshAhead: RefreshAhead;
   readonly log: (msg: string) => void;
   private store: SecretStore | null = null;
   private unlocking: Promise<void> | null = null;
@@ -69,6 +71,7 @@ export class AgentState {
       if (notifyCmd) runNotifyCommand(notifyCmd, { service: meta.service, account: meta.account, event: 'needs_auth', reason }, this.log);
     });
     this.flows = new FlowManager(this, this.providers);
+    this.refreshAhead = new RefreshAhead(this, opts.config?.agent.refreshAheadS ?? 0);
     this.throttle = new UnlockThrottle(() => clock.now());
     this.idle = new IdleLock(opts.lockTimeoutS, () => void this.lock('timeout'), clock);
     this.lease = new VaultLease(`${opts.paths.vault}.lease`, { pid: process.pid, socket: opts.socketPath });
@@ -117,6 +120,7 @@ export class AgentState {
       }
       this.throttle.succeeded();
       this.idle.start();
+      this.refreshAhead.start();
       this.log('unlocked');
     })();
     this.unlocking = attempt;
@@ -132,6 +136,7 @@ export class AgentState {
     const store = this.store;
     if (!store) return false;
     this.flows.cancelAll();
+    this.refreshAhead.stop();
     // A refresh in flight has already spent the old refresh token at the provider: let it
     // store the rotated one before the vault closes, or the account would be signed out.
     await this.tokens.settle();

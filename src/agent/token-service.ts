@@ -147,6 +147,7 @@ export class TokenService {
       ...(scopes ? { scopes } : {}),
       needs_auth: undefined,
     });
+    this.state.refreshAhead.tokensStored(service, account, this.nowS());
     return { access_token: res.access_token, token_type: meta.token_type ?? 'Bearer', expires_at: meta.expires_at ?? null };
   }
 

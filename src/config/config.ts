@@ -8,6 +8,8 @@ export interface SigilConfig {
     lockTimeoutS: number;
     /** Run (by sh -c) when an account needs authorizing again, as pizauth's auth_notify_cmd. */
     notifyCmd?: string;
+    /** Refresh OAuth tokens this many seconds before they expire, in the background; 0 = only on use. */
+    refreshAheadS: number;
   };
   storage: {
     primary: 'vault' | 'keyring';
@@ -39,6 +41,17 @@ export function loadConfig(path: string): SigilConfig {
   const notifyCmd = agent.notify_cmd;
   if (notifyCmd !== undefined && typeof notifyCmd !== 'string') throw configError(path, 'agent.notify_cmd', 'a command string');
 
+  let refreshAheadS = 0;
+  if (agent.refresh_ahead !== undefined) {
+    const v = agent.refresh_ahead;
+    try {
+      if (typeof v !== 'string') throw new Error();
+      refreshAheadS = parseDuration(v);
+    } catch {
+      throw configError(path, 'agent.refresh_ahead', 'a duration such as "10m" (or "0" to refresh only on use)');
+    }
+  }
+
   const primary = storage.primary ?? 'vault';
   if (primary !== 'vault' && primary !== 'keyring') throw configError(path, 'storage.primary', '"vault" or "keyring"');
 
@@ -46,7 +59,7 @@ export function loadConfig(path: string): SigilConfig {
   for (const [name, p] of Object.entries(providers)) {
     if (typeof p !== 'object' || p === null || Array.isArray(p)) throw configError(path, `providers.${name}`, 'a table');
   }
-  return { agent: { lockTimeoutS, ...(notifyCmd ? { notifyCmd } : {}) }, storage: { primary }, providers };
+  return { agent: { lockTimeoutS, refreshAheadS, ...(notifyCmd ? { notifyCmd } : {}) }, storage: { primary }, providers };
 }
 
 function table(raw: Record<string, unknown>, key: string, path: string): Record<string, unknown> {

@@ -1,19 +1,20 @@
 import { readFileSync } from 'node:fs';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it, type TestContext } from 'vitest';
 import { eventually, Sandbox, TEST_PASSPHRASE } from '../support/sandbox.js';
 import { auditUntil, sleep } from './helpers.js';
 
 /** The lock state machine, through the real agent: start locked, unlock, timeout, SIGUSR1, throttle. */
-describe('sigil-agent lock state', () => {
-  let sb: Sandbox;
-  beforeEach(() => {
-    sb = new Sandbox();
-  });
-  afterEach(() => sb.cleanup());
+// Mostly waiting on timers, so the tests run concurrently, each in its own sandbox.
+describe.concurrent('sigil-agent lock state', () => {
+  function setup(onTestFinished: TestContext['onTestFinished']) {
+    const sb = new Sandbox();
+    onTestFinished(() => sb.cleanup());
+    const unlock = (pass = TEST_PASSPHRASE) => sb.sigil(['unlock', '--passphrase-stdin'], { input: pass + '\n' });
+    return { sb, unlock };
+  }
 
-  const unlock = (pass = TEST_PASSPHRASE) => sb.sigil(['unlock', '--passphrase-stdin'], { input: pass + '\n' });
-
-  it('starts locked, unlocks, locks on request; secret ops answer LOCKED; audit has lock and unlock', async () => {
+  it('starts locked, unlocks, locks on request; secret ops answer LOCKED; audit has lock and unlock', async ({ onTestFinished }) => {
+    const { sb, unlock } = setup(onTestFinished);
     await sb.startAgent();
     const init = await sb.sigil(['init', '--passphrase-stdin', '--scrypt-work-factor', '10'], { input: TEST_PASSPHRASE + '\n' });
     expect(init.code).toBe(0);
@@ -39,7 +40,8 @@ describe('sigil-agent lock state', () => {
     expect(unlockLine).toMatchObject({ client: 'sigil', uid: 0, pid: expect.any(Number) });
   });
 
-  it('-t 2: locks after ~2 s idle although status is polled every 300 ms', async () => {
+  it('-t 2: locks after ~2 s idle although status is polled every 300 ms', async ({ onTestFinished }) => {
+    const { sb, unlock } = setup(onTestFinished);
     const pid = await sb.startAgent(['-t', '2']);
     await sb.initAndUnlock();
     const unlockedAt = Date.now();
@@ -63,7 +65,8 @@ describe('sigil-agent lock state', () => {
     expect(entries.filter((e) => e.op === 'lock')).toHaveLength(1);
   });
 
-  it('a get_token restarts the countdown', async () => {
+  it('a get_token restarts the countdown', async ({ onTestFinished }) => {
+    const { sb, unlock } = setup(onTestFinished);
     await sb.startAgent(['-t', '4']);
     await sb.initAndUnlock();
     expect((await sb.sigil(['token', 'set', 'github', 'work', '--stdin'], { input: 'ghp_countdown' })).code).toBe(0);
@@ -83,7 +86,8 @@ describe('sigil-agent lock state', () => {
     expect(locked).toMatchObject({ code: 4, stdout: '' });
   });
 
-  it('a lock timeout beyond setTimeout’s 24.8-day limit neither spins nor locks early', async () => {
+  it('a lock timeout beyond setTimeout’s 24.8-day limit neither spins nor locks early', async ({ onTestFinished }) => {
+    const { sb, unlock } = setup(onTestFinished);
     const pid = await sb.startAgent(['-t', '30d']);
     await sb.initAndUnlock();
     // Wake-ups of the agent's main thread: an idle agent sleeps in epoll; a timer that
@@ -101,7 +105,8 @@ describe('sigil-agent lock state', () => {
     expect(s.locks_in_s).toBeGreaterThan(30 * 86400 - 10);
   });
 
-  it('SIGUSR1 locks; the agent keeps serving and unlocks again', async () => {
+  it('SIGUSR1 locks; the agent keeps serving and unlocks again', async ({ onTestFinished }) => {
+    const { sb, unlock } = setup(onTestFinished);
     const pid = await sb.startAgent();
     await sb.initAndUnlock();
     expect((await sb.sigil(['secret', 'set', 'k', '--stdin'], { input: 'usr1-value' })).code).toBe(0);
@@ -115,7 +120,8 @@ describe('sigil-agent lock state', () => {
     expect(await sb.sigil(['secret', 'get', 'k'])).toMatchObject({ code: 0, stdout: 'usr1-value\n' });
   });
 
-  it('wrong passphrases: BAD_PASSPHRASE, then RATE_LIMITED with a wait; audited; the right one works after the wait', async () => {
+  it('wrong passphrases: BAD_PASSPHRASE, then RATE_LIMITED with a wait; audited; the right one works after the wait', async ({ onTestFinished }) => {
+    const { sb, unlock } = setup(onTestFinished);
     await sb.startAgent();
     expect((await sb.sigil(['init', '--passphrase-stdin', '--scrypt-work-factor', '10'], { input: TEST_PASSPHRASE + '\n' })).code).toBe(0);
     // unlock-throttle.ts: three free tries, then 1 s, 2 s, 4 s … before the next attempt.
@@ -161,7 +167,8 @@ describe('sigil-agent lock state', () => {
     expect(JSON.stringify(entries)).not.toMatch(/wrong passphrase|correct horse/);
   });
 
-  it('attempts refused as RATE_LIMITED do not count as failures', async () => {
+  it('attempts refused as RATE_LIMITED do not count as failures', async ({ onTestFinished }) => {
+    const { sb, unlock } = setup(onTestFinished);
     await sb.startAgent();
     expect((await sb.sigil(['init', '--passphrase-stdin', '--scrypt-work-factor', '10'], { input: TEST_PASSPHRASE + '\n' })).code).toBe(0);
     for (let i = 0; i < 3; i++) expect((await unlock('nope')).code).toBe(5);

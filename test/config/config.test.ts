@@ -15,7 +15,7 @@ describe('config.toml', () => {
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
   it('defaults everything when the file is missing', () => {
-    expect(loadConfig(path)).toEqual({ agent: { lockTimeoutS: DEFAULT_LOCK_TIMEOUT_S }, storage: { primary: 'vault' }, providers: {} });
+    expect(loadConfig(path)).toEqual({ agent: { lockTimeoutS: DEFAULT_LOCK_TIMEOUT_S, refreshAheadS: 0 }, storage: { primary: 'vault' }, providers: {} });
   });
 
   it('reads the documented example', () => {

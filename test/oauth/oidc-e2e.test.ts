@@ -174,3 +174,93 @@ describe('OAuth against a real OpenID provider', () => {
     expect((await sb.token('corp', 'ivan')).code).toBe(7);
   });
 });
+
+describe("the agent's callback server under abuse", () => {
+  let op: OidcServer;
+  let sb: Sandbox;
+  beforeAll(async () => {
+    op = await startOidcServer();
+  });
+  afterAll(async () => {
+    await op?.close();
+  });
+  beforeEach(async () => {
+    sb = new Sandbox();
+    writeConfig(sb, `[providers.corp]\nissuer = "${op.issuer}"\nclient_id = "${op.clientId}"\nscopes = ["openid"]\n`);
+    await sb.startAgent();
+    await sb.initAndUnlock();
+  });
+  afterEach(() => sb.cleanup());
+
+  it('answers junk, a wrong state, a missing code and huge requests, and the flow stays cancellable', async () => {
+    const client = await AgentClient.connect({ socketPath: sb.socket });
+    try {
+      const flow = await client.request<{ flow_id: string; authorization_url: string }>('start_flow', { service: 'corp', account: 'x', kind: 'auth_code' });
+      const redirect = new URL(new URL(flow.authorization_url).searchParams.get('redirect_uri')!);
+      expect(redirect.hostname).toBe('127.0.0.1');
+      const waiting = client.request('wait_flow', { flow_id: flow.flow_id }, { timeoutMs: 0 });
+      waiting.catch(() => {});
+      expect((await fetch(new URL('/etc/passwd', redirect))).status).toBe(404);
+      expect((await fetch(`${redirect.href}?code=stolen&state=forged`)).status).toBe(400);
+      const state = new URL(flow.authorization_url).searchParams.get('state')!;
+      expect((await fetch(`${redirect.href}?state=${state}`)).status).toBe(400);
+      const huge = await fetch(`${redirect.href}?junk=${'x'.repeat(20_000)}`).then((r) => r.status, () => 'closed');
+      expect([431, 'closed']).toContain(huge);
+      // The agent is fine and the flow is still pending, then cancellable.
+      expect((await client.request<{ locked: boolean }>('status')).locked).toBe(false);
+      await client.request('cancel_flow', { flow_id: flow.flow_id });
+      await expect(waiting).rejects.toMatchObject({ code: 'FLOW_TIMEOUT' });
+      await expect(fetch(redirect.href)).rejects.toThrow(); // the one-shot server is gone
+    } finally {
+      client.close();
+    }
+  });
+
+  it('rejects a replayed code', async () => {
+    const client = await AgentClient.connect({ socketPath: sb.socket });
+    const browser = await launchBrowser();
+    try {
+      const flow = await client.request<{ flow_id: string; authorization_url: string }>('start_flow', { service: 'corp', account: 'y', kind: 'auth_code' });
+      const landed = await loginAndConsent(browser.context, flow.authorization_url, { login: 'y' });
+      await client.request('wait_flow', { flow_id: flow.flow_id }, { timeoutMs: 0 });
+      // The same redirect again: the one-shot server is closed, nothing can consume the code twice.
+      await expect(fetch(landed)).rejects.toThrow();
+    } finally {
+      client.close();
+      await browser.close();
+    }
+  });
+});
+
+describe('refresh ahead (optional)', () => {
+  let op: OidcServer;
+  let browser: TestBrowser;
+  let sb: Sandbox;
+  beforeAll(async () => {
+    op = await startOidcServer({ accessTokenTtlS: 4 });
+    browser = await launchBrowser();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await op?.close();
+  });
+  afterEach(() => sb.cleanup());
+
+  it('refreshes in the background before expiry, and stops when locked', async () => {
+    sb = new Sandbox();
+    writeConfig(sb, `[agent]\nrefresh_ahead = "10m"\n\n[providers.corp]\nissuer = "${op.issuer}"\nclient_id = "${op.clientId}"\nscopes = ["openid"]\n`);
+    await sb.startAgent();
+    await sb.initAndUnlock();
+    const cmd = spawnSigil(sb, ['accounts', 'add', 'corp', 'zoe', '--browser', '--no-open']);
+    const [, url] = await cmd.waitFor(/\n {2}(http:\/\/\S+)\n/);
+    await loginAndConsent(browser.context, url!, { login: 'zoe' });
+    expect((await cmd.done).code).toBe(0);
+    // A 4-second token: refreshed at half-life, without anyone asking for it.
+    const start = op.counts.refresh;
+    await eventually(() => op.counts.refresh >= start + 2, 10_000);
+    await sb.sigil(['lock']);
+    const atLock = op.counts.refresh;
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(op.counts.refresh).toBe(atLock);
+  });
+});

@@ -208,7 +208,7 @@ describe('AgentClient against the real agent', () => {
       expect(byDefault.message).toContain('eval "$(sigil-agent)"');
 
       // the same through the real binaries: message on stderr, the NO_AGENT exit code
-      for (const env2 of [{ SIGIL_AUTH_SOCK: missing }, {}]) {
+      for (const env2 of [{ SIGIL_AUTH_SOCK: missing }, {}] as Array<Record<string, string>>) {
         const where = env2.SIGIL_AUTH_SOCK ?? other.socket;
         const st = await other.sigil(['status'], { env: env2 });
         expect(st.code).toBe(EXIT_CODES.NO_AGENT);
