@@ -50,6 +50,7 @@ export class AgentState {
   readonly providers: ProviderRegistry;
   readonly flows: FlowManager;
   readonly refreshAhead: RefreshAhead;
+  private readonly providerConfig: Record<string, unknown>;
   readonly log: (msg: string) => void;
   private store: SecretStore | null = null;
   private unlocking: Promise<void> | null = null;
@@ -65,6 +66,7 @@ export class AgentState {
     this.audit = opts.audit;
     this.log = opts.log ?? (() => {});
     this.startedAt = clock.now();
+    this.providerConfig = opts.config?.providers ?? {};
     this.providers = new ProviderRegistry(opts.config?.providers ?? {}, (service) => this.clientSecret(service), opts.fetch);
     const notifyCmd = opts.config?.agent.notifyCmd;
     this.tokens = new TokenService(this, this.providers, () => Math.floor(clock.now() / 1000), (meta, reason) => {
@@ -160,6 +162,11 @@ export class AgentState {
     const text = value.toString('utf8');
     value.fill(0);
     return text;
+  }
+
+  /** Providers named in config.toml. */
+  providerNames(): string[] {
+    return Object.keys(this.providerConfig);
   }
 
   secretCount(): number | null {

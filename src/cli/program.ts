@@ -23,6 +23,7 @@ const tokens = () => import('./commands/token-cmds.js');
 const accounts = () => import('./commands/accounts-cmds.js');
 const refs = () => import('./commands/ref-cmds.js');
 const authz = () => import('./commands/authorize-cmds.js');
+const providersCmd = () => import('./commands/provider-cmds.js');
 
 /** Short meanings for the help footer; typed by ErrorCode so a new code cannot be missed. */
 const MEANING: Record<ErrorCode, string> = {
@@ -138,6 +139,14 @@ export function buildProgram(): Command {
   flowOptions(account.command('authorize <service> <account>').description('sign an account in again')).action(lazy(authz, (m) => m.accountsAuthorize));
   account.command('list').alias('ls').description('list accounts').option('--json', 'print JSON').action(lazy(accounts, (m) => m.accountsList));
   account.command('remove <service> <account>').alias('rm').description('delete an account and its credentials').action(lazy(accounts, (m) => m.accountsRemove));
+
+  const provider = program.command('providers').description('OAuth providers: built-in presets and config.toml');
+  provider.command('list').alias('ls').description('list providers and whether they are ready').option('--json', 'print JSON').action(lazy(providersCmd, (m) => m.providersList));
+  provider
+    .command('secret <service>')
+    .description("store a provider's client secret in the vault (asked on the terminal, or --stdin)")
+    .option('--stdin', 'read the secret from stdin')
+    .action(lazy(providersCmd, (m) => m.providersSecret));
 
   program.command('resolve <ref>').description('print the value of an auth:// or secret:// reference').action(lazy(refs, (m) => m.resolveRef));
   program

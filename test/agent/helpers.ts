@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { expect } from 'vitest';
 import { BIN, type Sandbox } from '../support/sandbox.js';
 
 /**
@@ -59,3 +60,13 @@ export async function auditUntil(sb: Sandbox, check: (entries: Record<string, un
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** `sigil-agent -s` in the sandbox, checked and parsed; the pid it names is tracked. */
+export async function startSh(sb: Sandbox, extra: string[] = [], env: Record<string, string> = {}): Promise<{ sock: string; pid: number; stdout: string }> {
+  const r = await sb.run(BIN.agent, ['-s', ...extra], { env });
+  expect(r.stderr).toBe('');
+  expect(r.code).toBe(0);
+  const exp = parseShExports(r.stdout);
+  sb.track(exp.pid);
+  return { ...exp, stdout: r.stdout };
+}

@@ -33,6 +33,7 @@ describe('sigil CLI', () => {
         secret                 free-form secrets (API keys, passwords)
         token                  access tokens of accounts
         accounts               accounts and their health
+        providers              OAuth providers: built-in presets and config.toml
         resolve <ref>          print the value of an auth:// or secret:// reference
         check [options] <ref>  check that a reference is valid and resolvable, without
                                printing it

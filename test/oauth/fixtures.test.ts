@@ -18,8 +18,7 @@ const insecure = { execute: [client.allowInsecureRequests] };
 async function oneShotCallback(path = '/callback'): Promise<{ redirectUri: string; hit: Promise<URL>; close(): void }> {
   let resolveHit!: (u: URL) => void;
   const hit = new Promise<URL>((r) => (resolveHit = r));
-  let server!: Server;
-  server = createServer((req, res) => {
+  const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', redirectUri);
     res.writeHead(url.pathname === path ? 200 : 404, { 'content-type': 'text/html', connection: 'close' });
     res.end('<h1>done, you can close this window</h1>');

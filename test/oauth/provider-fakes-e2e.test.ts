@@ -119,3 +119,32 @@ describe('Spotify (fake with its quirks)', () => {
     expect(sp.counts.refresh).toBe(5);
   });
 });
+
+describe('a provider that needs a client secret', () => {
+  it('takes it from the vault, never from config.toml', async () => {
+    const gh = await startFakeGithub({ interval: 1, clientSecret: 'client-secret-value-123', accessTokenTtlS: 60 });
+    const sb = new Sandbox();
+    try {
+      const e = gh.endpoints;
+      writeConfig(sb, `[providers.github]\nclient_id = "Iv1.sigiltest"\nauthorization_endpoint = "${e.authorization_endpoint}"\ntoken_endpoint = "${e.token_endpoint}"\ndevice_authorization_endpoint = "${e.device_authorization_endpoint}"\n`);
+      await sb.startAgent();
+      await sb.initAndUnlock();
+      expect((await sb.sigil(['providers', 'secret', 'nope', '--stdin'], { input: 'x' })).code).toBe(7);
+      expect((await sb.sigil(['providers', 'secret', 'github', '--stdin'], { input: 'client-secret-value-123' })).code).toBe(0);
+      const cmd = spawnSigil(sb, ['accounts', 'add', 'github', 'work', '--device']);
+      const [, code] = await cmd.waitFor(/\n {4}([A-Z]{4}-[A-Z]{4})\n/);
+      gh.approveDevice(code!);
+      expect((await cmd.done).code).toBe(0);
+      // A 60-second token refreshes at once; the fake refuses refreshes without the secret.
+      const t = await sb.token('github', 'work');
+      expect(t.stderr).toBe('');
+      expect(gh.counts.refresh).toBe(1);
+      const list = JSON.parse((await sb.sigil(['providers', 'list', '--json'])).stdout) as { name: string; configured: boolean }[];
+      expect(list.find((p) => p.name === 'github')).toMatchObject({ configured: true });
+      expect(list.find((p) => p.name === 'spotify')).toMatchObject({ configured: false });
+    } finally {
+      sb.cleanup();
+      await gh.close();
+    }
+  });
+});

@@ -331,7 +331,7 @@ describe('msgpack on hostile input', () => {
         const e = encode(v);
         for (let i = 0; i < e.length; i++) expectMsgpackError(e.subarray(0, i));
       }),
-      { numRuns: 300 },
+      { numRuns: 150 },
     );
     expectMsgpackError(new Uint8Array(0), /truncated/);
   });
