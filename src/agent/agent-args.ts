@@ -17,6 +17,8 @@ export interface AgentArgs {
   defaultSocketDir: boolean;
   /** Internal: command mode's agent exits when this process (the sigil-agent running the command) is gone. */
   watchPid?: number;
+  /** Internal: the socket's directory was made for this agent alone (command mode). */
+  privateDir: boolean;
   command: string[];
 }
 
@@ -41,7 +43,7 @@ reused: its variables are printed and no second agent starts.
 `;
 
 export function parseAgentArgs(argv: string[]): AgentArgs {
-  const a: AgentArgs = { foreground: false, debug: false, kill: false, help: false, version: false, daemonChild: false, defaultSocketDir: false, command: [] };
+  const a: AgentArgs = { foreground: false, debug: false, kill: false, help: false, version: false, daemonChild: false, defaultSocketDir: false, privateDir: false, command: [] };
   let i = 0;
   const value = (flag: string): string => {
     const v = argv[++i];
@@ -57,6 +59,7 @@ export function parseAgentArgs(argv: string[]): AgentArgs {
     if (arg === '--fish') a.dialect = 'fish';
     else if (arg === '--daemon-child') a.daemonChild = true;
     else if (arg === '--default-socket-dir') a.defaultSocketDir = true;
+    else if (arg === '--private-dir') a.privateDir = true;
     else if (arg === '--watch-pid') {
       const pid = Number(value(arg));
       if (!Number.isSafeInteger(pid) || pid <= 1) throw new UsageError('--watch-pid needs a process id');

@@ -54,6 +54,8 @@ export class AgentState {
   readonly log: (msg: string) => void;
   private store: SecretStore | null = null;
   private unlocking: Promise<void> | null = null;
+  /** Bumped by every lock, so an unlock that was running when it came can tell. */
+  private lockGeneration = 0;
   private readonly openStore: (passphrase: Buffer) => Promise<SecretStore>;
   private readonly lockListeners = new Set<() => void>();
   private readonly lease: VaultLease;
@@ -111,15 +113,24 @@ export class AgentState {
     if (wait > 0) {
       throw new SigilError(ErrorCode.RATE_LIMITED, `too many wrong passphrases — try again in ${formatDuration(Math.ceil(wait / 1000))}`);
     }
+    const generation = this.lockGeneration;
     const attempt = (async () => {
       this.lease.acquire();
+      let store: SecretStore;
       try {
-        this.store = await this.openStore(passphrase);
+        store = await this.openStore(passphrase);
       } catch (err) {
         this.lease.release();
         if (err instanceof SigilError && err.code === ErrorCode.BAD_PASSPHRASE) this.throttle.failed();
         throw err;
       }
+      // A lock (command, SIGUSR1, shutdown) arrived while scrypt ran: the person wants it locked.
+      if (generation !== this.lockGeneration) {
+        await store.close();
+        this.lease.release();
+        throw new SigilError(ErrorCode.LOCKED, 'the agent was locked while unlocking');
+      }
+      this.store = store;
       this.throttle.succeeded();
       this.idle.start();
       this.refreshAhead.start();
@@ -135,6 +146,7 @@ export class AgentState {
 
   /** Drops every decrypted value and key. Idempotent. */
   async lock(reason: 'request' | 'timeout' | 'signal' | 'shutdown'): Promise<boolean> {
+    this.lockGeneration++;
     const store = this.store;
     if (!store) return false;
     this.flows.cancelAll();

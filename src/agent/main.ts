@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdtempSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeSync } from 'node:fs';
 import { constants as osConstants, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { AgentClient } from '../client/agent-client.js';
@@ -9,7 +9,7 @@ import { defaultSocketPath } from '../util/paths.js';
 import { VERSION } from '../version.js';
 import { AGENT_USAGE, parseAgentArgs, UsageError, type AgentArgs } from './agent-args.js';
 import { installSignalHandlers, startAgent, type RunningAgent } from './run-agent.js';
-import { detectShell, exportLines, unsetLines } from './shell-exports.js';
+import { detectShell, exportLines, unsetLines, type ShellDialect } from './shell-exports.js';
 import { prepareSocketDir, probeSocket, removeSocket } from './socket-setup.js';
 
 /** The readiness pipe a daemonizing parent reads: the child's fd 3. */
@@ -63,7 +63,15 @@ async function run(args: AgentArgs): Promise<number> {
   }
 
   if (args.daemonChild) return runDaemonChild(args, socketPath, defaultDir);
+  try {
+    return await startOrReuse(args, dialect, socketPath, defaultDir, privateDir !== null);
+  } finally {
+    // Command mode: by now the agent is gone (or never started); so goes its directory.
+    if (privateDir) rmSync(privateDir, { recursive: true, force: true });
+  }
+}
 
+async function startOrReuse(args: AgentArgs, dialect: ShellDialect, socketPath: string, defaultDir: boolean, privateDir: boolean): Promise<number> {
   // Check the default directory before trusting anything in it: a socket that answers in
   // a directory someone else owns (/tmp/sigilforge-UID made by another user) is theirs,
   // and printing exports for it would send our passphrase and secrets to them.
@@ -88,7 +96,7 @@ async function run(args: AgentArgs): Promise<number> {
     return new Promise<number>(() => {}); // serve until a signal ends the process
   }
 
-  const started = await daemonize(args, socketPath);
+  const started = await daemonize(args, socketPath, privateDir);
   if (started.reused) {
     // Lost a start-up race with another shell: share its agent.
     process.stdout.write(exportLines(dialect, socketPath, await livePid(socketPath), false));
@@ -102,9 +110,8 @@ async function run(args: AgentArgs): Promise<number> {
     return await runCommand(args.command, socketPath, started.pid);
   } finally {
     // ssh-agent semantics: the agent does not outlive the command. Wait for it to be gone
-    // (it removes its socket on the way out) before removing the private directory.
+    // (it removes its socket on the way out) before the caller removes the private directory.
     await stopChild(started.child);
-    if (privateDir) rmSync(privateDir, { recursive: true, force: true });
   }
 }
 
@@ -130,11 +137,17 @@ async function livePid(socketPath: string): Promise<number> {
   }
 }
 
-function kill(dialect: ReturnType<typeof detectShell>): number {
+function kill(dialect: ShellDialect): number {
   const text = process.env.SIGIL_AGENT_PID;
   const pid = Number(text);
   if (!text || !Number.isSafeInteger(pid) || pid <= 1) {
     throw new SigilError('BAD_REQUEST', 'SIGIL_AGENT_PID is not set to a process id; cannot tell which agent to kill');
+  }
+  // A SIGIL_AGENT_PID that outlived its agent (a reboot, a long-lived tmux environment) may
+  // name any process by now. Where /proc tells, kill only a sigil-agent.
+  const argv = procCmdline(pid);
+  if (argv && !argv.some((a) => a.includes('sigil-agent'))) {
+    throw new SigilError('NOT_FOUND', `process ${pid} (SIGIL_AGENT_PID) is not a sigil-agent; not killing it`);
   }
   try {
     process.kill(pid, 'SIGTERM');
@@ -145,12 +158,22 @@ function kill(dialect: ReturnType<typeof detectShell>): number {
   return 0;
 }
 
+/** A process's argv from /proc (Linux); null where that cannot be read. */
+function procCmdline(pid: number): string[] | null {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+  } catch {
+    return null;
+  }
+}
+
 /** Starts this program again detached in a new session, and waits until it listens. */
-function daemonize(args: AgentArgs, socketPath: string): Promise<{ pid: number; reused: boolean; child: ChildProcess | null }> {
+function daemonize(args: AgentArgs, socketPath: string, privateDir: boolean): Promise<{ pid: number; reused: boolean; child: ChildProcess | null }> {
   const childArgs = [process.argv[1]!, '--daemon-child', '-a', socketPath];
   if (!args.socketPath && args.command.length === 0) childArgs.push('--default-socket-dir');
   // Command mode: should this process die without cleaning up (SIGKILL), the agent follows.
   if (args.command.length > 0) childArgs.push('--watch-pid', String(process.pid));
+  if (privateDir) childArgs.push('--private-dir');
   if (args.lockTimeoutS !== undefined) childArgs.push('-t', String(args.lockTimeoutS));
   const child = spawn(process.execPath, childArgs, {
     detached: true, // setsid(): no controlling terminal, survives the shell
@@ -184,20 +207,33 @@ async function runDaemonChild(args: AgentArgs, socketPath: string, defaultDir: b
     debug: false,
   });
   installSignalHandlers(agent);
-  if (args.watchPid !== undefined) watchParent(agent, args.watchPid);
+  if (args.watchPid !== undefined) watchParent(agent, args.watchPid, args.privateDir ? dirname(socketPath) : null);
   reportToParent('ok');
   return new Promise<number>(() => {});
 }
 
 /** Command mode: as ssh-agent does, exit once the process running the command is gone. */
-function watchParent(agent: RunningAgent, pid: number): void {
+function watchParent(agent: RunningAgent, pid: number, privateDir: string | null): void {
   const timer = setInterval(() => {
     try {
       process.kill(pid, 0);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ESRCH') return;
       clearInterval(timer);
-      void agent.shutdown('command mode parent exited').finally(() => process.exit(0));
+      void agent
+        .shutdown('command mode parent exited')
+        .then(() => {
+          // The parent did not live to remove the directory it made for us. The socket is
+          // gone, so it is empty; rmdir (never a recursive remove) is all it takes.
+          if (privateDir) {
+            try {
+              rmdirSync(privateDir);
+            } catch {
+              // Not empty or already gone: leave it.
+            }
+          }
+        })
+        .finally(() => process.exit(0));
     }
   }, 1000);
   timer.unref();

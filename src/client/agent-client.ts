@@ -47,6 +47,10 @@ export function resolveSocketPath(opts: ClientOptions = {}): { path: string; fro
 
 function noAgent(path: string, fromEnv: boolean, reason: string): SigilError {
   const where = fromEnv ? `SIGIL_AUTH_SOCK=${path}` : path;
+  if (reason === 'permission denied') {
+    // Not a missing agent: someone else's socket (or directory). Starting another will not help.
+    return new SigilError(ErrorCode.NO_AGENT, `cannot connect to ${where}: permission denied (the socket or its directory belongs to another user)`);
+  }
   return new SigilError(
     ErrorCode.NO_AGENT,
     `no agent answers at ${where} (${reason}) — start one with: eval "$(sigil-agent)"`,

@@ -192,7 +192,7 @@ class Reader {
   }
 
   value(depth: number): unknown {
-    
+    if (depth > MAX_DEPTH) throw new MsgpackError('message nested too deeply');
     const tag = this.bytes[this.need(1)]!;
     if (tag < 0x80) return tag;
     if (tag >= 0xe0) return tag - 0x100;

@@ -1,8 +1,8 @@
-import { existsSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BIN, eventually, Sandbox } from '../support/sandbox.js';
-import { auditUntil, mode, parseShExports, running, startSh } from './helpers.js';
+import { auditUntil, killStrayAgents, mode, parseShExports, running, startSh } from './helpers.js';
 
 /** Agents tied to a process: command mode (`sigil-agent CMD…`) and the foreground (-D, -d). */
 describe('sigil-agent command mode and foreground', () => {
@@ -10,7 +10,10 @@ describe('sigil-agent command mode and foreground', () => {
   beforeEach(() => {
     sb = new Sandbox();
   });
-  afterEach(() => sb.cleanup());
+  afterEach(() => {
+    killStrayAgents(sb);
+    sb.cleanup();
+  });
 
   const startS = (extra: string[] = []) => startSh(sb, extra);
 
@@ -60,14 +63,36 @@ describe('sigil-agent command mode and foreground', () => {
     });
 
     it('stops the agent even when sigil-agent is SIGKILLed (no cleanup ran)', async () => {
-      const bg = sb.spawnBackground(process.execPath, [BIN.agent, 'sh', '-c', 'echo "$SIGIL_AGENT_PID $$"; exec sleep 30']);
-      await eventually(() => /^\d+ \d+\n/.test(bg.stdout));
-      const [agentPid, cmdPid] = bg.stdout.trim().split(' ').map(Number) as [number, number];
+      const bg = sb.spawnBackground(process.execPath, [BIN.agent, 'sh', '-c', 'echo "$SIGIL_AGENT_PID $$ $SIGIL_AUTH_SOCK"; exec sleep 30']);
+      await eventually(() => /^\d+ \d+ \S+\n/.test(bg.stdout));
+      const [agentText, cmdText, sock] = bg.stdout.trim().split(' ') as [string, string, string];
+      const [agentPid, cmdPid] = [Number(agentText), Number(cmdText)];
       sb.track(agentPid);
       sb.track(cmdPid);
       process.kill(bg.pid, 'SIGKILL');
       await eventually(() => !running(agentPid), 5000);
+      // The agent cleaned up what its parent could not: the socket and the private directory.
+      expect(existsSync(sock)).toBe(false);
+      expect(existsSync(dirname(sock))).toBe(false);
       process.kill(cmdPid, 'SIGKILL');
+    });
+
+    it('leaves no private directory behind when the agent cannot start', async () => {
+      const tmp = join(sb.home, 'tmp');
+      mkdirSync(tmp);
+      mkdirSync(join(sb.home, 'config', 'sigilforge'), { recursive: true });
+      writeFileSync(join(sb.home, 'config', 'sigilforge', 'config.toml'), '[agent]\nlock_timeout = "banana"\n');
+      const r = await sb.run(BIN.agent, ['sh', '-c', 'echo ran'], { env: { TMPDIR: tmp } });
+      expect(r.code).not.toBe(0);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toMatch(/lock_timeout/);
+      expect(readdirSync(tmp)).toEqual([]);
+      // And after a normal run, too.
+      rmSync(join(sb.home, 'config', 'sigilforge', 'config.toml'));
+      const ok = await sb.run(BIN.agent, ['sh', '-c', 'echo "$SIGIL_AGENT_PID"'], { env: { TMPDIR: tmp } });
+      sb.track(Number(ok.stdout.trim()));
+      expect(ok.code).toBe(0);
+      expect(readdirSync(tmp)).toEqual([]);
     });
 
     it('refuses to run a command on an -a socket where an agent already answers', async () => {

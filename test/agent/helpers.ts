@@ -70,3 +70,22 @@ export async function startSh(sb: Sandbox, extra: string[] = [], env: Record<str
   sb.track(exp.pid);
   return { ...exp, stdout: r.stdout };
 }
+
+/**
+ * Safety net for afterEach: kills, by pid, any background agent whose argv names a path in
+ * this sandbox (a daemon child always carries its -a path), in case a failing test started
+ * one it did not get to track. The sandbox's home is a fresh mkdtemp, so nothing else matches.
+ */
+export function killStrayAgents(sb: Sandbox): void {
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const argv = cmdline(Number(name));
+    if (argv.includes(BIN.agent) && argv.some((a) => a.startsWith(sb.home + '/'))) {
+      try {
+        process.kill(Number(name), 'SIGKILL');
+      } catch {
+        // gone meanwhile
+      }
+    }
+  }
+}

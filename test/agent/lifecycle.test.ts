@@ -2,7 +2,7 @@ import { existsSync, lstatSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BIN, eventually, Sandbox, TEST_PASSPHRASE } from '../support/sandbox.js';
-import { agentPidsFor, running, startSh } from './helpers.js';
+import { agentPidsFor, killStrayAgents, running, startSh } from './helpers.js';
 
 /** Starting, reusing, replacing and stopping agents: -k, rc-file reuse, restart. */
 describe('sigil-agent lifecycle', () => {
@@ -10,7 +10,10 @@ describe('sigil-agent lifecycle', () => {
   beforeEach(() => {
     sb = new Sandbox();
   });
-  afterEach(() => sb.cleanup());
+  afterEach(() => {
+    killStrayAgents(sb);
+    sb.cleanup();
+  });
 
   const startS = (extra: string[] = []) => startSh(sb, extra);
 
@@ -58,6 +61,15 @@ describe('sigil-agent lifecycle', () => {
       expect(bad.code).not.toBe(0);
       expect(bad.stderr).toMatch(/SIGIL_AGENT_PID/);
       expect(running(pid)).toBe(true);
+    });
+
+    it('does not kill a process that is not a sigil-agent (a stale SIGIL_AGENT_PID)', async () => {
+      const other = sb.spawnBackground('sleep', ['30']);
+      const r = await sb.run(BIN.agent, ['-k'], { env: { SIGIL_AGENT_PID: String(other.pid) } });
+      expect(r.code).not.toBe(0);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toMatch(/not a sigil-agent/);
+      expect(running(other.pid)).toBe(true);
     });
   });
 
@@ -146,6 +158,8 @@ describe('sigil-agent lifecycle', () => {
 
   it('refuses a socket path it could not export safely', async () => {
     const r = await sb.run(BIN.agent, ['-s', '-a', join(sb.home, 'new\nline.sock')]);
+    const started = /SIGIL_AGENT_PID=(\d+)/.exec(r.stdout);
+    if (started) sb.track(Number(started[1])); // killed by cleanup() should it start after all
     expect(r.code).not.toBe(0);
     expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(/socket path/);

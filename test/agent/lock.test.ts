@@ -1,14 +1,17 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it, type TestContext } from 'vitest';
 import { eventually, Sandbox, TEST_PASSPHRASE } from '../support/sandbox.js';
-import { auditUntil, sleep } from './helpers.js';
+import { auditUntil, killStrayAgents, sleep } from './helpers.js';
 
 /** The lock state machine, through the real agent: start locked, unlock, timeout, SIGUSR1, throttle. */
 // Mostly waiting on timers, so the tests run concurrently, each in its own sandbox.
 describe.concurrent('sigil-agent lock state', () => {
   function setup(onTestFinished: TestContext['onTestFinished']) {
     const sb = new Sandbox();
-    onTestFinished(() => sb.cleanup());
+    onTestFinished(() => {
+      killStrayAgents(sb);
+      sb.cleanup();
+    });
     const unlock = (pass = TEST_PASSPHRASE) => sb.sigil(['unlock', '--passphrase-stdin'], { input: pass + '\n' });
     return { sb, unlock };
   }

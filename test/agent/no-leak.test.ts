@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BIN, eventually, Sandbox, type RunResult } from '../support/sandbox.js';
-import { parseShExports } from './helpers.js';
+import { killStrayAgents, parseShExports } from './helpers.js';
 
 /**
  * Secrets reach the agent only through stdin and leave it only on the stdout of the command
@@ -15,7 +15,10 @@ describe('no secret leaks', () => {
   beforeEach(() => {
     sb = new Sandbox();
   });
-  afterEach(() => sb.cleanup());
+  afterEach(() => {
+    killStrayAgents(sb);
+    sb.cleanup();
+  });
 
   it('never shows a secret value outside the stdout that asked for it', async () => {
     const tag = randomBytes(6).toString('hex');

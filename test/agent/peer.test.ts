@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BIN, eventually, Sandbox, which } from '../support/sandbox.js';
-import { auditUntil, mode } from './helpers.js';
+import { auditUntil, killStrayAgents, mode } from './helpers.js';
 
 /**
  * Another uid on the socket. The tests run as root; the client is run as `nobody` by
@@ -29,7 +29,10 @@ describe.runIf(CAN_SWITCH)('peer check (another uid)', () => {
     expect(mode(join(sb.home, 'peer'))).toBe(0o700);
     expect(mode(sock)).toBe(0o600);
   });
-  afterEach(() => sb.cleanup());
+  afterEach(() => {
+    killStrayAgents(sb);
+    sb.cleanup();
+  });
 
   it('refuses a client of another uid that got past the file modes, and audits it', async () => {
     const env = { SIGIL_AUTH_SOCK: sock };
@@ -68,7 +71,10 @@ describe('socket directory and socket modes', () => {
   beforeEach(() => {
     sb = new Sandbox();
   });
-  afterEach(() => sb.cleanup());
+  afterEach(() => {
+    killStrayAgents(sb);
+    sb.cleanup();
+  });
 
   const socketDir = () => join(sb.home, 'run', 'sigilforge');
 

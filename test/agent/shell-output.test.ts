@@ -2,6 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BIN, isAlive, Sandbox, which } from '../support/sandbox.js';
+import { killStrayAgents } from './helpers.js';
 
 /**
  * The shell code `sigil-agent` prints is eval'd by real shells: sh for -s, tcsh for -c, fish
@@ -16,7 +17,10 @@ describe('sigil-agent shell output', () => {
   beforeEach(() => {
     sb = new Sandbox();
   });
-  afterEach(() => sb.cleanup());
+  afterEach(() => {
+    killStrayAgents(sb);
+    sb.cleanup();
+  });
 
   /** Parses "SOCK PID" printed by a shell after eval, and tracks the pid. */
   function sockAndPid(out: string): { sock: string; pid: number } {
