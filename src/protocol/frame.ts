@@ -39,9 +39,14 @@ export class FrameError extends SigilError {
  * ride on the error's `frames` (the first throw only; later throws carry none).
  */
 export class FrameDecoder {
-  private chunks: Buffer[] = [];
-  private buffered = 0;
-  private need = -1; // body length of the frame being read; -1 while reading a header
+  /**
+   * The frame being assembled across chunks (header, then body), in one buffer that grows by
+   * doubling: linear time and at most twice the bytes received, however small the chunks.
+   * (A list of chunks costs an object per chunk and, with shift(), quadratic time: a client
+   * trickling a 1 MiB frame a byte at a time would stall the agent for minutes.)
+   */
+  private acc: Buffer | null = null;
+  private accLen = 0;
   private failed: FrameError | null = null;
 
   /** Feeds bytes; returns the bodies completed by them, in order. */
@@ -50,59 +55,72 @@ export class FrameDecoder {
       this.failed.frames = [];
       throw this.failed;
     }
-    if (chunk.length > 0) {
-      this.chunks.push(chunk);
-      this.buffered += chunk.length;
-    }
     const out: Buffer[] = [];
-    for (;;) {
-      if (this.need < 0) {
-        if (this.buffered < HEADER) break;
-        const n = this.take(HEADER).readUInt32BE(0);
-        if (n === 0) this.fail(ErrorCode.BAD_REQUEST, 'zero-length frame', out);
-        if (n > MAX_FRAME) this.fail(ErrorCode.FRAME_TOO_LARGE, `frame of ${n} bytes exceeds the 1 MiB limit`, out);
-        this.need = n;
-      }
-      if (this.buffered < this.need) break;
-      out.push(this.take(this.need));
-      this.need = -1;
+    let pos = this.accLen > 0 ? this.fill(chunk, out) : 0;
+    // Whole frames straight out of the chunk, without a copy.
+    while (this.accLen === 0 && chunk.length - pos >= HEADER) {
+      const n = chunk.readUInt32BE(pos);
+      this.check(n, out);
+      if (chunk.length - pos - HEADER < n) break;
+      out.push(chunk.subarray(pos + HEADER, pos + HEADER + n));
+      pos += HEADER + n;
     }
+    // The start of a frame: kept (its length, if complete, was checked above).
+    if (pos < chunk.length) this.append(chunk, pos, chunk.length - pos);
     return out;
   }
 
   /** Bytes held that do not yet form a frame (0 at a clean frame boundary). */
   get pending(): number {
-    return this.buffered + (this.need >= 0 ? HEADER : 0);
+    return this.accLen;
+  }
+
+  /** Continues the frame in `acc` with bytes from the start of `chunk`; returns how many it took. */
+  private fill(chunk: Buffer, out: Buffer[]): number {
+    let pos = 0;
+    if (this.accLen < HEADER) {
+      const k = Math.min(HEADER - this.accLen, chunk.length);
+      this.append(chunk, 0, k);
+      pos = k;
+      if (this.accLen < HEADER) return pos;
+      this.check(this.acc!.readUInt32BE(0), out);
+    }
+    const total = HEADER + this.acc!.readUInt32BE(0);
+    const k = Math.min(total - this.accLen, chunk.length - pos);
+    this.append(chunk, pos, k);
+    pos += k;
+    if (this.accLen === total) {
+      out.push(this.acc!.subarray(HEADER, total));
+      this.acc = null;
+      this.accLen = 0;
+    }
+    return pos;
+  }
+
+  private check(n: number, completed: Buffer[]): void {
+    if (n === 0) this.fail(ErrorCode.BAD_REQUEST, 'zero-length frame', completed);
+    if (n > MAX_FRAME) this.fail(ErrorCode.FRAME_TOO_LARGE, `frame of ${n} bytes exceeds the 1 MiB limit`, completed);
+  }
+
+  private append(src: Buffer, start: number, len: number): void {
+    if (len === 0) return;
+    const needed = this.accLen + len;
+    if (!this.acc || this.acc.length < needed) {
+      // Double, but never past the largest frame: memory follows the bytes actually sent.
+      const size = Math.max(needed, Math.min(2 * (this.acc?.length ?? 0), HEADER + MAX_FRAME), 64);
+      const next = Buffer.alloc(size);
+      if (this.acc) this.acc.copy(next, 0, 0, this.accLen);
+      this.acc = next;
+    }
+    src.copy(this.acc, this.accLen, start, start + len);
+    this.accLen = needed;
   }
 
   private fail(code: ErrorCode, message: string, completed: Buffer[]): never {
     this.failed = new FrameError(code, message);
     this.failed.frames = completed;
-    this.chunks = [];
-    this.buffered = 0;
+    this.acc = null;
+    this.accLen = 0;
     throw this.failed;
-  }
-
-  private take(n: number): Buffer {
-    const first = this.chunks[0]!;
-    let out: Buffer;
-    if (first.length >= n) {
-      out = first.subarray(0, n);
-      if (first.length === n) this.chunks.shift();
-      else this.chunks[0] = first.subarray(n);
-    } else {
-      out = Buffer.allocUnsafe(n);
-      let filled = 0;
-      while (filled < n) {
-        const c = this.chunks[0]!;
-        const k = Math.min(c.length, n - filled);
-        c.copy(out, filled, 0, k);
-        filled += k;
-        if (k === c.length) this.chunks.shift();
-        else this.chunks[0] = c.subarray(k);
-      }
-    }
-    this.buffered -= n;
-    return out;
   }
 }

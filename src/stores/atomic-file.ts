@@ -3,6 +3,7 @@
  * its old content or the new content, whole — never a mix, never empty.
  */
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { mkdir, open, readdir, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
@@ -77,9 +78,15 @@ export async function sweepStaleTemps(path: string): Promise<number> {
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
     // EPERM: it exists but is someone else's — alive.
     return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  // A zombie answers kill(0) but will never rename its temp file.
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true; // no /proc (macOS): trust kill(0)
   }
 }

@@ -129,6 +129,32 @@ describe('FrameDecoder: lengths', () => {
     expect(d.pending).toBe(0);
   });
 
+  it('assembles a 1 MiB frame sent a byte at a time in linear time', () => {
+    // A client trickling bytes must not be able to stall the (single-threaded) agent: with a
+    // list of chunks and shift() this took minutes; 64 KiB took ~0.2 s and 256 KiB ~2.7 s.
+    const body = Buffer.alloc(MAX_FRAME, 0x5a);
+    body[MAX_FRAME - 1] = 0x01;
+    const stream = rawFrame(body);
+    const d = new FrameDecoder();
+    const t0 = performance.now();
+    const got: Buffer[] = [];
+    for (let i = 0; i < stream.length; i++) {
+      const out = d.push(stream.subarray(i, i + 1));
+      if (out.length) got.push(...out);
+    }
+    const ms = performance.now() - t0;
+    expect(got.length).toBe(1);
+    expect(Buffer.compare(got[0]!, body)).toBe(0);
+    expect(ms).toBeLessThan(8000); // ~0.3 s unloaded
+    // the same with two frames back to back, a byte at a time, ending mid-header
+    const two = Buffer.concat([rawFrame(Buffer.from('first')), rawFrame(Buffer.from('second')), header(3).subarray(0, 2)]);
+    const d2 = new FrameDecoder();
+    const bodies: string[] = [];
+    for (let i = 0; i < two.length; i++) bodies.push(...d2.push(two.subarray(i, i + 1)).map(String));
+    expect(bodies).toEqual(['first', 'second']);
+    expect(d2.pending).toBe(2);
+  });
+
   it('throws FRAME_TOO_LARGE for 1 MiB + 1 on the header alone, before any body byte', () => {
     for (const n of [MAX_FRAME + 1, MAX_FRAME * 2, 0x7fffffff, 0xffffffff]) {
       const d = new FrameDecoder();

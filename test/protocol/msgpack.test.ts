@@ -64,11 +64,6 @@ const u32 = (n: number): Buffer => {
   b.writeUInt32BE(n);
   return b;
 };
-const u16 = (n: number): Buffer => {
-  const b = Buffer.alloc(2);
-  b.writeUInt16BE(n);
-  return b;
-};
 
 // ---------------------------------------------------------------------------------------
 // arbitraries: the values the protocol carries
