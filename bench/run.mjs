@@ -646,6 +646,9 @@ async function main() {
   const stale = staleBuild();
   log(`Sigilforge benchmark — node ${process.version}, ${NCPU} × ${cpus()[0]?.model ?? 'cpu'}, load average ${loadavg()}`);
   results.machine.loadavgStart = loadavg();
+  if (Number(loadavg().split(' ')[0]) > NCPU * 0.5) {
+    log(`NOTE: the machine is busy (load average ${loadavg()} on ${NCPU} cores): other processes compete with every figure below.`);
+  }
   if (Array.isArray(stale)) log(`WARNING: source files newer than dist/ (measuring the old build): ${stale.slice(0, 5).join(', ')}${stale.length > 5 ? ', …' : ''}`);
   if (PROFILE_DIR) log(`agent runs in the foreground under --cpu-prof; profiles go to ${PROFILE_DIR}`);
 
@@ -692,7 +695,9 @@ async function main() {
   const outDir = join(ROOT, '.bench-out');
   mkdirSync(outDir, { recursive: true });
   writeFileSync(join(outDir, 'results.json'), JSON.stringify(results, null, 2) + '\n');
-  log(`\nresults: .bench-out/results.json — total ${results.totalSeconds.toFixed(0)} s`);
+  results.machine.loadavgEnd = loadavg();
+  log(`\nload average at start ${results.machine.loadavgStart}, at end ${results.machine.loadavgEnd} (${NCPU} cores)`);
+  log(`results: .bench-out/results.json — total ${results.totalSeconds.toFixed(0)} s`);
 }
 
 try {

@@ -291,7 +291,15 @@ describe('msgpack against msgpackr', () => {
     it(`decodes msgpackr's output (${name}) as msgpackr does`, () => {
       fc.assert(
         fc.property(arbProtocolValue, (v) => {
-          const bytes = packr.pack(v);
+          let bytes: Uint8Array;
+          try {
+            bytes = packr.pack(v);
+          } catch {
+            // msgpackr itself fails on some values in some modes (e.g. variableMapSize with
+            // certain objects): there is then no msgpackr output for us to decode.
+            fc.pre(false);
+            return;
+          }
           const ours = decode(bytes);
           assertPlainMaps(ours);
           expect(norm(ours)).toEqual(norm(unpackr.unpack(bytes)));

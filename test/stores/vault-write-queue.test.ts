@@ -12,6 +12,7 @@ const probe = vi.hoisted(() => ({ inFlight: 0, maxInFlight: 0, writes: 0, failNe
 vi.mock('../../src/stores/atomic-file.js', async (importOriginal) => {
   const real = await importOriginal<typeof import('../../src/stores/atomic-file.js')>();
   return {
+    sweepStaleTemps: real.sweepStaleTemps,
     writeFileAtomic: async (...args: Parameters<typeof real.writeFileAtomic>) => {
       probe.inFlight++;
       probe.maxInFlight = Math.max(probe.maxInFlight, probe.inFlight);
