@@ -181,7 +181,7 @@ async function benchTokenStartup() {
   ];
   const runOnce = (c) => {
     const t0 = process.hrtime.bigint();
-    const r = spawnSync(NODE, c.args, { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const r = spawnSync(NODE, c.args, { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 15_000 });
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
     if (r.status !== 0 || r.stdout !== c.expect) {
       throw new Error(`${c.label}: exit ${r.status}, stdout ${JSON.stringify(r.stdout.slice(0, 80))}, stderr ${r.stderr.trim()}`);
