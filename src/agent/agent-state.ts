@@ -12,7 +12,7 @@ import { formatDuration } from '../util/duration.js';
 import { TokenService } from './token-service.js';
 import { FlowManager } from './flow-manager.js';
 import { ProviderRegistry } from '../oauth/provider-registry.js';
-import type { Fetch } from '../oauth/provider-client.js';
+import type { Fetch } from '../oauth/oauth-errors.js';
 import type { SigilConfig } from '../config/config.js';
 import { credentialKey } from '../protocol/names.js';
 import { runNotifyCommand } from './notify.js';

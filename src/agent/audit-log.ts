@@ -32,6 +32,7 @@ const FLUSH_MS = 100; // latency bound on losing entries vs. syscalls per reques
 const FLUSH_BYTES = 64 * 1024; // write at once past this, whatever the timer says
 const DEFAULT_MAX_BYTES = 10 * 1024 * 1024;
 const DEFAULT_KEEP = 3;
+const NO_PEER = {};
 
 export class AuditLog {
   private fd: number | null = null;
@@ -41,7 +42,11 @@ export class AuditLog {
   private timer: NodeJS.Timeout | null = null;
   private readonly maxBytes: number;
   private readonly keep: number;
-  private readonly now: () => Date;
+  private readonly customNow: (() => Date) | undefined;
+  private lastMs = -1;
+  private lastIso = '';
+  /** Per peer (one per connection) and client name: the end of every line it writes. */
+  private readonly peerParts = new WeakMap<object, Map<string, string>>();
 
   constructor(
     readonly path: string,
@@ -49,20 +54,16 @@ export class AuditLog {
   ) {
     this.maxBytes = opts.maxBytes ?? DEFAULT_MAX_BYTES;
     this.keep = opts.keep ?? DEFAULT_KEEP;
-    this.now = opts.now ?? (() => new Date());
+    this.customNow = opts.now;
   }
 
   record(event: AuditEvent): void {
-    const entry: Record<string, unknown> = { time: this.now().toISOString(), op: event.op };
-    if (event.target !== undefined) entry.target = event.target;
-    entry.result = event.result;
-    if (event.client !== undefined) entry.client = event.client;
-    if (event.peer) {
-      entry.pid = event.peer.pid;
-      entry.uid = event.peer.uid;
-      if (event.peer.exe !== undefined) entry.exe = event.peer.exe;
-    }
-    const line = JSON.stringify(entry) + '\n';
+    // Hot path (one line per get_token): the time string is reused within a millisecond and
+    // the peer part of the line is built once per connection, not per request.
+    let line = `{"time":"${this.timestamp()}","op":${JSON.stringify(event.op)}`;
+    if (event.target !== undefined) line += `,"target":${JSON.stringify(event.target)}`;
+    line += `,"result":${JSON.stringify(event.result)}${this.peerPart(event.peer, event.client)}}`;
+    line += '\n';
     this.lines.push(line);
     this.bytes += line.length;
     if (this.bytes >= FLUSH_BYTES) this.flush();
@@ -70,6 +71,34 @@ export class AuditLog {
       this.timer = setTimeout(() => this.flush(), FLUSH_MS);
       this.timer.unref();
     }
+  }
+
+  private timestamp(): string {
+    if (this.customNow) return this.customNow().toISOString();
+    const ms = Date.now();
+    if (ms !== this.lastMs) {
+      this.lastMs = ms;
+      this.lastIso = new Date(ms).toISOString();
+    }
+    return this.lastIso;
+  }
+
+  private peerPart(peer: PeerCred | null | undefined, client: string | undefined): string {
+    const cacheable = peer ?? NO_PEER;
+    let byClient = this.peerParts.get(cacheable);
+    if (!byClient) this.peerParts.set(cacheable, (byClient = new Map()));
+    const key = client ?? '';
+    let part = byClient.get(key);
+    if (part === undefined) {
+      part = '';
+      if (client !== undefined) part += `,"client":${JSON.stringify(client)}`;
+      if (peer) {
+        part += `,"pid":${peer.pid},"uid":${peer.uid}`;
+        if (peer.exe !== undefined) part += `,"exe":${JSON.stringify(peer.exe)}`;
+      }
+      byClient.set(key, part);
+    }
+    return part;
   }
 
   /** Writes what is buffered. Synchronous so it can run from exit and signal handlers. */

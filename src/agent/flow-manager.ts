@@ -1,8 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type * as oidc from 'openid-client';
-import { startAuthCodeFlow } from '../oauth/auth-code-flow.js';
-import { startDeviceFlow } from '../oauth/device-flow.js';
-import { describeError, oauthErrorCode } from '../oauth/provider-client.js';
+import { describeError, oauthErrorCode } from '../oauth/oauth-errors.js';
 import type { ProviderRegistry } from '../oauth/provider-registry.js';
 import type { FlowKind } from '../oauth/provider-presets.js';
 import { ErrorCode } from '../protocol/codes.js';
@@ -70,10 +68,12 @@ export class FlowManager {
     let tokens: Promise<oidc.TokenEndpointResponse>;
     try {
       if (kind === 'auth_code') {
+        const { startAuthCodeFlow } = await import('../oauth/auth-code-flow.js');
         const started = await startAuthCodeFlow(config, provider, scopes, abort.signal);
         info = { flow_id: id, kind, authorization_url: started.authorization_url };
         tokens = started.tokens;
       } else {
+        const { startDeviceFlow } = await import('../oauth/device-flow.js');
         const { tokens: t, ...shown } = await startDeviceFlow(config, scopes, abort.signal);
         info = { flow_id: id, kind, ...shown };
         tokens = t;

@@ -1,8 +1,8 @@
-import * as oidc from 'openid-client';
+import type * as oidc from 'openid-client';
 import { ErrorCode } from '../protocol/codes.js';
 import { SigilError } from '../protocol/errors.js';
 import { credentialKey } from '../protocol/names.js';
-import { describeError, oauthErrorCode } from '../oauth/provider-client.js';
+import { describeError, oauthErrorCode } from '../oauth/oauth-errors.js';
 import type { ProviderRegistry } from '../oauth/provider-registry.js';
 import type { AccountMeta } from './account-registry.js';
 import type { AgentState } from './agent-state.js';
@@ -165,7 +165,8 @@ export class TokenService {
     const config = await this.providers.configuration(service);
     let res: oidc.TokenEndpointResponse;
     try {
-      res = await oidc.refreshTokenGrant(config, rt.toString('utf8'));
+      const { refreshTokenGrant } = await import('openid-client');
+      res = await refreshTokenGrant(config, rt.toString('utf8'));
     } catch (err) {
       const code = oauthErrorCode(err);
       const provider = this.providers.provider(service);
@@ -192,7 +193,8 @@ export class TokenService {
     try {
       const config = await this.providers.configuration(service);
       if (!config.serverMetadata().revocation_endpoint) return { revoked: false };
-      await oidc.tokenRevocation(config, rt.toString('utf8'), { token_type_hint: 'refresh_token' });
+      const { tokenRevocation } = await import('openid-client');
+      await tokenRevocation(config, rt.toString('utf8'), { token_type_hint: 'refresh_token' });
       return { revoked: true };
     } catch (err) {
       return { revoked: false, error: describeError(err) };

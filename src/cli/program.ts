@@ -162,6 +162,17 @@ export function buildProgram(): Command {
     .option('--json', 'print JSON')
     .action(lazy(() => import('./commands/audit-cmd.js'), (m) => m.audit));
 
+  program
+    .command('tui')
+    .description('full-screen UI: accounts, sign-ins, audit log, lock')
+    .action(async () => {
+      // The esbuild bundle of src/tui (scripts/build.mjs), loaded only now: ink and react
+      // cost nothing to the other commands, and load as one file instead of hundreds.
+      const bundle = new URL('../tui/tui.mjs', import.meta.url).href;
+      const { runTui } = (await import(bundle)) as typeof import('../tui/run-tui.js');
+      await runTui();
+    });
+
   return program;
 }
 

@@ -1,7 +1,9 @@
 import * as oidc from 'openid-client';
 import { ErrorCode } from '../protocol/codes.js';
 import { SigilError } from '../protocol/errors.js';
+import { describeError } from './oauth-errors.js';
 import { isLoopbackUrl, type Provider } from './provider-config.js';
+import type { Fetch } from './oauth-errors.js';
 
 /**
  * openid-client Configurations for providers, built once per agent and provider. All
@@ -12,7 +14,6 @@ import { isLoopbackUrl, type Provider } from './provider-config.js';
 /** A provider that does not answer within this long counts as down (PROVIDER_ERROR). */
 const PROVIDER_TIMEOUT_MS = 30_000;
 
-export type Fetch = typeof fetch;
 
 /** The fetch every provider request goes through: a timeout, and the provider's quirks. */
 export function providerFetch(p: Provider, base: Fetch = fetch): oidc.CustomFetch {
@@ -71,24 +72,4 @@ export async function configureProvider(p: Provider, clientSecret: string | null
   if (insecure) oidc.allowInsecureRequests(config);
   config[oidc.customFetch] = hook;
   return config;
-}
-
-/** A provider error as people should read it: the OAuth error code and description. */
-export function describeError(err: unknown): string {
-  if (err instanceof oidc.ResponseBodyError || err instanceof oidc.AuthorizationResponseError) {
-    return err.error_description ? `${err.error}: ${err.error_description}` : err.error;
-  }
-  if (err instanceof Error) {
-    const cause = (err as { cause?: unknown }).cause;
-    if (err.name === 'TimeoutError' || (cause instanceof Error && cause.name === 'TimeoutError')) return 'the provider did not answer in time';
-    const code = (cause as { code?: string } | undefined)?.code;
-    return code ? `${err.message} (${code})` : err.message;
-  }
-  return String(err);
-}
-
-/** The OAuth error code of a provider's answer, if it was one. */
-export function oauthErrorCode(err: unknown): string | undefined {
-  if (err instanceof oidc.ResponseBodyError || err instanceof oidc.AuthorizationResponseError) return err.error;
-  return undefined;
 }

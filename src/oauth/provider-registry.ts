@@ -1,5 +1,5 @@
 import type * as oidc from 'openid-client';
-import { configureProvider, type Fetch } from './provider-client.js';
+import type { Fetch } from './oauth-errors.js';
 import { resolveProvider, type Provider } from './provider-config.js';
 
 /**
@@ -24,7 +24,9 @@ export class ProviderRegistry {
     let config = this.configs.get(service);
     if (!config) {
       const p = this.provider(service);
-      config = this.clientSecret(service).then((secret) => configureProvider(p, secret, this.baseFetch));
+      config = Promise.all([this.clientSecret(service), import('./provider-client.js')]).then(([secret, { configureProvider }]) =>
+        configureProvider(p, secret, this.baseFetch),
+      );
       this.configs.set(service, config);
       config.catch(() => this.configs.delete(service));
     }
