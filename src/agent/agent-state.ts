@@ -17,6 +17,7 @@ import type { SigilConfig } from '../config/config.js';
 import { credentialKey } from '../protocol/names.js';
 import { runNotifyCommand } from './notify.js';
 import { RefreshAhead } from './refresh-ahead.js';
+import { IdleGc } from './idle-gc.js';
 
 /**
  * Everything the agent owns, and the lock state machine: `store` is null exactly while
@@ -50,6 +51,7 @@ export class AgentState {
   readonly providers: ProviderRegistry;
   readonly flows: FlowManager;
   readonly refreshAhead: RefreshAhead;
+  readonly idleGc = new IdleGc();
   private readonly providerConfig: Record<string, unknown>;
   readonly log: (msg: string) => void;
   private store: SecretStore | null = null;
@@ -95,6 +97,7 @@ export class AgentState {
   /** Marks a secret use: restarts the idle lock countdown. */
   used(): void {
     this.idle.touch();
+    this.idleGc.activity();
   }
 
   onLock(fn: () => void): () => void {
@@ -130,7 +133,8 @@ export class AgentState {
         this.lease.release();
         throw new SigilError(ErrorCode.LOCKED, 'the agent was locked while unlocking');
       }
-      this.store = store;
+      this.store = notifyWrites(store, () => this.idleGc.request());
+      this.idleGc.request();
       this.throttle.succeeded();
       this.idle.start();
       this.refreshAhead.start();
@@ -160,6 +164,7 @@ export class AgentState {
     this.providers.forget();
     await store.close();
     this.lease.release();
+    this.idleGc.request();
     if (reason !== 'request') this.audit.record({ op: 'lock', target: reason, result: 'ok' });
     this.audit.flush();
     this.log(`locked (${reason})`);
@@ -184,4 +189,24 @@ export class AgentState {
   secretCount(): number | null {
     return this.store ? this.store.size() : null;
   }
+}
+
+/** The store with a hook after each write (writes re-encrypt the whole vault: garbage). */
+function notifyWrites(store: SecretStore, onWrite: () => void): SecretStore {
+  return {
+    name: store.name,
+    get: (key) => store.get(key),
+    set: async (key, value) => {
+      await store.set(key, value);
+      onWrite();
+    },
+    delete: async (key) => {
+      const existed = await store.delete(key);
+      onWrite();
+      return existed;
+    },
+    list: (prefix) => store.list(prefix),
+    size: () => store.size(),
+    close: () => store.close(),
+  };
 }

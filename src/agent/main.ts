@@ -12,6 +12,9 @@ import { installSignalHandlers, startAgent, type RunningAgent } from './run-agen
 import { detectShell, exportLines, unsetLines, type ShellDialect } from './shell-exports.js';
 import { prepareSocketDir, probeSocket, removeSocket } from './socket-setup.js';
 
+/** Node flags for the agent process (the daemon child; the bin's shebang for -D). */
+const AGENT_NODE_FLAGS = ['--max-semi-space-size=1', '--max-old-space-size=512'];
+
 /** The readiness pipe a daemonizing parent reads: the child's fd 3. */
 const READY_FD = 3;
 
@@ -175,7 +178,8 @@ function daemonize(args: AgentArgs, socketPath: string, privateDir: boolean): Pr
   if (args.command.length > 0) childArgs.push('--watch-pid', String(process.pid));
   if (privateDir) childArgs.push('--private-dir');
   if (args.lockTimeoutS !== undefined) childArgs.push('-t', String(args.lockTimeoutS));
-  const child = spawn(process.execPath, childArgs, {
+  // See src/bin/sigil-agent.ts: a small young generation keeps the long-lived agent's RSS down.
+  const child = spawn(process.execPath, [...AGENT_NODE_FLAGS, ...childArgs], {
     detached: true, // setsid(): no controlling terminal, survives the shell
     stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
     cwd: '/', // never pin the directory the agent was started from (a mount, a deleted dir)
