@@ -1,6 +1,6 @@
 import { ErrorCode } from './codes.js';
 import { SigilError } from './errors.js';
-import { decode, encode } from './msgpack.js';
+import { decode, encodeAfter } from './msgpack.js';
 
 /** DESIGN.md: 1 ≤ N ≤ 1 MiB. The cap is checked on the header, before the body is buffered. */
 export const MAX_FRAME = 1024 * 1024;
@@ -8,13 +8,12 @@ const HEADER = 4;
 
 /** One message as a frame: 4-byte big-endian length, then the MessagePack body. */
 export function encodeFrame(message: unknown): Buffer {
-  const body = encode(message);
-  if (body.length > MAX_FRAME) {
-    throw new SigilError(ErrorCode.FRAME_TOO_LARGE, `message of ${body.length} bytes exceeds the 1 MiB frame limit`);
+  const out = encodeAfter(HEADER, message);
+  const length = out.length - HEADER;
+  if (length > MAX_FRAME) {
+    throw new SigilError(ErrorCode.FRAME_TOO_LARGE, `message of ${length} bytes exceeds the 1 MiB frame limit`);
   }
-  const out = Buffer.allocUnsafe(HEADER + body.length);
-  out.writeUInt32BE(body.length, 0);
-  body.copy(out, HEADER);
+  out.writeUInt32BE(length, 0);
   return out;
 }
 

@@ -17,7 +17,16 @@ export class MsgpackError extends Error {
 const MAX_DEPTH = 64;
 
 export function encode(value: unknown): Buffer {
+  return encodeAfter(0, value);
+}
+
+/**
+ * Encodes `value` after `reserve` bytes left for the caller (a frame header), so framing
+ * needs no second buffer and copy.
+ */
+export function encodeAfter(reserve: number, value: unknown): Buffer {
   const w = new Writer();
+  w.pos = reserve;
   w.value(value, 0);
   return w.finish();
 }
