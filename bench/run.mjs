@@ -9,6 +9,7 @@
 //   3. unlock (scrypt 2^18 + decrypt + load) of a 10k-secret vault  goal ≤ 1.5 s
 //      and one set_secret on it                                    goal ≤ 50 ms
 //   4. agent RSS with the 10k secrets unlocked                     goal ≤ 80 MiB
+//   5. get_token with a refresh due (bench/refresh-bench.mjs)    goal: 1 refresh per 1000 calls
 //
 // Prints a table per section and writes everything to .bench-out/results.json.
 // Timings are reported, never asserted: the exit code is non-zero only when something
@@ -61,7 +62,7 @@ const { values: opt } = parseArgs({
     duration: { type: 'string', default: '3000' },
     warmup: { type: 'string', default: '500' },
     secrets: { type: 'string', default: '10000' },
-    only: { type: 'string', default: '1,2,3,4' },
+    only: { type: 'string', default: '1,2,3,4,5' },
     'cpu-prof': { type: 'string' },
     pin: { type: 'boolean', default: false },
     rounds: { type: 'string', default: '2' },
@@ -668,6 +669,11 @@ async function main() {
   if (ONLY.has('3')) await benchUnlockWrite();
   if (ONLY.has('4')) await benchRss();
   await stopAgent();
+  if (ONLY.has('5')) {
+    section('5. get_token with a refresh due (real OpenID provider on loopback)');
+    const { runRefreshBench } = await import('./refresh-bench.mjs');
+    results.sections.refresh = await runRefreshBench(log);
+  }
 
   results.totalSeconds = (performance.now() - t0) / 1000;
   section('summary');
@@ -689,6 +695,10 @@ async function main() {
     rows.push([`agent RSS, fresh + unlocked (÷ idle node ${fmt.x(s.rss.freshRatio)})`, `≤ ${GOALS.rssMiB} MiB`, fmt.mib(s.rss.freshKiB.rssKiB), verdict(s.rss.freshKiB.rssKiB / 1024 <= GOALS.rssMiB)]);
     rows.push([`  … after 20 writes (÷ idle node ${fmt.x(s.rss.afterWritesRatio)})`, `≤ ${GOALS.rssMiB} MiB`, fmt.mib(s.rss.afterWritesKiB.rssKiB), verdict(s.rss.afterWritesKiB.rssKiB / 1024 <= GOALS.rssMiB)]);
     rows.push(['agent RSS after sections 1–3 (informational)', `≤ ${GOALS.rssMiB} MiB`, fmt.mib(s.rss.longLivedKiB.rssKiB), s.rss.longLivedWithinGoal ? '(within)' : '(over)']);
+  }
+  if (s.refresh) {
+    rows.push([`refreshes per ${s.refresh.calls} concurrent due calls`, '= 1', s.refresh.due.map((r) => r.refreshes).join(' '), verdict(s.refresh.met)]);
+    rows.push([`  their p50 / p99 (cached: ${fmt.ms(s.refresh.cachedP50Ms)} / ${fmt.ms(s.refresh.cachedP99Ms)})`, '-', `${fmt.ms(s.refresh.p50Ms)} / ${fmt.ms(s.refresh.p99Ms)}`, '']);
   }
   log(table(['goal', 'target', 'measured', ''], rows));
 

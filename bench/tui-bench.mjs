@@ -14,7 +14,8 @@
 // wrapper's own cost is in both. Frames are recognised on the terminal stream: ink redraws
 // a full-height screen as "clear screen + every line", the last line being the status bar.
 //
-// Run standalone (`node bench/tui-bench.mjs [--runs N] [--keys N] [--json]`) or import
+// Run standalone (`node bench/tui-bench.mjs [--runs N] [--keys N] [--json] [--cpu-prof DIR]`;
+// --cpu-prof profiles the keypress session into DIR) or import
 // runTuiBench() (bench/run.mjs does): it returns the figures and prints nothing.
 // Timings are reported, never asserted.
 import { spawn, spawnSync } from 'node:child_process';
@@ -209,13 +210,13 @@ async function baseline(runs, env) {
     await p.exited;
     wrapped.push(performance.now() - p.t0);
     const t = performance.now();
-    spawnSync(NODE, ['-e', '0']);
+    spawnSync(NODE, ['-e', '0'], { env });
     bare.push(performance.now() - t);
   }
   return { wrapped: stats(wrapped), bare: stats(bare) };
 }
 
-const tuiCommand = () => `${NODE} ${join(distDir(), 'bin/sigil.js')} tui`;
+const tuiCommand = (nodeFlags = '') => `${NODE} ${nodeFlags} ${join(distDir(), 'bin/sigil.js')} tui`;
 const full = (f) => f.includes('? help');
 
 async function firstFrames(runs, env, ready) {
@@ -245,7 +246,7 @@ async function keyTimes(p, count, key, expect) {
   return stats(times);
 }
 
-export async function runTuiBench({ runs = 8, keys = 40 } = {}) {
+export async function runTuiBench({ runs = 8, keys = 40, cpuProf = null } = {}) {
   if (spawnSync('script', ['--version']).status !== 0) throw new Error('util-linux `script` is needed for a pseudo-terminal');
   const home = new BenchHome();
   try {
@@ -259,7 +260,7 @@ export async function runTuiBench({ runs = 8, keys = 40 } = {}) {
     const unlocked = await firstFrames(runs, env, (f) => f.includes('UNLOCKED') && /› svc\s+acct000/.test(f));
 
     // One session: j through the table (it scrolls past row ~25), then k through the audit log.
-    const p = new PtyRun(tuiCommand(), env);
+    const p = new PtyRun(tuiCommand(cpuProf ? `--cpu-prof --cpu-prof-dir=${resolve(cpuProf)}` : ''), env);
     await p.waitFrame((f) => full(f) && /› svc\s+acct000/.test(f));
     const table = await keyTimes(p, Math.min(keys, ACCOUNTS - 1), 'j', (i) => (f) => new RegExp(`› svc\\s+acct${String(i + 1).padStart(3, '0')}`).test(f));
     p.press('2');
@@ -314,8 +315,10 @@ function print(r) {
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const { values } = parseArgs({ options: { runs: { type: 'string', default: '8' }, keys: { type: 'string', default: '40' }, json: { type: 'boolean', default: false } } });
-  const r = await runTuiBench({ runs: Number(values.runs), keys: Number(values.keys) });
+  const { values } = parseArgs({
+    options: { runs: { type: 'string', default: '8' }, keys: { type: 'string', default: '40' }, json: { type: 'boolean', default: false }, 'cpu-prof': { type: 'string' } },
+  });
+  const r = await runTuiBench({ runs: Number(values.runs), keys: Number(values.keys), cpuProf: values['cpu-prof'] ?? null });
   if (values.json) console.log(JSON.stringify(r, null, 2));
   else print(r);
 }
