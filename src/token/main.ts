@@ -1,3 +1,4 @@
+import { writeSync } from 'node:fs';
 import { AgentClient } from '../client/agent-client.js';
 import { EXIT_CODES } from '../protocol/codes.js';
 import { SigilError } from '../protocol/errors.js';
@@ -23,10 +24,14 @@ export async function tokenMain(argv: string[]): Promise<number> {
     const client = await AgentClient.connect({ clientName: 'sigil-token' });
     try {
       const r = await client.request<{ access_token: string }>('get_token', { service, account });
-      // Exit as soon as the token is out: tearing down the socket and the loop costs ~1 ms
-      // of the hot path and there is nothing left to do.
-      process.stdout.write(r.access_token + '\n', () => process.exit(0));
-      return new Promise<number>(() => {});
+      // One write(2) and exit: creating process.stdout (a stream) and tearing down the socket
+      // and the event loop cost ~1–2 ms of the hot path, and there is nothing left to do.
+      try {
+        writeSync(1, r.access_token + '\n');
+      } catch {
+        process.exit(EXIT_CODES.INTERNAL); // stdout closed under us: nothing to tell anyone
+      }
+      process.exit(0);
     } finally {
       client.close();
     }
