@@ -38,6 +38,7 @@ describe('sigil CLI', () => {
         check [options] <ref>  check that a reference is valid and resolvable, without
                                printing it
         audit [options]        show the audit log (newest last)
+        tui                    full-screen UI: accounts, sign-ins, audit log, lock
         help [command]         display help for command
 
       The agent is found through $SIGIL_AUTH_SOCK; start one with: eval "$(sigil-agent)"
