@@ -1,0 +1,76 @@
+/** The shapes of the agent's answers that the TUI reads (see src/agent/ops/). */
+
+export interface AgentStatus {
+  locked: boolean;
+  pid: number;
+  version: string;
+  socket: string;
+  lock_timeout_s: number;
+  /** null while locked, or when the agent never locks by itself. */
+  locks_in_s: number | null;
+  accounts: number;
+  secrets: number | null;
+}
+
+export type AccountStatus = 'valid' | 'expiring' | 'expired' | 'needs_auth' | 'static';
+
+export interface AccountInfo {
+  service: string;
+  account: string;
+  kind: 'oauth' | 'static' | string;
+  status: AccountStatus | string;
+  token_type: string | null;
+  /** Unix seconds. */
+  expires_at: number | null;
+  scopes: string[];
+  created: string;
+  /** Unix seconds, since the agent started. */
+  last_used: number | null;
+}
+
+export interface ProviderInfo {
+  name: string;
+  configured: boolean;
+  builtin: boolean;
+  scopes?: string[];
+  discovery?: boolean;
+  device?: boolean;
+  problem?: string;
+}
+
+export type FlowKind = 'auth_code' | 'device';
+
+export interface FlowStart {
+  flow_id: string;
+  kind: FlowKind;
+  authorization_url?: string;
+  user_code?: string;
+  verification_uri?: string;
+  verification_uri_complete?: string;
+  expires_in?: number;
+  interval?: number;
+  notice?: string;
+}
+
+export interface FlowDone {
+  service: string;
+  account: string;
+  scopes: string[];
+  expires_at: number | null;
+}
+
+export interface AuditEntry {
+  time?: string;
+  op?: string;
+  target?: string;
+  result?: string;
+  client?: string;
+  pid?: number;
+  uid?: number;
+  exe?: string;
+}
+
+export interface AuditPage {
+  entries: AuditEntry[];
+  cursor: number;
+}

@@ -1,0 +1,166 @@
+import { Box, Text, useInput } from 'ink';
+import { useCallback, useEffect, useRef, useState, type ReactNode } from 'react';
+import type { AccountInfo } from './agent-types.js';
+import { HelpOverlay } from './components/HelpOverlay.js';
+import { NoticeLine } from './components/NoticeLine.js';
+import { StatusBar } from './components/StatusBar.js';
+import { TabBar, type Tab } from './components/TabBar.js';
+import { DepsContext, KeyCaptureContext, type TuiDeps } from './deps.js';
+import { useAccounts } from './hooks/use-accounts.js';
+import { useAgentStatus } from './hooks/use-agent-status.js';
+import { useConnection } from './hooks/use-connection.js';
+import { useDeps } from './hooks/use-deps.js';
+import { useLock } from './hooks/use-lock.js';
+import { useNotice } from './hooks/use-notice.js';
+import { useTerminalSize } from './hooks/use-terminal-size.js';
+import { AccountsScreen } from './screens/AccountsScreen.js';
+import { AddAccountScreen, type AddPreset } from './screens/AddAccountScreen.js';
+import { AuditScreen } from './screens/AuditScreen.js';
+import { DetailsScreen } from './screens/DetailsScreen.js';
+import { PassphraseScreen } from './screens/PassphraseScreen.js';
+
+export type Route =
+  | { name: 'accounts' }
+  | { name: 'details'; service: string; account: string }
+  | { name: 'add'; preset?: AddPreset }
+  | { name: 'audit' };
+
+export interface AppProps {
+  deps: TuiDeps;
+  /** q, Ctrl-C: the caller unmounts, restores the terminal and exits 0. */
+  onQuit(): void;
+}
+
+export function App({ deps, onQuit }: AppProps) {
+  return (
+    <DepsContext.Provider value={deps}>
+      <Shell onQuit={onQuit} />
+    </DepsContext.Provider>
+  );
+}
+
+/** Lines around the screen: tab bar above; notice line and status bar below. */
+const CHROME_ROWS = 3;
+
+function Shell({ onQuit }: { onQuit(): void }) {
+  const { now } = useDeps();
+  const { rows, columns } = useTerminalSize();
+  const { status, error: statusError, refresh: refreshStatus } = useAgentStatus();
+  const connection = useConnection();
+  const accounts = useAccounts();
+  const { notice, notify } = useNotice();
+  const [route, setRoute] = useState<Route>({ name: 'accounts' });
+  const [help, setHelp] = useState(false);
+  const [capture, setCapture] = useState(false);
+
+  // Seen unlocked once: a later lock waits for Enter before the field takes keys.
+  const sawUnlocked = useRef(false);
+  const locked = status?.locked ?? null;
+  useEffect(() => {
+    if (locked === false) sawUnlocked.current = true;
+    // Locking drops whatever the screens held (a fetched token); unlocking starts on the accounts.
+    if (locked === true) setRoute({ name: 'accounts' });
+  }, [locked]);
+
+  const onUnlocked = useCallback(() => {
+    void refreshStatus();
+    void accounts.reload();
+  }, [refreshStatus, accounts.reload]);
+  const lock = useLock(() => void refreshStatus());
+
+  useInput((input, key) => {
+    if (key.ctrl && input === 'c') return onQuit();
+    if (help) {
+      if (key.escape || input === '?') setHelp(false);
+      else if (input === 'q') onQuit();
+      return;
+    }
+    if (capture) return;
+    if (input === 'q') onQuit();
+    else if (input === '?') setHelp(true);
+    else if (input === 'l' && locked === false) void lock().then((err) => notify(err ? `lock: ${err}` : 'Locked: the agent dropped every decrypted secret.', err ? 'bad' : 'ok'));
+    else if (locked !== false) return;
+    else if (input === '1') setRoute({ name: 'accounts' });
+    else if (input === '2') setRoute({ name: 'audit' });
+    else if (key.tab) setRoute((r) => (r.name === 'audit' ? { name: 'accounts' } : { name: 'audit' }));
+  });
+
+  const bodyHeight = Math.max(3, rows - CHROME_ROWS);
+  const active = !help;
+  const nowS = Math.floor(now() / 1000);
+  const toAccounts = () => setRoute({ name: 'accounts' });
+  const authorize = (a: AccountInfo) => setRoute({ name: 'add', preset: { service: a.service, account: a.account, scopes: a.scopes } });
+
+  let body: ReactNode;
+  let tab: Tab | null = route.name === 'audit' ? 'audit' : 'accounts';
+  let crumb: string | undefined;
+  if (locked === null) {
+    tab = null;
+    body = (
+      <Box paddingX={2} paddingY={1}>
+        <Text color={connection.state === 'disconnected' || statusError ? 'red' : 'gray'}>
+          {connection.state === 'disconnected'
+            ? 'No agent answers; trying again every second. Start one with: eval "$(sigil-agent)"'
+            : (statusError ?? 'Connecting to the agent…')}
+        </Text>
+      </Box>
+    );
+  } else if (locked) {
+    tab = null;
+    body = <PassphraseScreen active={active} startEditing={!sawUnlocked.current} onUnlocked={onUnlocked} />;
+  } else if (route.name === 'audit') {
+    body = <AuditScreen active={active} height={bodyHeight} width={columns} onBack={toAccounts} />;
+  } else if (route.name === 'add') {
+    crumb = route.preset ? 'authorize again' : 'add account';
+    body = (
+      <AddAccountScreen
+        preset={route.preset}
+        active={active}
+        height={bodyHeight}
+        onDone={(changed) => {
+          if (changed) void accounts.reload();
+          toAccounts();
+        }}
+      />
+    );
+  } else {
+    const sel = route.name === 'details' ? accounts.accounts?.find((a) => a.service === route.service && a.account === route.account) : undefined;
+    if (sel) {
+      crumb = `${sel.service}/${sel.account}`;
+      body = <DetailsScreen account={sel} active={active} nowS={nowS} reload={accounts.reload} notify={notify} onBack={toAccounts} onAuthorize={authorize} />;
+    } else {
+      body = (
+        <AccountsScreen
+          accounts={accounts.accounts}
+          error={accounts.error}
+          active={active}
+          height={bodyHeight}
+          width={columns}
+          nowS={nowS}
+          reload={accounts.reload}
+          notify={notify}
+          onOpen={(a) => setRoute({ name: 'details', service: a.service, account: a.account })}
+          onAdd={() => setRoute({ name: 'add' })}
+          onAuthorize={authorize}
+        />
+      );
+    }
+  }
+
+  return (
+    <KeyCaptureContext.Provider value={setCapture}>
+      <Box flexDirection="column" width={columns} height={rows}>
+        <TabBar current={tab} crumb={crumb} locked={locked !== false} />
+        {/* The help hides the screen without unmounting it: a sign-in in progress goes on.
+            Clipped vertically only: lines are cut to the width already, and a horizontal
+            clip makes ink re-slice every line of every frame. */}
+        {help ? <HelpOverlay height={bodyHeight} width={columns} /> : null}
+        <Box flexDirection="column" height={bodyHeight} overflowY="hidden" display={help ? 'none' : 'flex'}>
+          {body}
+        </Box>
+        <NoticeLine notice={notice} width={columns} />
+        <StatusBar status={status} connection={connection} width={columns} />
+      </Box>
+    </KeyCaptureContext.Provider>
+  );
+}

@@ -1,0 +1,38 @@
+import { Box, Text } from 'ink';
+import type { ConnectionState } from '../agent-session.js';
+import type { AgentStatus } from '../agent-types.js';
+import { lockCountdown, truncate } from '../format.js';
+
+export interface StatusBarProps {
+  status: AgentStatus | null;
+  connection: ConnectionState;
+  width: number;
+}
+
+/** The bottom line of every screen: lock state, time to auto-lock, agent pid and socket. */
+export function StatusBar({ status, connection, width }: StatusBarProps) {
+  if (connection.state === 'disconnected' || !status) {
+    const msg = connection.state === 'disconnected' ? `no agent — reconnecting… (${connection.message})` : 'connecting to the agent…';
+    return (
+      <Box width={width}>
+        <Text color="red" wrap="truncate">
+          {truncate(msg, width)}
+        </Text>
+      </Box>
+    );
+  }
+  const state = status.locked ? ' LOCKED ' : ' UNLOCKED ';
+  const rest = `${status.locked ? '' : ` ${lockCountdown(false, status.locks_in_s)} ·`} agent pid ${status.pid} · ${status.socket}`;
+  const help = ' ? help ';
+  return (
+    <Box width={width}>
+      <Text inverse bold color={status.locked ? 'red' : 'green'}>
+        {state}
+      </Text>
+      <Box flexGrow={1}>
+        <Text wrap="truncate">{truncate(rest, Math.max(0, width - state.length - help.length))}</Text>
+      </Box>
+      <Text color="gray">{help}</Text>
+    </Box>
+  );
+}

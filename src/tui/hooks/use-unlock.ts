@@ -1,0 +1,40 @@
+import { useCallback, useState } from 'react';
+import type { SigilError } from '../../protocol/errors.js';
+import { useDeps } from './use-deps.js';
+
+export interface UnlockState {
+  busy: boolean;
+  /** The agent's refusal: BAD_PASSPHRASE, RATE_LIMITED (with its wait), or anything else. */
+  error: { code: string; message: string } | null;
+  /** Resolves true when the agent is unlocked. */
+  unlock(passphrase: string): Promise<boolean>;
+}
+
+export function useUnlock(onUnlocked: () => void): UnlockState {
+  const { session } = useDeps();
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<UnlockState['error']>(null);
+
+  const unlock = useCallback(
+    async (passphrase: string): Promise<boolean> => {
+      // Bytes on the wire, wiped once sent; the string itself cannot be wiped in JS.
+      const bytes = Buffer.from(passphrase, 'utf8');
+      setBusy(true);
+      setError(null);
+      try {
+        await session.call('unlock', { passphrase: bytes });
+        onUnlocked();
+        return true;
+      } catch (err) {
+        const e = err as SigilError;
+        setError({ code: e.code, message: e.message });
+        return false;
+      } finally {
+        bytes.fill(0);
+        setBusy(false);
+      }
+    },
+    [session, onUnlocked],
+  );
+  return { busy, error, unlock };
+}

@@ -1,0 +1,64 @@
+/** Every key of the TUI, by screen: the help overlay prints this, so it cannot drift from it. */
+export interface KeySection {
+  title: string;
+  keys: [string, string][];
+}
+
+// Short lines: the overlay fits two columns of these in an 80×24 terminal.
+export const KEYMAP: KeySection[] = [
+  {
+    title: 'Everywhere',
+    keys: [
+      ['1 2 Tab', 'accounts, audit log, next'],
+      ['l', 'lock the agent now'],
+      ['?', 'this help'],
+      ['Esc', 'close overlay / go back'],
+      ['q', 'quit'],
+      ['Ctrl-C', 'quit, even while typing'],
+    ],
+  },
+  {
+    title: 'Passphrase',
+    keys: [
+      ['Enter', 'unlock / start typing'],
+      ['Esc', 'stop typing (q quits)'],
+    ],
+  },
+  {
+    title: 'Accounts',
+    keys: [
+      ['↑↓ k j', 'move'],
+      ['PgUp PgDn g G', 'page, first, last'],
+      ['Enter', 'details'],
+      ['a', 'add an account'],
+      ['r', 'refresh token now'],
+      ['A u', 'authorize again'],
+      ['d', 'remove (asks y/n)'],
+    ],
+  },
+  {
+    title: 'Details',
+    keys: [
+      ['t', 'fetch token (masked)'],
+      ['v', 'reveal / hide token'],
+      ['r A u d', 'as in accounts'],
+    ],
+  },
+  {
+    title: 'Add account',
+    keys: [
+      ['↑↓ Enter', 'pick, next step'],
+      ['Esc', 'back; cancels a sign-in'],
+    ],
+  },
+  {
+    title: 'Audit log',
+    keys: [
+      ['↑↓ k j', 'scroll'],
+      ['PgUp PgDn', 'page (reads older)'],
+      ['g G', 'oldest / newest+follow'],
+      ['f', 'follow on / off'],
+      ['/', 'filter svc/acct/op/result'],
+    ],
+  },
+];

@@ -1,0 +1,85 @@
+import { Spinner } from '@inkjs/ui';
+import { Box, Text, useInput } from 'ink';
+import { useState } from 'react';
+import { ErrorCode } from '../../protocol/codes.js';
+import { TextField } from '../components/TextField.js';
+import { useKeyCapture } from '../hooks/use-key-capture.js';
+import { useUnlock } from '../hooks/use-unlock.js';
+
+export interface PassphraseScreenProps {
+  active: boolean;
+  /**
+   * Type at once (the TUI was started on a locked agent), or first press Enter (the agent
+   * locked under a running TUI: keys meant for something else must not land in the field).
+   */
+  startEditing: boolean;
+  onUnlocked(): void;
+}
+
+/** The first screen while the agent is locked: a masked passphrase prompt. */
+export function PassphraseScreen({ active, startEditing, onUnlocked }: PassphraseScreenProps) {
+  const [editing, setEditing] = useState(startEditing);
+  const [value, setValue] = useState('');
+  const { busy, error, unlock } = useUnlock(onUnlocked);
+  useKeyCapture(active && editing);
+  useInput(
+    (_input, key) => {
+      if (key.return) setEditing(true);
+    },
+    { isActive: active && !editing },
+  );
+
+  const submit = (v: string) => {
+    if (!v || busy) return;
+    setValue('');
+    void unlock(v);
+  };
+
+  return (
+    <Box flexDirection="column" paddingX={2} paddingY={1}>
+      <Text bold color="red">
+        The agent is locked.
+      </Text>
+      <Text>Enter the vault passphrase to unlock it.</Text>
+      <Box marginTop={1}>
+        {editing ? (
+          <TextField
+            label="Passphrase: "
+            value={value}
+            onChange={setValue}
+            onSubmit={submit}
+            onCancel={() => {
+              setValue('');
+              setEditing(false);
+            }}
+            mask
+            focus={active && !busy}
+          />
+        ) : (
+          <Text color="gray">Press Enter to type the passphrase · q quits · ? help</Text>
+        )}
+      </Box>
+      {busy ? (
+        <Box marginTop={1}>
+          <Spinner label="Unlocking…" />
+        </Box>
+      ) : null}
+      {error && !busy ? (
+        <Box marginTop={1}>
+          {error.code === ErrorCode.BAD_PASSPHRASE ? (
+            <Text color="red">Wrong passphrase — try again.</Text>
+          ) : error.code === ErrorCode.RATE_LIMITED ? (
+            <Text color="yellow">{error.message}</Text>
+          ) : (
+            <Text color="red">{error.message}</Text>
+          )}
+        </Box>
+      ) : null}
+      {editing ? (
+        <Box marginTop={1}>
+          <Text color="gray">Enter unlocks · Esc stops typing · Ctrl-C quits</Text>
+        </Box>
+      ) : null}
+    </Box>
+  );
+}

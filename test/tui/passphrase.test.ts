@@ -1,0 +1,90 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Sandbox } from '../support/sandbox.js';
+import { KEY, lockAgent, mountApp, realDeps, setToken, TEST_PASSPHRASE } from './helpers.js';
+
+describe('passphrase screen (real agent, locked)', () => {
+  let sb: Sandbox;
+  beforeAll(async () => {
+    sb = new Sandbox();
+    await sb.startAgent();
+    await sb.initAndUnlock();
+    await setToken(sb, 'github', 'work', 'ghp_0123456789abcdefWXYZ');
+    await lockAgent(sb);
+  });
+  afterAll(() => sb.cleanup());
+
+  it('masks what is typed, says wrong passphrase, shows the back-off, then unlocks into the accounts', async () => {
+    const app = await mountApp(realDeps(sb));
+    try {
+      await app.waitFor('The agent is locked.');
+      expect(app.lastFrame()).toContain('Passphrase:');
+      expect(app.lastFrame()).toContain('LOCKED');
+
+      await app.type('hunter2');
+      expect(app.lastFrame()).toContain('Passphrase: •••••••');
+      expect(app.lastFrame()).not.toContain('hunter2');
+      await app.press(KEY.backspace);
+      expect(app.lastFrame()).toContain('Passphrase: ••••••');
+      expect(app.lastFrame()).not.toContain('•••••••');
+
+      await app.press(KEY.enter);
+      await app.waitFor('Wrong passphrase');
+      expect(app.lastFrame()).not.toContain('•'); // cleared for the next try
+
+      // Two more free failures, then the agent answers RATE_LIMITED with its wait.
+      for (let i = 0; i < 2; i++) {
+        await app.type('nope');
+        await app.press(KEY.enter);
+        await app.waitFor((f) => f.includes('Wrong passphrase') && !f.includes('Unlocking'));
+        await app.idle(50);
+      }
+      await app.type('nope');
+      await app.press(KEY.enter);
+      await app.waitFor(/too many wrong passphrases — try again in \d+s/);
+
+      await app.idle(1100); // the first back-off step is 1 s
+      await app.type(TEST_PASSPHRASE);
+      await app.press(KEY.enter);
+      const frame = await app.waitFor('github');
+      expect(frame).toContain('SERVICE');
+      expect(frame).toContain('UNLOCKED');
+      expect(frame).not.toContain(TEST_PASSPHRASE);
+      expect(app.quits).toBe(0);
+    } finally {
+      await app.unmount();
+    }
+  });
+
+  it('a paste that ends in a newline submits (one input event)', async () => {
+    await lockAgent(sb);
+    const app = await mountApp(realDeps(sb));
+    try {
+      await app.waitFor('Passphrase:');
+      await app.press(TEST_PASSPHRASE + '\r');
+      await app.waitFor('UNLOCKED');
+    } finally {
+      await app.unmount();
+    }
+  });
+
+  it('after a lock under the running TUI, the field waits for Enter and q quits', async () => {
+    const app = await mountApp(realDeps(sb));
+    try {
+      await app.waitFor('UNLOCKED');
+      await app.press('l');
+      await app.waitFor('Press Enter to type the passphrase');
+      await app.press('q');
+      expect(app.quits).toBe(1);
+      await app.press(KEY.enter);
+      await app.type('qq');
+      expect(app.lastFrame()).toContain('Passphrase: ••');
+      expect(app.quits).toBe(1); // q typed into the field does not quit
+      await app.press(KEY.esc);
+      await app.waitFor('Press Enter to type the passphrase');
+      await app.press(KEY.ctrlC);
+      expect(app.quits).toBe(2);
+    } finally {
+      await app.unmount();
+    }
+  });
+});

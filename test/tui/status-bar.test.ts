@@ -1,0 +1,63 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Sandbox } from '../support/sandbox.js';
+import { mountApp, realDeps, setToken } from './helpers.js';
+
+describe('status bar and lock (real agent)', () => {
+  let sb: Sandbox;
+  beforeEach(() => {
+    sb = new Sandbox();
+  });
+  afterEach(() => sb.cleanup());
+
+  it('shows lock state, time to auto-lock, pid and socket; polling it does not keep the agent unlocked', async () => {
+    const pid = await sb.startAgent(['-t', '2s']);
+    await sb.initAndUnlock();
+    const app = await mountApp(realDeps(sb));
+    try {
+      const frame = await app.waitFor('UNLOCKED');
+      expect(frame).toMatch(/locks in [12]s/);
+      expect(frame).toContain(`agent pid ${pid}`);
+      expect(frame).toContain(sb.socket.slice(0, 40));
+      // Polled every 150 ms here (status, list_accounts): the agent still locks after 2 s idle.
+      await app.waitFor('The agent is locked.', 6000);
+      expect(app.lastFrame()).toMatch(/LOCKED\s+agent pid/);
+    } finally {
+      await app.unmount();
+    }
+  });
+
+  it('l locks now: the passphrase screen comes back and sigil-token answers locked (exit 4)', async () => {
+    await sb.startAgent();
+    await sb.initAndUnlock();
+    await setToken(sb, 'github', 'work', 'ghp_0123456789abcdefWXYZ');
+    const app = await mountApp(realDeps(sb));
+    try {
+      await app.waitFor('github');
+      expect((await app.run(() => sb.token('github', 'work'))).code).toBe(0);
+      await app.press('l');
+      await app.waitFor('The agent is locked.');
+      await app.waitFor('Locked: the agent dropped every decrypted secret.');
+      const tok = await app.run(() => sb.token('github', 'work'));
+      expect(tok.code).toBe(4);
+      expect(tok.stdout).toBe('');
+    } finally {
+      await app.unmount();
+    }
+  });
+
+  it('says when the agent is gone and reconnects to a new one', async () => {
+    const first = await sb.startAgent();
+    await sb.initAndUnlock();
+    const app = await mountApp(realDeps(sb));
+    try {
+      await app.waitFor('UNLOCKED');
+      process.kill(first, 'SIGKILL');
+      await app.waitFor('no agent — reconnecting…');
+      const second = await app.run(() => sb.startAgent());
+      await app.waitFor(`agent pid ${second}`);
+      expect(app.lastFrame()).toContain('The agent is locked.'); // a new agent starts locked
+    } finally {
+      await app.unmount();
+    }
+  });
+});
