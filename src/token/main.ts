@@ -2,6 +2,7 @@ import { writeSync } from 'node:fs';
 import { AgentClient } from '../client/agent-client.js';
 import { EXIT_CODES } from '../protocol/codes.js';
 import { SigilError } from '../protocol/errors.js';
+import type { TokenAnswer } from '../protocol/results.js';
 
 /**
  * sigil-token SERVICE ACCOUNT: one valid access token and a newline on stdout, nothing
@@ -23,7 +24,7 @@ export async function tokenMain(argv: string[]): Promise<number> {
   try {
     const client = await AgentClient.connect({ clientName: 'sigil-token' });
     try {
-      const r = await client.request<{ access_token: string }>('get_token', { service, account });
+      const r = await client.request<TokenAnswer>('get_token', { service, account });
       // One write(2) and exit: creating process.stdout (a stream) and tearing down the socket
       // and the event loop cost ~1–2 ms of the hot path, and there is nothing left to do.
       try {

@@ -1,6 +1,6 @@
 import { Box, Text, useInput } from 'ink';
 import { useCallback, useEffect, useRef, useState, type ReactNode } from 'react';
-import type { AccountInfo } from './agent-types.js';
+import type { AccountInfo } from '../protocol/results.js';
 import { HelpOverlay } from './components/HelpOverlay.js';
 import { NoticeLine } from './components/NoticeLine.js';
 import { StatusBar } from './components/StatusBar.js';

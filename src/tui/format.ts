@@ -1,5 +1,5 @@
 import { formatDuration } from '../util/duration.js';
-import type { AccountInfo, AuditEntry } from './agent-types.js';
+import type { AccountInfo, AuditEntry } from '../protocol/results.js';
 
 /** Text shaping for the screens: pure functions, so components hold no rules of their own. */
 

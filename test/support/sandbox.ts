@@ -176,7 +176,8 @@ export class Sandbox {
       }
     }
     this.pids.clear();
-    rmSync(this.home, { recursive: true, force: true });
+    // A process killed a moment ago may still be writing its last file (the audit log).
+    rmSync(this.home, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 });
   }
 }
 

@@ -3,7 +3,7 @@ import { act, createElement } from 'react';
 import { AgentClient } from '../../src/client/agent-client.js';
 import { ErrorCode } from '../../src/protocol/codes.js';
 import { SigilError } from '../../src/protocol/errors.js';
-import type { AccountInfo } from '../../src/tui/agent-types.js';
+import type { AccountInfo } from '../../src/protocol/results.js';
 import { AgentSession, type AgentPort } from '../../src/tui/agent-session.js';
 import { App } from '../../src/tui/app.js';
 import type { PollPeriods, TuiDeps } from '../../src/tui/deps.js';

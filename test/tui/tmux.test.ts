@@ -59,7 +59,7 @@ describe.skipIf(!hasTmux)('sigil tui in tmux', () => {
       .filter(([k]) => k !== 'TERM')
       .map(([k, v]) => `${k}=${quote(v)}`)
       .join(' ');
-    tmux('new-session', '-d', '-s', 't', '-x', '120', '-y', '30', `env -u CI ${vars} PS1='$ ' bash --norc --noprofile`);
+    tmux('new-session', '-d', '-s', 't', '-x', '120', '-y', '30', `env -u CI ${vars} HISTFILE=/dev/null PS1='$ ' bash --norc --noprofile`);
     await waitPane(/^\$\s*$/m);
   });
 

@@ -1,19 +1,10 @@
 import { checkAccount, checkService } from '../../protocol/names.js';
 import { formatDuration } from '../../util/duration.js';
+import type { AccountInfo } from '../../protocol/results.js';
 import { call } from '../agent.js';
 import { formatTime, info, printJson, printTable } from '../output.js';
 
-interface Account {
-  service: string;
-  account: string;
-  kind: string;
-  status: string;
-  expires_at: number | null;
-  scopes: string[];
-  last_used: number | null;
-}
-
-function health(a: Account): string {
+function health(a: AccountInfo): string {
   if (a.status === 'needs_auth') return 'needs auth';
   if (a.expires_at !== null && a.status !== 'expired') {
     return `expires in ${formatDuration(a.expires_at - Date.now() / 1000)}`;
@@ -22,7 +13,7 @@ function health(a: Account): string {
 }
 
 export async function accountsList(opts: { json?: boolean }): Promise<void> {
-  const { accounts } = await call<{ accounts: Account[] }>('list_accounts');
+  const { accounts } = await call<{ accounts: AccountInfo[] }>('list_accounts');
   if (opts.json) return printJson(accounts);
   if (accounts.length === 0) {
     info('No accounts yet. Add a token with: sigil token set SERVICE ACCOUNT');

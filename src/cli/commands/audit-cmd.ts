@@ -1,17 +1,13 @@
+import type { AuditEntry, AuditPage } from '../../protocol/results.js';
 import { call } from '../agent.js';
 import { printJson } from '../output.js';
 import { ErrorCode } from '../../protocol/codes.js';
 import { SigilError } from '../../protocol/errors.js';
 
-interface Page {
-  entries: Record<string, unknown>[];
-  cursor: number;
-}
-
 /** How often --follow asks for new lines: quick enough to feel live, cheap for the agent. */
 const FOLLOW_POLL_MS = 500;
 
-function line(e: Record<string, unknown>): string {
+function line(e: AuditEntry): string {
   const who = e.pid !== undefined ? ` pid=${String(e.pid)}` : '';
   const client = e.client !== undefined ? ` ${String(e.client)}` : '';
   const target = e.target !== undefined ? ` ${String(e.target)}` : '';
@@ -21,16 +17,16 @@ function line(e: Record<string, unknown>): string {
 export async function audit(opts: { lines?: string; follow?: boolean; json?: boolean }): Promise<void> {
   const limit = opts.lines === undefined ? 20 : Number(opts.lines);
   if (!Number.isInteger(limit) || limit < 1) throw new SigilError(ErrorCode.BAD_REQUEST, '-n must be a positive integer');
-  const show = (entries: Record<string, unknown>[]) => {
+  const show = (entries: AuditEntry[]) => {
     for (const e of entries) process.stdout.write((opts.json ? JSON.stringify(e) : line(e)) + '\n');
   };
-  let page = await call<Page>('audit_tail', { limit });
+  let page = await call<AuditPage>('audit_tail', { limit });
   if (opts.json && !opts.follow) return printJson(page.entries);
   show(page.entries);
   if (!opts.follow) return;
   for (;;) {
     await new Promise((r) => setTimeout(r, FOLLOW_POLL_MS));
-    page = await call<Page>('audit_tail', { after: page.cursor });
+    page = await call<AuditPage>('audit_tail', { after: page.cursor });
     show(page.entries);
   }
 }

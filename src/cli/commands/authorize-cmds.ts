@@ -3,6 +3,7 @@ import { ErrorCode } from '../../protocol/codes.js';
 import { SigilError } from '../../protocol/errors.js';
 import { checkAccount, checkService } from '../../protocol/names.js';
 import { formatDuration } from '../../util/duration.js';
+import type { FlowDone, FlowStart } from '../../protocol/results.js';
 import { call } from '../agent.js';
 import { hasDisplay, openBrowser } from '../open-browser.js';
 import { info } from '../output.js';
@@ -12,17 +13,6 @@ export interface AuthorizeOpts {
   browser?: boolean;
   scopes?: string;
   open?: boolean;
-}
-
-interface FlowInfo {
-  flow_id: string;
-  kind: 'auth_code' | 'device';
-  authorization_url?: string;
-  user_code?: string;
-  verification_uri?: string;
-  verification_uri_complete?: string;
-  expires_in?: number;
-  notice?: string;
 }
 
 export async function accountsAdd(service: string, account: string, opts: AuthorizeOpts): Promise<void> {
@@ -57,13 +47,13 @@ async function authorize(service: string, account: string, opts: AuthorizeOpts):
   };
   process.once('SIGINT', onSignal);
   try {
-    let flow: FlowInfo;
+    let flow: FlowStart;
     try {
-      flow = await client.request<FlowInfo>('start_flow', { service, account, kind: preferred, ...(scopes ? { scopes } : {}) });
+      flow = await client.request<FlowStart>('start_flow', { service, account, kind: preferred, ...(scopes ? { scopes } : {}) });
     } catch (err) {
       // The provider lacks the flow we guessed: try the other one, unless the person chose.
       if (chosen || !(err instanceof SigilError) || err.code !== ErrorCode.BAD_REQUEST || !/endpoint/.test(err.message)) throw err;
-      flow = await client.request<FlowInfo>('start_flow', { service, account, kind: preferred === 'device' ? 'auth_code' : 'device', ...(scopes ? { scopes } : {}) });
+      flow = await client.request<FlowStart>('start_flow', { service, account, kind: preferred === 'device' ? 'auth_code' : 'device', ...(scopes ? { scopes } : {}) });
     }
     flowId = flow.flow_id;
     if (flow.notice) info(`Note: ${flow.notice}`);
@@ -78,7 +68,7 @@ async function authorize(service: string, account: string, opts: AuthorizeOpts):
       if (flow.expires_in) info(`The code expires in ${formatDuration(flow.expires_in)}.`);
     }
     info('Waiting for the sign-in to complete (Ctrl-C to cancel)…');
-    const done = await client.request<{ scopes: string[]; expires_at: number | null }>('wait_flow', { flow_id: flow.flow_id }, { timeoutMs: 0 });
+    const done = await client.request<FlowDone>('wait_flow', { flow_id: flow.flow_id }, { timeoutMs: 0 });
     const scopeText = done.scopes.length ? ` with scopes ${done.scopes.join(' ')}` : '';
     info(`Authorized ${service}/${account}${scopeText}. Use it with: sigil-token ${service} ${account}`);
   } finally {

@@ -1,15 +1,8 @@
 import { checkService } from '../../protocol/names.js';
+import type { ProviderInfo } from '../../protocol/results.js';
 import { call } from '../agent.js';
 import { info, printJson, printTable } from '../output.js';
 import { readSecret } from '../secret-input.js';
-
-interface ProviderInfo {
-  name: string;
-  configured: boolean;
-  builtin: boolean;
-  scopes?: string[];
-  problem?: string;
-}
 
 export async function providersList(opts: { json?: boolean }): Promise<void> {
   const { providers } = await call<{ providers: ProviderInfo[] }>('list_providers');

@@ -1,20 +1,10 @@
 import { formatDuration } from '../../util/duration.js';
+import type { AgentStatus } from '../../protocol/results.js';
 import { call } from '../agent.js';
 import { printJson } from '../output.js';
 
-interface Status {
-  locked: boolean;
-  pid: number;
-  version: string;
-  socket: string;
-  lock_timeout_s: number;
-  locks_in_s: number | null;
-  accounts: number;
-  secrets: number | null;
-}
-
 export async function status(opts: { json?: boolean }): Promise<void> {
-  const s = await call<Status>('status');
+  const s = await call<AgentStatus>('status');
   if (opts.json) return printJson(s);
   const lines = [
     `agent:    pid ${s.pid}, sigilforge ${s.version}`,

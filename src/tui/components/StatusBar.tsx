@@ -1,6 +1,6 @@
 import { Box, Text } from 'ink';
 import type { ConnectionState } from '../agent-session.js';
-import type { AgentStatus } from '../agent-types.js';
+import type { AgentStatus } from '../../protocol/results.js';
 import { lockCountdown, truncate } from '../format.js';
 
 export interface StatusBarProps {

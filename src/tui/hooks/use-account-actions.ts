@@ -1,6 +1,6 @@
 import { useCallback, useState } from 'react';
 import { formatDuration } from '../../util/duration.js';
-import type { AccountInfo } from '../agent-types.js';
+import type { AccountInfo } from '../../protocol/results.js';
 import type { Tone } from '../format.js';
 import { useDeps } from './use-deps.js';
 

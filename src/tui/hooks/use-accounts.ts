@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
-import type { AccountInfo } from '../agent-types.js';
+import type { AccountInfo } from '../../protocol/results.js';
 import { useDeps } from './use-deps.js';
 import { useInterval } from './use-interval.js';
 

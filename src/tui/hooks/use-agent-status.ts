@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
-import type { AgentStatus } from '../agent-types.js';
+import type { AgentStatus } from '../../protocol/results.js';
 import { useDeps } from './use-deps.js';
 import { useInterval } from './use-interval.js';
 

@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
-import type { AuditEntry, AuditPage } from '../agent-types.js';
+import type { AuditEntry, AuditPage } from '../../protocol/results.js';
 import { auditMatches } from '../format.js';
 import { useDeps } from './use-deps.js';
 import { useInterval } from './use-interval.js';

@@ -2,7 +2,7 @@ import { useCallback, useEffect, useRef, useState } from 'react';
 import { ErrorCode } from '../../protocol/codes.js';
 import type { SigilError } from '../../protocol/errors.js';
 import type { AgentSession } from '../agent-session.js';
-import type { FlowDone, FlowKind, FlowStart } from '../agent-types.js';
+import type { FlowDone, FlowKind, FlowStart } from '../../protocol/results.js';
 import { useDeps } from './use-deps.js';
 
 export type FlowState =

@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'react';
-import type { ProviderInfo } from '../agent-types.js';
+import type { ProviderInfo } from '../../protocol/results.js';
 import { useDeps } from './use-deps.js';
 
 /** The providers the agent knows: built-in presets and config.toml, ready or not. */

@@ -1,6 +1,6 @@
 import { Box, Text, useInput } from 'ink';
 import { useState } from 'react';
-import type { AccountInfo } from '../agent-types.js';
+import type { AccountInfo } from '../../protocol/results.js';
 import { ConfirmPrompt } from '../components/ConfirmPrompt.js';
 import { Table, type Column } from '../components/Table.js';
 import { accountStatusLabel, ago, type Tone } from '../format.js';

@@ -2,7 +2,7 @@ import { Spinner } from '@inkjs/ui';
 import { Box, Text, useInput } from 'ink';
 import { useState, type ReactNode } from 'react';
 import { formatDuration } from '../../util/duration.js';
-import type { FlowKind, ProviderInfo } from '../agent-types.js';
+import type { FlowKind, ProviderInfo } from '../../protocol/results.js';
 import { DeviceCodeBox } from '../components/DeviceCodeBox.js';
 import { SelectList, type SelectItem } from '../components/SelectList.js';
 import { TextField } from '../components/TextField.js';

@@ -1,6 +1,6 @@
 import { Box, Text, useInput } from 'ink';
 import { useState } from 'react';
-import type { AuditEntry } from '../agent-types.js';
+import type { AuditEntry } from '../../protocol/results.js';
 import { Table, type Column } from '../components/Table.js';
 import { TextField } from '../components/TextField.js';
 import { auditTime, auditWho } from '../format.js';

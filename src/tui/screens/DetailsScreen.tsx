@@ -1,6 +1,6 @@
 import { Box, Text, useInput } from 'ink';
 import { useState } from 'react';
-import type { AccountInfo } from '../agent-types.js';
+import type { AccountInfo } from '../../protocol/results.js';
 import { ConfirmPrompt } from '../components/ConfirmPrompt.js';
 import { toneColor } from '../components/tone.js';
 import { accountStatusLabel, ago, when, type Tone } from '../format.js';

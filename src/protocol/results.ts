@@ -1,4 +1,7 @@
-/** The shapes of the agent's answers that the TUI reads (see src/agent/ops/). */
+/**
+ * What the agent answers, op by op (see src/agent/ops/): the shapes every client reads — the
+ * CLI, the TUI, sigil-token — written once. Agent handlers return plain maps of these shapes.
+ */
 
 export interface AgentStatus {
   locked: boolean;
@@ -73,4 +76,12 @@ export interface AuditEntry {
 export interface AuditPage {
   entries: AuditEntry[];
   cursor: number;
+}
+
+/** get_token */
+export interface TokenAnswer {
+  access_token: string;
+  token_type: string;
+  /** Unix seconds; null for tokens that do not expire. */
+  expires_at: number | null;
 }
