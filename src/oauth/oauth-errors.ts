@@ -28,6 +28,9 @@ export function describeError(err: unknown): string {
   if (err instanceof Error) {
     const cause = (err as { cause?: unknown }).cause;
     if (err.name === 'TimeoutError' || (cause instanceof Error && cause.name === 'TimeoutError')) return 'the provider did not answer in time';
+    // openid-client puts the HTTP response it could not use in `cause` (a 5xx page, say).
+    const status = (cause as { status?: unknown } | undefined)?.status;
+    if (typeof status === 'number') return `${err.message} (HTTP ${status})`;
     const code = (cause as { code?: string } | undefined)?.code;
     return code ? `${err.message} (${code})` : err.message;
   }

@@ -120,6 +120,36 @@ describe('Spotify (fake with its quirks)', () => {
   });
 });
 
+describe('a provider that is down', () => {
+  it('answers PROVIDER_ERROR, keeps the tokens, and refreshes once it is back', async () => {
+    const sp = await startFakeSpotify({ accessTokenTtlS: 2 });
+    const sb = new Sandbox();
+    try {
+      const e = sp.endpoints;
+      writeConfig(sb, `[providers.spotify]\nclient_id = "spotify-test"\nauthorization_endpoint = "${e.authorization_endpoint}"\ntoken_endpoint = "${e.token_endpoint}"\n`);
+      await sb.startAgent();
+      await sb.initAndUnlock();
+      const add = await spawnSigil(sb, ['accounts', 'add', 'spotify', 'me', '--browser'], { BROWSER: followingBrowser(sb) }).done;
+      expect(add.code).toBe(0);
+      await new Promise((r) => setTimeout(r, 2100)); // the 2-second token has expired
+      sp.setOutage(503);
+      const down = await sb.token('spotify', 'me');
+      expect(down.code).toBe(10);
+      expect(down.stderr).toMatch(/^sigil-token: refreshing spotify\/me failed: .*503/);
+      const accounts = JSON.parse((await sb.sigil(['accounts', 'list', '--json'])).stdout) as { status: string }[];
+      expect(accounts[0]!.status).not.toBe('needs_auth');
+      sp.setOutage(null);
+      const back = await sb.token('spotify', 'me');
+      expect(back.stderr).toBe('');
+      expect(back.code).toBe(0);
+      expect(sp.counts.refresh).toBe(1); // the outage answers were not refreshes: the old refresh token was kept and worked
+    } finally {
+      sb.cleanup();
+      await sp.close();
+    }
+  });
+});
+
 describe('a provider that needs a client secret', () => {
   it('takes it from the vault, never from config.toml', async () => {
     const gh = await startFakeGithub({ interval: 1, clientSecret: 'client-secret-value-123', accessTokenTtlS: 60 });

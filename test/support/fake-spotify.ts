@@ -55,6 +55,8 @@ export interface FakeSpotify {
   counts: FakeSpotifyCounts;
   setAuthorizeDecision(d: 'approve' | 'deny'): void;
   setRefreshRotation(r: SpotifyRotation): void;
+  /** The token endpoint answers this HTTP status (e.g. 503) until set back to null. */
+  setOutage(status: number | null): void;
   setAccessTokenTtl(s: number): void;
   /** Every access and refresh token issued so far becomes invalid. */
   revokeAllTokens(): void;
@@ -110,6 +112,8 @@ export async function startFakeSpotify(opts: FakeSpotifyOptions = {}): Promise<F
     return body;
   };
 
+  let outage: number | null = null;
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://x');
     const path = url.pathname;
@@ -147,6 +151,11 @@ export async function startFakeSpotify(opts: FakeSpotifyOptions = {}): Promise<F
 
     if (req.method === 'POST' && path === '/api/token') {
       counts.tokenRequests++;
+      if (outage !== null) {
+        // An outage as Spotify's edge answers it: an HTML error page, no OAuth error body.
+        res.writeHead(outage, { 'content-type': 'text/html' });
+        return void res.end('<html><body>Service Unavailable</body></html>');
+      }
       const p = await readParams(req);
       const basic = basicAuth(req);
       const clientId = p.client_id ?? basic?.id;
@@ -223,6 +232,9 @@ export async function startFakeSpotify(opts: FakeSpotifyOptions = {}): Promise<F
     },
     setRefreshRotation(r) {
       rotation = r;
+    },
+    setOutage(status) {
+      outage = status;
     },
     setAccessTokenTtl(s) {
       accessTtl = s;
