@@ -10,6 +10,7 @@
 //      and one set_secret on it                                    goal ≤ 50 ms
 //   4. agent RSS with the 10k secrets unlocked                     goal ≤ 80 MiB
 //   5. get_token with a refresh due (bench/refresh-bench.mjs)    goal: 1 refresh per 1000 calls
+//   6. sigil tui first frame and keypress → frame (bench/tui-bench.mjs)  goal ≤ 250 ms, ≤ 16 ms
 //
 // Prints a table per section and writes everything to .bench-out/results.json.
 // Timings are reported, never asserted: the exit code is non-zero only when something
@@ -62,7 +63,7 @@ const { values: opt } = parseArgs({
     duration: { type: 'string', default: '3000' },
     warmup: { type: 'string', default: '500' },
     secrets: { type: 'string', default: '10000' },
-    only: { type: 'string', default: '1,2,3,4,5' },
+    only: { type: 'string', default: '1,2,3,4,5,6' },
     'cpu-prof': { type: 'string' },
     pin: { type: 'boolean', default: false },
     rounds: { type: 'string', default: '2' },
@@ -674,6 +675,12 @@ async function main() {
     const { runRefreshBench } = await import('./refresh-bench.mjs');
     results.sections.refresh = await runRefreshBench(log);
   }
+  if (ONLY.has('6')) {
+    section('6. sigil tui: first frame and keypress to frame (bench/tui-bench.mjs)');
+    const { runTuiBench, printTuiBench } = await import('./tui-bench.mjs');
+    results.sections.tui = await runTuiBench();
+    printTuiBench(results.sections.tui);
+  }
 
   results.totalSeconds = (performance.now() - t0) / 1000;
   section('summary');
@@ -699,6 +706,11 @@ async function main() {
   if (s.refresh) {
     rows.push([`refreshes per ${s.refresh.calls} concurrent due calls`, '= 1', s.refresh.due.map((r) => r.refreshes).join(' '), verdict(s.refresh.met)]);
     rows.push([`  their p50 / p99 (cached: ${fmt.ms(s.refresh.cachedP50Ms)} / ${fmt.ms(s.refresh.cachedP99Ms)})`, '-', `${fmt.ms(s.refresh.p50Ms)} / ${fmt.ms(s.refresh.p99Ms)}`, '']);
+  }
+  if (s.tui) {
+    const t = s.tui;
+    rows.push(['sigil tui first frame, unlocked (p50)', `≤ ${t.goals.firstFrameMs} ms`, fmt.ms(t.firstFrame.unlocked.p50, 0), verdict(t.firstFrame.unlocked.p50 <= t.goals.firstFrameMs)]);
+    rows.push(['sigil tui key → frame, j / k (p50)', `≤ ${t.goals.keyToFrameMs} ms`, `${fmt.ms(t.keyToFrame.accountsJ.p50)} / ${fmt.ms(t.keyToFrame.auditK.p50)}`, verdict(Math.max(t.keyToFrame.accountsJ.p50, t.keyToFrame.auditK.p50) <= t.goals.keyToFrameMs)]);
   }
   log(table(['goal', 'target', 'measured', ''], rows));
 

@@ -320,7 +320,7 @@ export async function runTuiBench({ runs = 8, keys = 40, cpuProf = null } = {}) 
   }
 }
 
-function print(r) {
+export function printTuiBench(r) {
   const ms = (v) => `${v.toFixed(1)} ms`;
   const row = (name, s, goal) =>
     `${name.padEnd(36)} ${ms(s.p50).padStart(9)} ${ms(s.p95).padStart(9)} ${ms(s.max).padStart(9)}  ${goal === undefined ? '' : s.p50 <= goal ? `≤ ${goal} ms: met` : `≤ ${goal} ms: NOT met`}`;
@@ -348,5 +348,5 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   });
   const r = await runTuiBench({ runs: Number(values.runs), keys: Number(values.keys), cpuProf: values['cpu-prof'] ?? null });
   if (values.json) console.log(JSON.stringify(r, null, 2));
-  else print(r);
+  else printTuiBench(r);
 }
