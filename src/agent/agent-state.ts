@@ -52,7 +52,6 @@ export class AgentState {
   readonly flows: FlowManager;
   readonly refreshAhead: RefreshAhead;
   readonly idleGc = new IdleGc();
-  private readonly providerConfig: Record<string, unknown>;
   readonly log: (msg: string) => void;
   private store: SecretStore | null = null;
   private unlocking: Promise<void> | null = null;
@@ -70,7 +69,6 @@ export class AgentState {
     this.audit = opts.audit;
     this.log = opts.log ?? (() => {});
     this.startedAt = clock.now();
-    this.providerConfig = opts.config?.providers ?? {};
     this.providers = new ProviderRegistry(opts.config?.providers ?? {}, (service) => this.clientSecret(service), opts.fetch);
     const notifyCmd = opts.config?.agent.notifyCmd;
     this.tokens = new TokenService(this, this.providers, () => Math.floor(clock.now() / 1000), (meta, reason) => {
@@ -181,9 +179,9 @@ export class AgentState {
     return text;
   }
 
-  /** Providers named in config.toml. */
+  /** Providers named in config.toml (and those add_provider appended since the start). */
   providerNames(): string[] {
-    return Object.keys(this.providerConfig);
+    return this.providers.names();
   }
 
   secretCount(): number | null {

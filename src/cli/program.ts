@@ -143,6 +143,17 @@ export function buildProgram(): Command {
   const provider = program.command('providers').description('OAuth providers: built-in presets and config.toml');
   provider.command('list').alias('ls').description('list providers and whether they are ready').option('--json', 'print JSON').action(lazy(providersCmd, (m) => m.providersList));
   provider
+    .command('add <name>')
+    .description('add an OAuth provider to config.toml: an OpenID issuer (checked by discovery) or explicit endpoints')
+    .option('--issuer <url>', 'OpenID Connect issuer, found by discovery')
+    .option('--authorization-endpoint <url>', 'explicit authorization endpoint (plain OAuth 2.0)')
+    .option('--token-endpoint <url>', 'explicit token endpoint')
+    .option('--device-endpoint <url>', 'explicit device authorization endpoint')
+    .option('--revocation-endpoint <url>', 'explicit revocation endpoint')
+    .requiredOption('--client-id <id>', 'the OAuth client id registered with the provider')
+    .option('--scopes <scopes>', 'default scopes, space- or comma-separated')
+    .action(lazy(providersCmd, (m) => m.providersAdd));
+  provider
     .command('secret <service>')
     .description("store a provider's client secret in the vault (asked on the terminal, or --stdin)")
     .option('--stdin', 'read the secret from stdin')

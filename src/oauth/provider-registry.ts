@@ -1,6 +1,8 @@
 import type * as oidc from 'openid-client';
+import { ErrorCode } from '../protocol/codes.js';
+import { SigilError } from '../protocol/errors.js';
 import type { Fetch } from './oauth-errors.js';
-import { resolveProvider, type Provider } from './provider-config.js';
+import { resolveProvider, supportedFlows, type Provider } from './provider-config.js';
 
 /**
  * The agent's providers: config.toml over the presets, each configured (and discovered)
@@ -8,16 +10,54 @@ import { resolveProvider, type Provider } from './provider-config.js';
  */
 export class ProviderRegistry {
   private readonly configs = new Map<string, Promise<oidc.Configuration>>();
+  /** config.toml's [providers.*] tables: the registry's own copy, grown by add(). */
+  private readonly providers: Record<string, Record<string, unknown>>;
 
   constructor(
-    private readonly providers: Record<string, Record<string, unknown>>,
+    providers: Record<string, Record<string, unknown>>,
     /** The provider's client secret from the store, when it needs one. */
     private readonly clientSecret: (service: string) => Promise<string | null>,
     private readonly baseFetch?: Fetch,
-  ) {}
+  ) {
+    this.providers = { ...providers };
+  }
 
   provider(service: string): Provider {
     return resolveProvider(service, this.providers);
+  }
+
+  /** Providers named in config.toml (as loaded, plus those added since). */
+  names(): string[] {
+    return Object.keys(this.providers);
+  }
+
+  /** Whether config.toml (as the agent knows it) has a [providers.NAME] table. */
+  has(name: string): boolean {
+    return Object.hasOwn(this.providers, name);
+  }
+
+  /**
+   * Checks a [providers.NAME] table before it is saved: the same validation as config.toml
+   * (URLs, http only on loopback, client_id), and for an issuer without explicit endpoints a
+   * real discovery — a typo in the issuer fails here (PROVIDER_ERROR), not at the first sign-in.
+   */
+  async check(name: string, table: Record<string, unknown>): Promise<Provider> {
+    const p = resolveProvider(name, { [name]: table });
+    if (p.issuer && !p.token_endpoint) {
+      const { configureProvider } = await import('./provider-client.js');
+      const config = await configureProvider(p, null, this.baseFetch);
+      const meta = config.serverMetadata();
+      if (supportedFlows(p, meta).length === 0) {
+        throw new SigilError(ErrorCode.PROVIDER_ERROR, `discovery at ${p.issuer} found neither an authorization_endpoint nor a device_authorization_endpoint`);
+      }
+    }
+    return p;
+  }
+
+  /** Makes a [providers.NAME] table usable at once (after it has been saved to config.toml). */
+  add(name: string, table: Record<string, unknown>): void {
+    this.providers[name] = table;
+    this.configs.delete(name);
   }
 
   configuration(service: string): Promise<oidc.Configuration> {

@@ -45,6 +45,10 @@ export const OPS = [
   'list_secrets',
   'resolve',
   'audit_tail',
+  // Beyond DESIGN.md's list: providers (sigil providers, the TUI's custom issuer).
+  'list_providers',
+  'add_provider',
+  'set_client_secret',
 ] as const;
 export type Op = (typeof OPS)[number];
 

@@ -85,3 +85,8 @@ export interface TokenAnswer {
   /** Unix seconds; null for tokens that do not expire. */
   expires_at: number | null;
 }
+
+/** add_provider: the [providers.NAME] section it appended to config.toml. */
+export interface AddedProvider {
+  name: string;
+}

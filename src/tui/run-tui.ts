@@ -102,6 +102,9 @@ export function runFullScreen(build: (quit: () => void) => ReactElement, opts: {
   process.on('exit', restore);
 
   writeSync(stdout.fd, ENTER_SCREEN);
+  // Raw mode before the first frame, not when ink's input hook attaches after it: a Ctrl-C
+  // typed in between would otherwise be a SIGINT (exit 130) instead of a key (quit, exit 0).
+  if (process.stdin.isTTY) process.stdin.setRawMode(true);
   try {
     instance = render(build(() => leave(0)), { exitOnCtrlC: false, patchConsole: true, maxFps: MAX_FPS });
   } catch (err) {

@@ -55,8 +55,9 @@ describe('OAuth against a real OpenID provider', () => {
     expect(tok.stdout).toMatch(/^\S{20,}\n$/);
     const accounts = JSON.parse((await sb.sigil(['accounts', 'list', '--json'])).stdout) as Record<string, unknown>[];
     expect(accounts).toMatchObject([{ service: 'corp', account: 'alice', kind: 'oauth', scopes: ['openid'] }]);
-    const audit = readFileSync(sb.auditPath, 'utf8');
-    expect(audit).toContain('"op":"flow_complete","target":"corp/alice","result":"ok"');
+    // Through the agent, which flushes its buffered audit lines first.
+    const audit = JSON.parse((await sb.sigil(['audit', '--json', '-n', '50'])).stdout) as { op: string; target?: string; result: string }[];
+    expect(audit).toContainEqual(expect.objectContaining({ op: 'flow_complete', target: 'corp/alice', result: 'ok' }));
   });
 
   it('adds an account with the device flow approved in the browser', async () => {

@@ -1,7 +1,128 @@
-import { bytesArg, stringArg } from '../../protocol/messages.js';
+import { readFile, realpath } from 'node:fs/promises';
+import { parse, TomlError } from 'smol-toml';
+import { ErrorCode } from '../../protocol/codes.js';
+import { SigilError } from '../../protocol/errors.js';
+import { bytesArg, stringArg, type Args } from '../../protocol/messages.js';
 import { checkService, credentialKey } from '../../protocol/names.js';
 import { PRESETS } from '../../oauth/provider-presets.js';
+import { writeFileAtomic } from '../../stores/atomic-file.js';
+import type { AgentState } from '../agent-state.js';
 import { str, type OpTable } from '../op-table.js';
+
+/** The keys add_provider accepts, in the order they are written to config.toml. */
+const URL_KEYS = ['issuer', 'authorization_endpoint', 'token_endpoint', 'device_authorization_endpoint', 'revocation_endpoint'] as const;
+
+/** One add_provider at a time per agent: each reads config.toml, checks the name, appends. */
+const writing = new WeakMap<AgentState, Promise<unknown>>();
+
+function serialized<T>(state: AgentState, fn: () => Promise<T>): Promise<T> {
+  const before = writing.get(state) ?? Promise.resolve();
+  const run = before.then(fn, fn);
+  writing.set(
+    state,
+    run.catch(() => {}),
+  );
+  return run;
+}
+
+/** The [providers.NAME] table an add_provider request describes (not yet validated). */
+function providerTable(args: Args): Record<string, unknown> {
+  const table: Record<string, unknown> = {};
+  for (const key of URL_KEYS) {
+    const v = stringArg(args, key, { optional: true });
+    if (v !== undefined) table[key] = v;
+  }
+  table.client_id = stringArg(args, 'client_id');
+  const scopes = args.scopes;
+  if (scopes !== undefined && scopes !== null) {
+    if (!Array.isArray(scopes) || !scopes.every((s) => typeof s === 'string' && /^[\x21-\x7e]+$/.test(s))) {
+      throw new SigilError(ErrorCode.BAD_REQUEST, 'argument "scopes" must be a list of scope names');
+    }
+    table.scopes = scopes;
+  }
+  return table;
+}
+
+/** A TOML basic string: every control character escaped (TOML forbids them raw, DEL too). */
+function tomlString(s: string): string {
+  let out = '"';
+  for (const ch of s) {
+    const c = ch.codePointAt(0)!;
+    if (ch === '"') out += '\\"';
+    else if (ch === '\\') out += '\\\\';
+    else if (ch === '\n') out += '\\n';
+    else if (ch === '\t') out += '\\t';
+    else if (ch === '\r') out += '\\r';
+    else if (c < 0x20 || c === 0x7f) out += `\\u${c.toString(16).padStart(4, '0')}`;
+    else if (c >= 0xd800 && c <= 0xdfff) throw new SigilError(ErrorCode.BAD_REQUEST, 'provider settings must be valid Unicode text');
+    else out += ch;
+  }
+  return out + '"';
+}
+
+function tomlSection(name: string, table: Record<string, unknown>): string {
+  const lines = [`[providers.${name}]`];
+  for (const [key, value] of Object.entries(table)) {
+    lines.push(`${key} = ${Array.isArray(value) ? `[${value.map((v) => tomlString(String(v))).join(', ')}]` : tomlString(String(value))}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+function parseToml(path: string, text: string): Record<string, unknown> {
+  try {
+    return parse(text) as Record<string, unknown>;
+  } catch (err) {
+    if (err instanceof TomlError) throw new SigilError(ErrorCode.BAD_REQUEST, `${path}:${err.line}:${err.column}: ${err.message.split('\n')[0]}`);
+    throw err;
+  }
+}
+
+function providersIn(doc: Record<string, unknown>): Record<string, unknown> {
+  const p = doc.providers;
+  return typeof p === 'object' && p !== null && !Array.isArray(p) ? (p as Record<string, unknown>) : {};
+}
+
+/** config.toml's text (empty when missing) and the path to replace (a symlink's target). */
+async function readConfigText(configPath: string): Promise<{ target: string; text: string; doc: Record<string, unknown> }> {
+  try {
+    const target = await realpath(configPath);
+    const text = await readFile(target, 'utf8');
+    return { target, text, doc: parseToml(configPath, text) };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { target: configPath, text: '', doc: {} };
+    if (err instanceof SigilError) throw err;
+    throw new SigilError(ErrorCode.INTERNAL, `cannot read ${configPath}: ${(err as Error).message}`);
+  }
+}
+
+/** ALREADY_EXISTS when config.toml, as it is on disk now, already has [providers.NAME]. */
+function refuseExisting(configPath: string, doc: Record<string, unknown>, name: string): void {
+  if (Object.hasOwn(providersIn(doc), name)) throw new SigilError(ErrorCode.ALREADY_EXISTS, `provider "${name}" already exists in ${configPath}`);
+}
+
+/**
+ * Appends [providers.NAME] to config.toml, leaving every byte already there as it was
+ * (comments, order, spacing). A symlinked config.toml (dotfiles) stays a symlink: the file it
+ * points to is the one replaced.
+ */
+async function appendProvider(configPath: string, name: string, table: Record<string, unknown>): Promise<void> {
+  const { target, text, doc } = await readConfigText(configPath);
+  refuseExisting(configPath, doc, name);
+  const sep = text === '' || text.endsWith('\n\n') ? '' : text.endsWith('\n') ? '\n' : '\n\n';
+  const next = text + sep + tomlSection(name, table);
+  // The file may define providers in a way a new [providers.NAME] header cannot extend (an
+  // inline table): then the result would not parse, or would not say what was asked.
+  let written: unknown;
+  try {
+    written = providersIn(parse(next) as Record<string, unknown>)[name];
+  } catch {
+    written = undefined;
+  }
+  if (JSON.stringify(written) !== JSON.stringify(table)) {
+    throw new SigilError(ErrorCode.BAD_REQUEST, `${configPath} defines [providers] so that a new [providers.${name}] section cannot be appended; add it by hand`);
+  }
+  await writeFileAtomic(target, Buffer.from(next, 'utf8'), 0o600);
+}
 
 export const providerOps: OpTable = {
   // A provider's client secret lives in the vault, never in config.toml.
@@ -20,6 +141,29 @@ export const providerOps: OpTable = {
       }
       state.providers.forget(); // the next flow or refresh uses the new secret
       return { service };
+    },
+  },
+
+  // A new provider, checked (discovery included) and appended to config.toml: usable at once.
+  add_provider: {
+    secret: false, // config.toml holds no secret; a client secret goes in with set_client_secret
+    audit: true,
+    target: (args) => str(args, 'name'),
+    run({ state }, args) {
+      const name = checkService(stringArg(args, 'name'));
+      const table = providerTable(args);
+      return serialized(state, async () => {
+        if (name in PRESETS) {
+          throw new SigilError(ErrorCode.ALREADY_EXISTS, `"${name}" is a built-in provider: to change its settings, edit [providers.${name}] in ${state.paths.config}`);
+        }
+        if (state.providers.has(name)) throw new SigilError(ErrorCode.ALREADY_EXISTS, `provider "${name}" already exists in ${state.paths.config}`);
+        // Before the (slow) discovery: a name taken in the file as it is now is refused at once.
+        refuseExisting(state.paths.config, (await readConfigText(state.paths.config)).doc, name);
+        await state.providers.check(name, table);
+        await appendProvider(state.paths.config, name, table); // reads the file again: it may have changed meanwhile
+        state.providers.add(name, table);
+        return { name };
+      });
     },
   },
 

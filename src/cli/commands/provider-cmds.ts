@@ -23,3 +23,29 @@ export async function providersSecret(service: string, opts: { stdin?: boolean }
   }
   info(`Stored the client secret for ${service} in the vault.`);
 }
+
+export interface AddProviderOpts {
+  issuer?: string;
+  authorizationEndpoint?: string;
+  tokenEndpoint?: string;
+  deviceEndpoint?: string;
+  revocationEndpoint?: string;
+  clientId: string;
+  scopes?: string;
+}
+
+/** Adds [providers.NAME] to config.toml through the agent, which checks discovery first. */
+export async function providersAdd(name: string, opts: AddProviderOpts): Promise<void> {
+  checkService(name);
+  await call('add_provider', {
+    name,
+    client_id: opts.clientId,
+    ...(opts.issuer ? { issuer: opts.issuer } : {}),
+    ...(opts.authorizationEndpoint ? { authorization_endpoint: opts.authorizationEndpoint } : {}),
+    ...(opts.tokenEndpoint ? { token_endpoint: opts.tokenEndpoint } : {}),
+    ...(opts.deviceEndpoint ? { device_authorization_endpoint: opts.deviceEndpoint } : {}),
+    ...(opts.revocationEndpoint ? { revocation_endpoint: opts.revocationEndpoint } : {}),
+    ...(opts.scopes ? { scopes: opts.scopes.split(/[\s,]+/).filter(Boolean) } : {}),
+  });
+  info(`Added [providers.${name}] to config.toml. Next: sigil accounts add ${name} ACCOUNT`);
+}

@@ -8,8 +8,17 @@ const GAP = 2;
  * a column until it is full). Esc or ? closes it.
  */
 export function HelpOverlay({ height, width }: { height: number; width: number }) {
-  const columns = pack(KEYMAP, Math.max(1, height - 2));
-  const fits = columns.reduce((w, c) => w + columnWidth(c) + GAP, 0) - GAP <= width - 2;
+  const all = pack(KEYMAP, Math.max(1, height - 2));
+  // Only whole columns that fit: a column pushed past the edge would wrap into garbage.
+  const columns: KeySection[][] = [];
+  let used = 0;
+  for (const col of all) {
+    const w = columnWidth(col) + (columns.length ? GAP : 0);
+    if (columns.length && used + w > width - 2) break;
+    columns.push(col);
+    used += w;
+  }
+  const fits = columns.length === all.length;
   return (
     <Box flexDirection="column" height={height} width={width} paddingX={1} overflowY="hidden">
       <Text bold inverse color="cyan">

@@ -1,21 +1,66 @@
-import { useEffect, useState } from 'react';
-import type { ProviderInfo } from '../../protocol/results.js';
+import { useCallback, useEffect, useRef, useState } from 'react';
+import type { AddedProvider, ProviderInfo } from '../../protocol/results.js';
 import { useDeps } from './use-deps.js';
 
+/** What the "Custom OpenID issuer…" entry asks for. */
+export interface CustomIssuer {
+  name: string;
+  issuer: string;
+  client_id: string;
+  scopes: string[];
+}
+
+/** Discovery may wait on a slow provider (the agent gives up after 30 s): wait a little longer. */
+const ADD_PROVIDER_TIMEOUT_MS = 45_000;
+
+export interface ProvidersControl {
+  providers: ProviderInfo[] | null;
+  error: string | null;
+  /** Asks the agent for the list again (after add_provider). */
+  reload(): Promise<void>;
+  /** add_provider: the agent checks discovery, appends to config.toml, and the provider is usable at once. */
+  add(custom: CustomIssuer): Promise<AddedProvider>;
+}
+
 /** The providers the agent knows: built-in presets and config.toml, ready or not. */
-export function useProviders(): { providers: ProviderInfo[] | null; error: string | null } {
+export function useProviders(): ProvidersControl {
   const { session } = useDeps();
   const [providers, setProviders] = useState<ProviderInfo[] | null>(null);
   const [error, setError] = useState<string | null>(null);
+  const alive = useRef(true);
+
+  const reload = useCallback(
+    () =>
+      session.call<{ providers: ProviderInfo[] }>('list_providers').then(
+        (r) => {
+          if (!alive.current) return;
+          setProviders(r.providers);
+          setError(null);
+        },
+        (err: Error) => {
+          if (alive.current) setError(err.message);
+        },
+      ),
+    [session],
+  );
+
   useEffect(() => {
-    let live = true;
-    session.call<{ providers: ProviderInfo[] }>('list_providers').then(
-      (r) => live && setProviders(r.providers),
-      (err: Error) => live && setError(err.message),
-    );
+    alive.current = true;
+    void reload();
     return () => {
-      live = false;
+      alive.current = false;
     };
-  }, [session]);
-  return { providers, error };
+  }, [reload]);
+
+  const add = useCallback(
+    (c: CustomIssuer) =>
+      session.call<AddedProvider>(
+        'add_provider',
+        { name: c.name, issuer: c.issuer, client_id: c.client_id, ...(c.scopes.length ? { scopes: c.scopes } : {}) },
+        { timeoutMs: ADD_PROVIDER_TIMEOUT_MS },
+      ),
+    [session],
+  );
+
+  return { providers, error, reload, add };
 }

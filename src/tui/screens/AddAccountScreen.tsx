@@ -1,6 +1,9 @@
 import { Spinner } from '@inkjs/ui';
 import { Box, Text, useInput } from 'ink';
-import { useState, type ReactNode } from 'react';
+import { useRef, useState, type ReactNode } from 'react';
+import { ErrorCode } from '../../protocol/codes.js';
+import type { SigilError } from '../../protocol/errors.js';
+import { checkService } from '../../protocol/names.js';
 import { formatDuration } from '../../util/duration.js';
 import type { FlowKind, ProviderInfo } from '../../protocol/results.js';
 import { DeviceCodeBox } from '../components/DeviceCodeBox.js';
@@ -25,19 +28,42 @@ export interface AddAccountScreenProps {
   onDone(changed: boolean): void;
 }
 
-type Step = 'provider' | 'name' | 'scopes' | 'kind' | 'flow';
+type CustomStep = 'custom-name' | 'custom-issuer' | 'custom-client' | 'custom-scopes' | 'custom-saving';
+type Step = 'provider' | CustomStep | 'name' | 'scopes' | 'kind' | 'flow';
+
+const CUSTOM_LABEL = 'Custom OpenID issuer…';
+
+/** Which field an add_provider error is about, so the person lands where the fix is. */
+function customStepFor(err: SigilError): CustomStep {
+  if (err.code === ErrorCode.ALREADY_EXISTS || /service name/.test(err.message)) return 'custom-name';
+  if (err.code === ErrorCode.PROVIDER_ERROR || /\.issuer"/.test(err.message)) return 'custom-issuer';
+  if (/client_id/.test(err.message)) return 'custom-client';
+  if (/scope/.test(err.message)) return 'custom-scopes';
+  return 'custom-issuer';
+}
+
+const splitScopes = (text: string) => text.split(/[\s,]+/).filter(Boolean);
 
 /** Add an OAuth account (or sign one in again): provider, name, scopes, flow kind, then the sign-in. */
 export function AddAccountScreen({ preset, active, height, onDone }: AddAccountScreenProps) {
   const { canOpenBrowser } = useDeps();
-  const { providers, error: providersError } = useProviders();
+  const { providers, error: providersError, reload: reloadProviders, add: addProvider } = useProviders();
   const flow = useFlow();
   const [step, setStep] = useState<Step>(preset ? 'kind' : 'provider');
   const [provider, setProvider] = useState<string | null>(preset?.service ?? null);
   const [name, setName] = useState(preset?.account ?? '');
   const [scopes, setScopes] = useState(preset ? preset.scopes.join(' ') : '');
   const [problem, setProblem] = useState<string | null>(null);
-  const typing = step === 'name' || step === 'scopes';
+  /** The provider list's label picked last: going back to the list puts the cursor there. */
+  const [picked, setPicked] = useState<string | null>(null);
+  // "Custom OpenID issuer…": a new [providers.NAME] the agent checks and saves (add_provider).
+  const [customName, setCustomName] = useState('');
+  const [customIssuer, setCustomIssuer] = useState('');
+  const [customClient, setCustomClient] = useState('');
+  const [customScopes, setCustomScopes] = useState('openid');
+  /** Bumped by Esc while add_provider runs: its late answer then moves no step. */
+  const saveAttempt = useRef(0);
+  const typing = step === 'name' || step === 'scopes' || (step.startsWith('custom-') && step !== 'custom-saving');
   useKeyCapture(active && typing);
 
   const info: ProviderInfo | undefined = providers?.find((p) => p.name === provider);
@@ -60,6 +86,37 @@ export function AddAccountScreen({ preset, active, height, onDone }: AddAccountS
     { isActive: active && step === 'provider' && !providers },
   );
 
+  // Esc while the agent checks the issuer: back to the last field (the answer is ignored).
+  useInput(
+    (_input, key) => {
+      if (!key.escape) return;
+      saveAttempt.current++;
+      back('custom-scopes');
+    },
+    { isActive: active && step === 'custom-saving' },
+  );
+
+  const saveCustom = async () => {
+    const attempt = ++saveAttempt.current;
+    setProblem(null);
+    setStep('custom-saving');
+    const scopeList = splitScopes(customScopes);
+    try {
+      await addProvider({ name: customName, issuer: customIssuer.trim(), client_id: customClient.trim(), scopes: scopeList });
+    } catch (err) {
+      if (attempt !== saveAttempt.current) return;
+      setProblem((err as SigilError).message);
+      setStep(customStepFor(err as SigilError));
+      return;
+    }
+    await reloadProviders(); // the list shows it (also when Esc came meanwhile)
+    if (attempt !== saveAttempt.current) return;
+    setProvider(customName);
+    setPicked(customName);
+    setScopes(scopeList.join(' '));
+    setStep('name');
+  };
+
   const back = (to: Step | null) => {
     setProblem(null);
     if (to === null) onDone(false);
@@ -69,24 +126,32 @@ export function AddAccountScreen({ preset, active, height, onDone }: AddAccountS
   const title = preset ? `Sign in to ${preset.service}/${preset.account} again` : 'Add an account';
   let body: ReactNode;
   if (step === 'provider') {
-    const items: SelectItem<ProviderInfo>[] = (providers ?? []).map((p) => ({
+    // null: the "Custom OpenID issuer…" entry.
+    const items: SelectItem<ProviderInfo | null>[] = (providers ?? []).map((p) => ({
       value: p,
       label: p.name,
       hint: p.configured ? `${p.builtin ? 'preset' : 'config.toml'}${p.discovery ? ', discovery' : ''}` : `not ready: ${p.problem ?? 'not configured'}`,
       disabled: !p.configured,
     }));
+    items.push({ value: null, label: CUSTOM_LABEL, hint: 'any OpenID Connect provider, found by discovery; saved to config.toml' });
     body = (
       <Box flexDirection="column">
         <Text bold>Provider:</Text>
-        <Text color="gray">(another OpenID issuer: add [providers.NAME] with issuer = … to config.toml)</Text>
         {providersError ? <Text color="red">{providersError}</Text> : null}
         {providers ? (
           <SelectList
             items={items}
+            initial={Math.max(0, items.findIndex((i) => i.label === picked))}
             focus={active}
             height={Math.max(3, height - 6)}
             onCancel={() => back(null)}
             onSelect={(item) => {
+              setPicked(item.label);
+              if (item.value === null) {
+                setProblem(null);
+                setStep('custom-name');
+                return;
+              }
               if (!item.value.configured) {
                 setProblem(`${item.value.name} is not ready: ${item.value.problem ?? 'not configured'}`);
                 return;
@@ -102,6 +167,77 @@ export function AddAccountScreen({ preset, active, height, onDone }: AddAccountS
         )}
       </Box>
     );
+  } else if (step === 'custom-name') {
+    body = (
+      <Box flexDirection="column">
+        <TextField
+          label="Provider name: "
+          value={customName}
+          onChange={setCustomName}
+          focus={active}
+          placeholder="e.g. corp (the service name in sigil-token corp ACCOUNT)"
+          onCancel={() => back('provider')}
+          onSubmit={(v) => {
+            const n = v.trim();
+            if (!n) return setProblem('The provider needs a name.');
+            try {
+              checkService(n);
+            } catch (err) {
+              return setProblem((err as Error).message);
+            }
+            if (providers?.some((p) => p.name === n)) return setProblem(`"${n}" is already a provider: pick it from the list (Esc).`);
+            setCustomName(n);
+            back('custom-issuer');
+          }}
+        />
+        <Text color="gray">Lowercase letters, digits, - and _; it becomes [providers.NAME] in config.toml.</Text>
+      </Box>
+    );
+  } else if (step === 'custom-issuer') {
+    body = (
+      <Box flexDirection="column">
+        <TextField
+          label="Issuer URL: "
+          value={customIssuer}
+          onChange={setCustomIssuer}
+          focus={active}
+          placeholder="https://login.example.com"
+          onCancel={() => back('custom-name')}
+          onSubmit={(v) => {
+            if (!v.trim()) return setProblem('The issuer URL is needed: where /.well-known/openid-configuration lives.');
+            back('custom-client');
+          }}
+        />
+        <Text color="gray">https (plain http only for 127.0.0.1, ::1 or localhost).</Text>
+      </Box>
+    );
+  } else if (step === 'custom-client') {
+    body = (
+      <Box flexDirection="column">
+        <TextField
+          label="Client id: "
+          value={customClient}
+          onChange={setCustomClient}
+          focus={active}
+          placeholder="from the app you registered with the provider"
+          onCancel={() => back('custom-issuer')}
+          onSubmit={(v) => {
+            if (!v.trim()) return setProblem('The client id is needed: register an app (a public client) with the provider to get one.');
+            back('custom-scopes');
+          }}
+        />
+        <Text color="gray">A client secret, if the provider wants one: sigil providers secret NAME (it goes in the vault).</Text>
+      </Box>
+    );
+  } else if (step === 'custom-scopes') {
+    body = (
+      <Box flexDirection="column">
+        <TextField label="Default scopes: " value={customScopes} onChange={setCustomScopes} focus={active} placeholder="(none)" onCancel={() => back('custom-client')} onSubmit={() => void saveCustom()} />
+        <Text color="gray">Space-separated; Enter checks the issuer and saves the provider to config.toml.</Text>
+      </Box>
+    );
+  } else if (step === 'custom-saving') {
+    body = <Spinner label={`Checking ${customIssuer.trim()} (discovery)… Esc goes back`} />;
   } else if (step === 'name') {
     body = (
       <TextField
@@ -145,7 +281,7 @@ export function AddAccountScreen({ preset, active, height, onDone }: AddAccountS
             if (item.disabled) return setProblem(item.hint ?? 'not available');
             setProblem(null);
             setStep('flow');
-            const list = scopes.split(/[\s,]+/).filter(Boolean);
+            const list = splitScopes(scopes);
             void flow.start(provider!, name, item.value, list.length ? list : undefined, { mustBeNew: !preset });
           }}
         />
@@ -158,12 +294,16 @@ export function AddAccountScreen({ preset, active, height, onDone }: AddAccountS
   return (
     <Box flexDirection="column" paddingX={1}>
       <Text bold>{title}</Text>
-      {step !== 'provider' && step !== 'flow' ? <Text color="gray">{`${provider ?? ''}${name ? ` / ${name}` : ''}`}</Text> : null}
+      {step.startsWith('custom-') ? (
+        <Text color="gray">{`${CUSTOM_LABEL.replace('…', '')}${customName ? `: ${customName}` : ''}`}</Text>
+      ) : step !== 'provider' && step !== 'flow' ? (
+        <Text color="gray">{`${provider ?? ''}${name ? ` / ${name}` : ''}`}</Text>
+      ) : null}
       <Box marginTop={1} flexDirection="column">
         {body}
       </Box>
       {problem ? <Text color="red">{problem}</Text> : null}
-      {step !== 'flow' ? <Text color="gray">Enter next · Esc back</Text> : null}
+      {step !== 'flow' && step !== 'custom-saving' ? <Text color="gray">Enter next · Esc back</Text> : null}
     </Box>
   );
 }
