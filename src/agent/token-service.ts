@@ -104,7 +104,20 @@ export class TokenService {
     const key = `${service}/${account}`;
     let running = this.inflight.get(key);
     if (!running) {
-      running = this.doRefresh(service, account).finally(() => this.inflight.delete(key));
+      // One audit line per refresh at the provider, however many callers shared it (and
+      // background refreshes, which no request line covers).
+      running = this.doRefresh(service, account)
+        .then(
+          (t) => {
+            this.state.audit.record({ op: 'refresh', target: key, result: 'ok' });
+            return t;
+          },
+          (err: unknown) => {
+            this.state.audit.record({ op: 'refresh', target: key, result: err instanceof SigilError ? err.code : ErrorCode.INTERNAL });
+            throw err;
+          },
+        )
+        .finally(() => this.inflight.delete(key));
       this.inflight.set(key, running);
     }
     return running;

@@ -122,6 +122,10 @@ describe('OAuth against a real OpenID provider', () => {
       expect(answers).toHaveLength(200);
       expect(new Set(answers.map((a) => a.access_token)).size).toBe(1);
       expect(op.counts.refresh).toBe(refreshes + 1);
+      // Audited: 200 get_token lines, and one line for the one refresh at the provider.
+      const audit = JSON.parse((await sb.sigil(['audit', '--json', '-n', '1000'])).stdout) as { op: string; target?: string }[];
+      expect(audit.filter((e) => e.op === 'refresh' && e.target === 'corp/erin')).toHaveLength(1);
+      expect(audit.filter((e) => e.op === 'get_token' && e.target === 'corp/erin')).toHaveLength(200);
     } finally {
       for (const c of clients) c.close();
     }
