@@ -2,6 +2,7 @@ import { ErrorCode } from '../protocol/codes.js';
 import { SigilError } from '../protocol/errors.js';
 import type { SecretStore } from '../stores/secret-store.js';
 import { openVault, type VaultOptions } from '../stores/vault-store.js';
+import { openKeyringStore } from '../stores/keyring-store.js';
 import { VaultLease } from '../stores/vault-lease.js';
 import type { SigilPaths } from '../util/paths.js';
 import type { AccountRegistry } from './account-registry.js';
@@ -34,6 +35,12 @@ export interface AgentStateOptions {
   audit: AuditLog;
   clock?: Clock;
   vault?: VaultOptions;
+  /**
+   * Where secrets live once unlocked (config.toml's storage.primary; default the config's,
+   * else "vault"). With "keyring" the vault passphrase still unlocks the agent (the vault is
+   * the gate), and secrets are then served from and stored in the OS keyring.
+   */
+  primary?: SigilConfig['storage']['primary'];
   /** Opens the secret store with a passphrase; the vault unless a test says otherwise. */
   openStore?: (passphrase: Buffer) => Promise<SecretStore>;
   log?: (msg: string) => void;
@@ -79,7 +86,12 @@ export class AgentState {
     this.throttle = new UnlockThrottle(() => clock.now());
     this.idle = new IdleLock(opts.lockTimeoutS, () => void this.lock('timeout'), clock);
     this.lease = new VaultLease(`${opts.paths.vault}.lease`, { pid: process.pid, socket: opts.socketPath });
-    this.openStore = opts.openStore ?? ((pass) => openVault(opts.paths, pass, opts.vault));
+    const primary = opts.primary ?? opts.config?.storage.primary ?? 'vault';
+    this.openStore =
+      opts.openStore ??
+      (primary === 'keyring'
+        ? (pass) => openKeyringGated(opts.paths, pass, opts.vault)
+        : (pass) => openVault(opts.paths, pass, opts.vault));
   }
 
   get locked(): boolean {
@@ -187,6 +199,18 @@ export class AgentState {
   secretCount(): number | null {
     return this.store ? this.store.size() : null;
   }
+}
+
+/**
+ * storage.primary = "keyring": the passphrase must open the vault (that check, the unlock
+ * throttle and the lock state stay the vault's), then the OS keyring is probed and serves.
+ * The vault's decrypted entries are dropped at once. A keyring that cannot be used fails
+ * the unlock with the reason (no D-Bus, no Secret Service, locked): the person chose it.
+ */
+async function openKeyringGated(paths: SigilPaths, passphrase: Buffer, vault: VaultOptions | undefined): Promise<SecretStore> {
+  const gate = await openVault(paths, passphrase, vault);
+  await gate.close();
+  return openKeyringStore();
 }
 
 /** The store with a hook after each write (writes re-encrypt the whole vault: garbage). */

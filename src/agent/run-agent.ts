@@ -44,6 +44,7 @@ export async function startAgent(opts: RunAgentOptions): Promise<RunningAgent> {
     socketPath: opts.socketPath,
     lockTimeoutS: opts.lockTimeoutS ?? config.agent.lockTimeoutS,
     config,
+    primary: config.storage.primary,
     registry,
     audit,
     log,
