@@ -166,6 +166,37 @@ export function buildProgram(): Command {
     .option('-q, --quiet', 'say nothing; the exit status tells')
     .action(lazy(refs, (m) => m.checkRef));
   program
+    .command('run')
+    .description('run a command, resolving references in its environment')
+    .usage('[options] -- <command> [args...]')
+    .option('--env-file <file>', 'also load variables from a dotenv file (repeatable)', (f: string, prev?: string[]) => [...(prev ?? []), f])
+    .option('--no-masking', "show resolved values in the command's output")
+    .allowExcessArguments()
+    .addHelpText(
+      'after',
+      `
+Every environment variable whose value is an auth:// or secret:// reference
+(env files apply over the inherited environment, later files win) is resolved
+through the agent just before <command> starts. <command> gets the values in its
+environment, never on its command line. Its stdout and stderr go through pipes
+that print <concealed by sigil> in place of each value (values shorter than 3
+characters are not masked); --no-masking gives it the terminal untouched.
+A reference that cannot be resolved starts nothing. The exit status is the
+command's own (128+N when signal N ended it).`,
+    )
+    // No declared arguments (cmd.args holds them), so the help keeps its command column width.
+    .action(async (opts: { envFile?: string[]; masking: boolean }, cmd: Command) => {
+      const { run } = await import('./commands/run-cmd.js');
+      await run(cmd.args, opts);
+    });
+  program
+    .command('inject')
+    .description('fill the {{ reference }} placeholders of a template')
+    .option('-i, --in-file <file>', 'the template ("-": stdin, the default)')
+    .option('-o, --out-file <file>', 'write to this file, mode 0600 (default: stdout)')
+    .option('-f, --force', 'replace the output file if it exists')
+    .action(lazy(() => import('./commands/inject-cmd.js'), (m) => m.inject));
+  program
     .command('audit')
     .description('show the audit log (newest last)')
     .option('-n, --lines <n>', 'how many entries', '20')

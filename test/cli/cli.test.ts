@@ -37,6 +37,8 @@ describe('sigil CLI', () => {
         resolve <ref>          print the value of an auth:// or secret:// reference
         check [options] <ref>  check that a reference is valid and resolvable, without
                                printing it
+        run [options]          run a command, resolving references in its environment
+        inject [options]       fill the {{ reference }} placeholders of a template
         audit [options]        show the audit log (newest last)
         tui                    full-screen UI: accounts, sign-ins, audit log, lock
         help [command]         display help for command

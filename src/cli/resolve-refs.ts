@@ -1,0 +1,74 @@
+import { AgentClient } from '../client/agent-client.js';
+import { ErrorCode } from '../protocol/codes.js';
+import { SigilError, toSigilError } from '../protocol/errors.js';
+import { formatRef, parseRef } from '../protocol/refs.js';
+
+/** One place a reference is used: `where` names it for errors ("DB_PASSWORD", "line 3"). */
+export interface RefUse {
+  ref: string;
+  where: string;
+}
+
+/** Values that are references: `auth://…` or `secret://…` (a malformed one is an error, not a literal). */
+export function looksLikeRef(text: string): boolean {
+  return /^(auth|secret):\/\//.test(text);
+}
+
+/** At most this many failures are listed one by one. */
+const MAX_LISTED = 10;
+
+/**
+ * Resolves every reference through the agent: each one parsed first (a malformed one is
+ * reported before the agent is asked anything), then every distinct reference asked for
+ * at once, pipelined over one connection. All or nothing: when any use fails, the error
+ * lists each failing use — where, reference, why; never a value — and carries the code of
+ * the first, so the exit status says locked (4), not found (7), re-auth (9)…
+ * Returns the value of each reference, keyed by the reference text as used.
+ */
+export async function resolveRefs(uses: readonly RefUse[]): Promise<Map<string, string>> {
+  const canonical = new Map<string, string>();
+  const failures: Array<{ use: RefUse; err: SigilError; parse: boolean }> = [];
+  for (const use of uses) {
+    try {
+      canonical.set(use.ref, formatRef(parseRef(use.ref)));
+    } catch (err) {
+      failures.push({ use, err: toSigilError(err), parse: true });
+    }
+  }
+  if (failures.length) throw combine(failures);
+  const distinct = [...new Set(canonical.values())];
+  const values = new Map<string, string>();
+  if (!distinct.length) return values;
+
+  const client = await AgentClient.connect({ clientName: 'sigil' });
+  let settled: PromiseSettledResult<{ value?: unknown }>[];
+  try {
+    settled = await Promise.allSettled(distinct.map((ref) => client.request<{ value?: unknown }>('resolve', { ref })));
+  } finally {
+    client.close();
+  }
+  const byCanonical = new Map<string, { value: string } | { err: SigilError }>();
+  distinct.forEach((ref, n) => {
+    const r = settled[n]!;
+    if (r.status === 'rejected') byCanonical.set(ref, { err: toSigilError(r.reason) });
+    else if (typeof r.value.value !== 'string') byCanonical.set(ref, { err: new SigilError(ErrorCode.INTERNAL, 'the agent answered without a value') });
+    else byCanonical.set(ref, { value: r.value.value });
+  });
+  for (const use of uses) {
+    const r = byCanonical.get(canonical.get(use.ref)!)!;
+    if ('err' in r) failures.push({ use, err: r.err, parse: false });
+    else values.set(use.ref, r.value);
+  }
+  if (failures.length) throw combine(failures);
+  return values;
+}
+
+function combine(failures: Array<{ use: RefUse; err: SigilError; parse: boolean }>): SigilError {
+  // parseRef's message already quotes the reference ("invalid reference "…": why").
+  const lines = failures.map(({ use, err, parse }) => (parse ? `${use.where}: ${err.message}` : `${use.where}: cannot resolve ${use.ref}: ${err.message}`));
+  const first = failures[0]!.err;
+  if (lines.length === 1) return new SigilError(first.code, lines[0]!);
+  const shown = lines.slice(0, MAX_LISTED).map((l) => `  ${l}`);
+  if (lines.length > MAX_LISTED) shown.push(`  … and ${lines.length - MAX_LISTED} more`);
+  return new SigilError(first.code, `${lines.length} references cannot be resolved:\n${shown.join('\n')}`);
+}
