@@ -42,4 +42,4 @@ await build({
   legalComments: 'none',
   logLevel: 'warning',
 });
-for (const bin of ['sigil.js', 'sigil-agent.js', 'sigil-token.cjs']) chmodSync(`dist/bin/${bin}`, 0o755);
+for (const bin of ['sigil.js', 'sigil-agent.js', 'sigil-token.cjs', 'git-credential-sigil.js']) chmodSync(`dist/bin/${bin}`, 0o755);

@@ -14,8 +14,8 @@ import { TokenService } from './token-service.js';
 import { FlowManager } from './flow-manager.js';
 import { ProviderRegistry } from '../oauth/provider-registry.js';
 import type { Fetch } from '../oauth/oauth-errors.js';
-import type { SigilConfig } from '../config/config.js';
-import { credentialKey } from '../protocol/names.js';
+import { DEFAULT_SECRET_HISTORY, type SigilConfig } from '../config/config.js';
+import { credentialKey, SECRET_PREFIX } from '../protocol/names.js';
 import { runNotifyCommand } from './notify.js';
 import { RefreshAhead } from './refresh-ahead.js';
 import { IdleGc } from './idle-gc.js';
@@ -60,6 +60,8 @@ export class AgentState {
   readonly refreshAhead: RefreshAhead;
   readonly idleGc = new IdleGc();
   readonly log: (msg: string) => void;
+  /** Previous versions kept per secret (config.toml's `[secrets] history`); 0 = none. */
+  readonly secretHistory: number;
   private store: SecretStore | null = null;
   private unlocking: Promise<void> | null = null;
   /** Bumped by every lock, so an unlock that was running when it came can tell. */
@@ -75,6 +77,7 @@ export class AgentState {
     this.registry = opts.registry;
     this.audit = opts.audit;
     this.log = opts.log ?? (() => {});
+    this.secretHistory = opts.config?.secrets?.history ?? DEFAULT_SECRET_HISTORY;
     this.startedAt = clock.now();
     this.providers = new ProviderRegistry(opts.config?.providers ?? {}, (service) => this.clientSecret(service), opts.fetch);
     const notifyCmd = opts.config?.agent.notifyCmd;
@@ -196,8 +199,9 @@ export class AgentState {
     return this.providers.names();
   }
 
-  secretCount(): number | null {
-    return this.store ? this.store.size() : null;
+  /** Free-form secrets (not account credentials, not their history); null while locked. */
+  async secretCount(): Promise<number | null> {
+    return this.store ? (await this.store.list(SECRET_PREFIX)).length : null;
   }
 }
 
@@ -218,6 +222,7 @@ function notifyWrites(store: SecretStore, onWrite: () => void): SecretStore {
   return {
     name: store.name,
     get: (key) => store.get(key),
+    ...(store.peek ? { peek: (key: string) => store.peek!(key) } : {}),
     set: async (key, value) => {
       await store.set(key, value);
       onWrite();

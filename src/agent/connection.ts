@@ -4,7 +4,7 @@ import { SigilError } from '../protocol/errors.js';
 import { decodeBody, encodeFrame, FrameDecoder, FrameError } from '../protocol/frame.js';
 import { parseRequest, RequestError, type Response } from '../protocol/messages.js';
 import type { AgentState } from './agent-state.js';
-import { dispatch } from './dispatch.js';
+import { dispatch, type Outcome } from './dispatch.js';
 import type { OpContext, OpTable } from './op-table.js';
 import type { PeerCred } from './peer-cred.js';
 
@@ -59,7 +59,13 @@ export function serveConnection(socket: Socket, state: AgentState, table: OpTabl
     }
   };
 
-  const handle = async (body: Buffer): Promise<void> => {
+  const reply = (id: number, out: Outcome): void => {
+    if (out instanceof SigilError) sendError(id, out);
+    else send({ id, ok: true, result: out });
+  };
+
+  /** Answers one frame; a promise only when the answer is not ready at once. */
+  const handle = (body: Buffer): void | Promise<void> => {
     let msg: unknown;
     try {
       msg = decodeBody(body);
@@ -74,22 +80,22 @@ export function serveConnection(socket: Socket, state: AgentState, table: OpTabl
       const e = err as RequestError;
       return sendError(e.requestId ?? null, e);
     }
+    const out = dispatch(table, ctx, req);
+    if (!(out instanceof Promise)) return reply(req.id, out);
     inFlight++;
     updateFlow();
-    try {
-      const out = await dispatch(table, ctx, req);
-      if (out instanceof SigilError) sendError(req.id, out);
-      else send({ id: req.id, ok: true, result: out });
-    } finally {
+    const id = req.id;
+    return out.then((o) => reply(id, o)).finally(() => {
       inFlight--;
       updateFlow();
-    }
+    });
   };
 
   // Every request being answered, so a closing connection can answer them before it goes.
   const active = new Set<Promise<void>>();
   const start = (body: Buffer): void => {
     const p = handle(body);
+    if (!p) return;
     active.add(p);
     void p.finally(() => active.delete(p));
   };

@@ -1,25 +1,44 @@
 import { ErrorCode } from '../protocol/codes.js';
 import { SigilError, toSigilError } from '../protocol/errors.js';
 import type { Request } from '../protocol/messages.js';
-import type { OpContext, OpResult, OpTable } from './op-table.js';
+import type { OpContext, OpResult, OpSpec, OpTable } from './op-table.js';
+
+export type Outcome = OpResult | SigilError;
 
 /**
  * Runs one request: unknown op, lock check, handler, idle timer, audit line. Never throws:
  * every failure becomes a SigilError with a message fit for the wire (unexpected errors are
  * logged locally and answered as a generic INTERNAL, never with their text or stack).
+ *
+ * A handler that answers synchronously gets a synchronous outcome: the hot path (get_token
+ * from memory) then costs no promise or microtask at all.
  */
-export async function dispatch(table: OpTable, ctx: OpContext, req: Request): Promise<OpResult | SigilError> {
+export function dispatch(table: OpTable, ctx: OpContext, req: Request): Outcome | Promise<Outcome> {
   const spec = Object.hasOwn(table, req.op) ? table[req.op] : undefined;
   if (!spec) return new SigilError(ErrorCode.UNKNOWN_OP, `unknown operation "${req.op.slice(0, 64).replace(/[^\x20-\x7e]/g, '?')}"`);
-  let outcome: OpResult | SigilError;
+  let answer: OpResult | Promise<OpResult>;
   try {
     if (spec.secret) ctx.state.requireStore();
-    outcome = await spec.run(ctx, req.args);
-    if (spec.secret) ctx.state.used();
+    answer = spec.run(ctx, req.args);
   } catch (err) {
-    if (!(err instanceof SigilError)) ctx.state.log(`internal error in ${req.op}: ${(err as Error)?.stack ?? String(err)}`);
-    outcome = toSigilError(err, `internal error in ${req.op}`);
+    return finish(spec, ctx, req, failure(ctx, req, err));
   }
+  if (answer instanceof Promise) {
+    return answer.then(
+      (result) => finish(spec, ctx, req, result),
+      (err: unknown) => finish(spec, ctx, req, failure(ctx, req, err)),
+    );
+  }
+  return finish(spec, ctx, req, answer);
+}
+
+function failure(ctx: OpContext, req: Request, err: unknown): SigilError {
+  if (!(err instanceof SigilError)) ctx.state.log(`internal error in ${req.op}: ${(err as Error)?.stack ?? String(err)}`);
+  return toSigilError(err, `internal error in ${req.op}`);
+}
+
+function finish(spec: OpSpec, ctx: OpContext, req: Request, outcome: Outcome): Outcome {
+  if (spec.secret && !(outcome instanceof SigilError)) ctx.state.used();
   if (spec.audit) {
     ctx.state.audit.record({
       op: req.op,

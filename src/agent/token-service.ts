@@ -67,6 +67,22 @@ export class TokenService {
     await Promise.allSettled([...this.inflight.values()]);
   }
 
+  /**
+   * The hot path, without a promise: a token that needs no refresh, from a store that holds
+   * values in memory. Null means "take the general path" (refresh due, unknown account, an
+   * asynchronous store), which also produces every error.
+   */
+  getTokenNow(service: string, account: string): IssuedToken | null {
+    const store = this.state.requireStore();
+    if (!store.peek) return null;
+    const meta = this.state.registry.get(service, account);
+    if (!meta || meta.needs_auth) return null;
+    const left = meta.expires_at === undefined ? Infinity : meta.expires_at - this.nowS();
+    if (left <= (meta.kind === 'static' ? 0 : MIN_VALIDITY_S)) return null;
+    const value = store.peek(credentialKey(service, account, 'access_token'));
+    return value ? this.issue(meta, value) : null;
+  }
+
   async getToken(service: string, account: string): Promise<IssuedToken> {
     const store = this.state.requireStore();
     const meta = this.state.registry.require(service, account);

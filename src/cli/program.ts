@@ -104,6 +104,15 @@ export function buildProgram(): Command {
   secret.command('get <name>').description('print a secret').option('--json', 'print JSON').action(lazy(secrets, (m) => m.secretGet));
   secret.command('list [prefix]').alias('ls').description('list secret names').option('--json', 'print JSON').action(lazy(secrets, (m) => m.secretList));
   secret.command('rm <name>').description('delete a secret').action(lazy(secrets, (m) => m.secretRm));
+  secret
+    .command('history <name>')
+    .description('list the previous versions kept of a secret, newest first (never their values)')
+    .option('--json', 'print JSON')
+    .action(lazy(secrets, (m) => m.secretHistory));
+  secret
+    .command('rollback <name> <version>')
+    .description('make a previous version current again (the current value is kept as a new version)')
+    .action(lazy(secrets, (m) => m.secretRollback));
 
   const token = program.command('token').description('access tokens of accounts');
   token
@@ -196,6 +205,19 @@ command's own (128+N when signal N ended it).`,
     .option('-o, --out-file <file>', 'write to this file, mode 0600 (default: stdout)')
     .option('-f, --force', 'replace the output file if it exists')
     .action(lazy(() => import('./commands/inject-cmd.js'), (m) => m.inject));
+  program
+    .command('age-key')
+    .description("print the vault's age identity (for SOPS_AGE_KEY_CMD)")
+    .option('--generate', 'create the identity (fails if one exists); prints its recipient')
+    .option('--recipient', 'print its public age1… recipient instead')
+    .addHelpText(
+      'after',
+      `
+The identity (AGE-SECRET-KEY-1…) is the vault secret age/identity. For SOPS:
+  export SOPS_AGE_KEY_CMD="sigil age-key"
+and encrypt to the key that sigil age-key --recipient prints.`,
+    )
+    .action(lazy(() => import('./commands/age-key-cmd.js'), (m) => m.ageKey));
   program
     .command('audit')
     .description('show the audit log (newest last)')

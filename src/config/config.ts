@@ -15,6 +15,24 @@ export interface SigilConfig {
     primary: 'vault' | 'keyring';
   };
   providers: Record<string, Record<string, unknown>>;
+  /** [git]: which account git-credential-sigil answers for a host (see src/cli/git-credential.ts); absent when empty. */
+  git?: Record<string, GitMapping>;
+  /** `[secrets]`; absent when config.toml has no such key (then the defaults apply). */
+  secrets?: {
+    /** Previous versions kept per secret (src/agent/secret-history.ts); 0 = none. Default 5. */
+    history: number;
+  };
+}
+
+/** `[secrets] history`'s default; the bound keeps the store from growing without limit. */
+export const DEFAULT_SECRET_HISTORY = 5;
+const MAX_SECRET_HISTORY = 1000;
+
+/** One [git] entry: `"host[:port][/path]" = "service/account"`, or a table that also names the username. */
+export interface GitMapping {
+  service: string;
+  account: string;
+  username?: string;
 }
 
 /** DESIGN.md's default; long enough for a working session, short enough for a walk away. */
@@ -24,6 +42,7 @@ export function loadConfig(path: string): SigilConfig {
   const raw = readTomlFile(path);
   const agent = table(raw, 'agent', path);
   const storage = table(raw, 'storage', path);
+  const secretsTable = table(raw, 'secrets', path);
 
   let lockTimeoutS = DEFAULT_LOCK_TIMEOUT_S;
   if (agent.lock_timeout !== undefined) {
@@ -55,11 +74,33 @@ export function loadConfig(path: string): SigilConfig {
   const primary = storage.primary ?? 'vault';
   if (primary !== 'vault' && primary !== 'keyring') throw configError(path, 'storage.primary', '"vault" or "keyring"');
 
+  let secrets: SigilConfig['secrets'];
+  if (secretsTable.history !== undefined) {
+    const v = secretsTable.history;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > MAX_SECRET_HISTORY) {
+      throw configError(path, 'secrets.history', `a whole number of versions from 0 (keep none) to ${MAX_SECRET_HISTORY}`);
+    }
+    secrets = { history: v };
+  }
+
   const providers = table(raw, 'providers', path) as Record<string, Record<string, unknown>>;
   for (const [name, p] of Object.entries(providers)) {
     if (typeof p !== 'object' || p === null || Array.isArray(p)) throw configError(path, `providers.${name}`, 'a table');
   }
-  return { agent: { lockTimeoutS, refreshAheadS, ...(notifyCmd ? { notifyCmd } : {}) }, storage: { primary }, providers };
+  const git: Record<string, GitMapping> = {};
+  for (const [host, v] of Object.entries(table(raw, 'git', path))) {
+    const expected = '"service/account" or a table { account = "service/account", username = "…" }';
+    const spec = typeof v === 'string' ? v : typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>).account : undefined;
+    const username = typeof v === 'object' && v !== null ? (v as Record<string, unknown>).username : undefined;
+    const m = typeof spec === 'string' ? /^([a-z0-9][a-z0-9_-]{0,63})\/([A-Za-z0-9][A-Za-z0-9._@+-]{0,127})$/.exec(spec) : null;
+    if (!m || (username !== undefined && (typeof username !== 'string' || username === '' || /[\n\0]/.test(username)))) {
+      // `github.com = …` unquoted is a table {com = …} under "github": say how to write it.
+      const unquoted = typeof v === 'object' && v !== null && spec === undefined ? ' (quote host names with dots: "github.com" = "github/work")' : '';
+      throw configError(path, `git.${host}`, expected + unquoted);
+    }
+    git[host.toLowerCase()] = { service: m[1]!, account: m[2]!, ...(typeof username === 'string' ? { username } : {}) };
+  }
+  return { agent: { lockTimeoutS, refreshAheadS, ...(notifyCmd ? { notifyCmd } : {}) }, storage: { primary }, providers, ...(Object.keys(git).length ? { git } : {}), ...(secrets ? { secrets } : {}) };
 }
 
 function table(raw: Record<string, unknown>, key: string, path: string): Record<string, unknown> {

@@ -49,6 +49,9 @@ export const OPS = [
   'list_providers',
   'add_provider',
   'set_client_secret',
+  // Secret history (sigil secret history / rollback).
+  'secret_history',
+  'rollback_secret',
 ] as const;
 export type Op = (typeof OPS)[number];
 

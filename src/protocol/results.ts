@@ -90,3 +90,18 @@ export interface TokenAnswer {
 export interface AddedProvider {
   name: string;
 }
+
+/** `secret_history`: the kept versions of a secret, newest first; never their values. */
+export interface SecretHistory {
+  name: string;
+  /** When the current value was written, when known (ISO time). */
+  current_updated?: string;
+  versions: { version: number; replaced_at: string }[];
+}
+
+/** `rollback_secret`: `version` is current again; the value it replaced was kept as `saved_as`. */
+export interface SecretRollback {
+  name: string;
+  version: number;
+  saved_as?: number;
+}

@@ -9,6 +9,10 @@ export class MemoryStore implements SecretStore {
   private closed = false;
 
   async get(key: string): Promise<Buffer | null> {
+    return this.peek(key);
+  }
+
+  peek(key: string): Buffer | null {
     this.assertOpen();
     const value = this.entries.get(key);
     return value === undefined ? null : Buffer.from(value);

@@ -16,6 +16,11 @@
 export interface SecretStore {
   readonly name: string;
   get(key: string): Promise<Buffer | null>;
+  /**
+   * Optional: `get` answered synchronously, for stores that hold their values in memory
+   * (vault, memory). The hot path (get_token) then needs no promise at all.
+   */
+  peek?(key: string): Buffer | null;
   set(key: string, value: Buffer): Promise<void>;
   delete(key: string): Promise<boolean>;
   list(prefix: string): Promise<string[]>;

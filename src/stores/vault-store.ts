@@ -176,6 +176,10 @@ export class VaultStore implements SecretStore {
   ) {}
 
   async get(key: string): Promise<Buffer | null> {
+    return this.peek(key);
+  }
+
+  peek(key: string): Buffer | null {
     this.assertOpen();
     const entry = this.entries.get(key);
     return entry === undefined ? null : Buffer.from(entry.value);

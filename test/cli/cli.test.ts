@@ -39,6 +39,7 @@ describe('sigil CLI', () => {
                                printing it
         run [options]          run a command, resolving references in its environment
         inject [options]       fill the {{ reference }} placeholders of a template
+        age-key [options]      print the vault's age identity (for SOPS_AGE_KEY_CMD)
         audit [options]        show the audit log (newest last)
         tui                    full-screen UI: accounts, sign-ins, audit log, lock
         help [command]         display help for command

@@ -1,14 +1,30 @@
 import { ErrorCode } from '../../protocol/codes.js';
 import { SigilError } from '../../protocol/errors.js';
-import { bytesArg, stringArg, type Args } from '../../protocol/messages.js';
+import { bytesArg, numberArg, stringArg, type Args } from '../../protocol/messages.js';
 import { checkSecretName, credentialKey, SECRET_PREFIX, secretKey } from '../../protocol/names.js';
 import { formatRef, parseRef } from '../../protocol/refs.js';
 import { str, type OpTable } from '../op-table.js';
+import { deleteHistory, listHistory, pruneHistory, pushHistory, readVersion, replaceSecret, serialized } from '../secret-history.js';
 
 const secretTarget = (args: Args) => {
   const n = str(args, 'name');
   return n === undefined ? undefined : `secret://${n}`;
 };
+
+/** `secret://name@3`: the version a rollback goes back to, in the audit line. */
+const versionTarget = (args: Args) => {
+  const n = str(args, 'name');
+  const v = args.version;
+  if (n === undefined) return undefined;
+  return typeof v === 'number' && Number.isSafeInteger(v) ? `secret://${n}@${v}` : `secret://${n}`;
+};
+
+function versionArg(args: Args): number {
+  const v = numberArg(args, 'version');
+  if (v === undefined) throw new SigilError(ErrorCode.BAD_REQUEST, 'missing argument "version"');
+  if (!Number.isSafeInteger(v) || v < 1) throw new SigilError(ErrorCode.BAD_REQUEST, 'argument "version" must be a whole number from 1');
+  return v;
+}
 
 function nameArg(args: Args): string {
   return checkSecretName(stringArg(args, 'name'));
@@ -43,10 +59,15 @@ export const secretOps: OpTable = {
       const value = bytesArg(args, 'value');
       try {
         const store = state.requireStore();
-        const existed = (await store.get(secretKey(name)))?.fill(0) !== undefined;
-        if (existed && args.overwrite === false) throw new SigilError(ErrorCode.ALREADY_EXISTS, `secret "${name}" already exists`);
-        await store.set(secretKey(name), value);
-        return { name, created: !existed };
+        // One change to a secret and its history at a time: versions are numbered in order.
+        return await serialized(store, name, async () => {
+          if (args.overwrite === false && (await store.get(secretKey(name)))?.fill(0) !== undefined) {
+            throw new SigilError(ErrorCode.ALREADY_EXISTS, `secret "${name}" already exists`);
+          }
+          // The replaced value is kept as history (durably) before the new one is written.
+          const existed = await replaceSecret(store, name, value, state.secretHistory);
+          return { name, created: !existed };
+        });
       } finally {
         value.fill(0);
       }
@@ -59,8 +80,14 @@ export const secretOps: OpTable = {
     target: secretTarget,
     async run({ state }, args) {
       const name = nameArg(args);
-      if (!(await state.requireStore().delete(secretKey(name)))) throw new SigilError(ErrorCode.NOT_FOUND, `no secret named "${name}"`);
-      return { name, deleted: true };
+      const store = state.requireStore();
+      return serialized(store, name, async () => {
+        const existed = await store.delete(secretKey(name));
+        // The history goes with the secret (also history left behind by an interrupted delete).
+        const versions = await deleteHistory(store, name);
+        if (!existed && versions === 0) throw new SigilError(ErrorCode.NOT_FOUND, `no secret named "${name}"`);
+        return { name, deleted: true };
+      });
     },
   },
 
@@ -72,6 +99,59 @@ export const secretOps: OpTable = {
       const prefix = stringArg(args, 'prefix', { optional: true }) ?? '';
       const keys = await state.requireStore().list(SECRET_PREFIX + prefix);
       return { names: keys.map((k) => k.slice(SECRET_PREFIX.length)) };
+    },
+  },
+
+  /** The kept versions of a secret, newest first: numbers and times, never values. */
+  secret_history: {
+    secret: true,
+    audit: true,
+    target: secretTarget,
+    async run({ state }, args) {
+      const name = nameArg(args);
+      const store = state.requireStore();
+      const current = await store.get(secretKey(name));
+      current?.fill(0);
+      const versions = await listHistory(store, name);
+      if (current === null && versions.length === 0) throw new SigilError(ErrorCode.NOT_FOUND, `no secret named "${name}"`);
+      // The newest kept version was replaced by the value that is current now, at that time.
+      const updated = current !== null ? versions[0]?.replaced_at : undefined;
+      return { name, ...(updated ? { current_updated: updated } : {}), versions };
+    },
+  },
+
+  /**
+   * Makes a kept version current again. The value it replaces is kept as the next version
+   * first, so a rollback can itself be rolled back.
+   */
+  rollback_secret: {
+    secret: true,
+    audit: true,
+    target: versionTarget,
+    async run({ state }, args) {
+      const name = nameArg(args);
+      const version = versionArg(args);
+      const store = state.requireStore();
+      return serialized(store, name, async () => {
+        const record = await readVersion(store, name, version);
+        if (!record) {
+          throw new SigilError(ErrorCode.NOT_FOUND, `secret "${name}" has no version ${version} (see: sigil secret history ${name})`);
+        }
+        try {
+          const current = await store.get(secretKey(name));
+          let saved: number | null = null;
+          try {
+            if (current) saved = await pushHistory(store, name, current, state.secretHistory);
+          } finally {
+            current?.fill(0);
+          }
+          await store.set(secretKey(name), record.value);
+          await pruneHistory(store, name, state.secretHistory);
+          return { name, version, ...(saved !== null ? { saved_as: saved } : {}) };
+        } finally {
+          record.value.fill(0);
+        }
+      });
     },
   },
 

@@ -25,7 +25,7 @@ export const sessionOps: OpTable = {
   status: {
     secret: false,
     audit: false,
-    run({ state }) {
+    async run({ state }) {
       const locksIn = state.idle.locksIn();
       return {
         locked: state.locked,
@@ -35,7 +35,7 @@ export const sessionOps: OpTable = {
         lock_timeout_s: state.idle.timeoutSeconds,
         locks_in_s: locksIn === null ? null : Math.ceil(locksIn),
         accounts: state.registry.size,
-        secrets: state.secretCount(),
+        secrets: await state.secretCount(),
         uptime_s: Math.floor((Date.now() - state.startedAt) / 1000),
         peer_check: peerCredSupported(),
         failed_unlocks: state.throttle.failureCount,

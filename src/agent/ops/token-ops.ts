@@ -13,9 +13,11 @@ export const tokenOps: OpTable = {
     secret: true,
     audit: true,
     target: accountTarget,
-    async run({ state }, args) {
+    run({ state }, args) {
       const { service, account } = accountArgs(args);
-      return { ...(await state.tokens.getToken(service, account)) };
+      const now = state.tokens.getTokenNow(service, account);
+      if (now) return { ...now };
+      return state.tokens.getToken(service, account).then((t) => ({ ...t }));
     },
   },
 

@@ -1,6 +1,9 @@
 import { checkSecretName } from '../../protocol/names.js';
 import { call } from '../agent.js';
-import { info, printJson } from '../output.js';
+import { SigilError } from '../../protocol/errors.js';
+import { ErrorCode } from '../../protocol/codes.js';
+import type { SecretHistory, SecretRollback } from '../../protocol/results.js';
+import { info, printJson, printTable } from '../output.js';
 import { readSecret } from '../secret-input.js';
 
 export async function secretSet(name: string, opts: { stdin?: boolean; overwrite?: boolean }): Promise<void> {
@@ -29,4 +32,35 @@ export async function secretList(prefix: string | undefined, opts: { json?: bool
 export async function secretRm(name: string): Promise<void> {
   await call('delete_secret', { name: checkSecretName(name) });
   info(`Removed ${name}.`);
+}
+
+/** The kept versions of a secret, newest first: numbers and times, never values. */
+export async function secretHistory(name: string, opts: { json?: boolean }): Promise<void> {
+  const r = await call<SecretHistory>('secret_history', { name: checkSecretName(name) });
+  if (opts.json) return printJson(r);
+  if (r.versions.length === 0) {
+    info(`${name} has no previous versions.`);
+    return;
+  }
+  printTable(
+    ['VERSION', 'REPLACED AT'],
+    r.versions.map((v) => [String(v.version), localTime(v.replaced_at)]),
+  );
+}
+
+export async function secretRollback(name: string, version: string): Promise<void> {
+  checkSecretName(name);
+  if (!/^[1-9][0-9]{0,14}$/.test(version)) {
+    throw new SigilError(ErrorCode.BAD_REQUEST, `invalid version "${version.slice(0, 20)}": a number from \`sigil secret history ${name}\``);
+  }
+  const r = await call<SecretRollback>('rollback_secret', { name, version: Number(version) });
+  info(`${name} is at version ${r.version} again` + (r.saved_as !== undefined ? ` (the value it replaced is version ${r.saved_as}).` : '.'));
+}
+
+/** ISO time as local "YYYY-MM-DD HH:MM:SS" (seconds: versions often change within a minute). */
+function localTime(iso: string): string {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
 }

@@ -1,0 +1,157 @@
+/**
+ * Secret history: the values a secret had before, kept in the same store as the secret.
+ *
+ * - A replaced value goes to `sigilforge/_history/{name}/{n}`: a JSON record
+ *   `{value: base64, replaced_at: ISO time, version: n}`. `n` counts up per secret (the
+ *   highest kept version + 1), so a version number names one value for as long as it is kept.
+ *   Numbering starts again at 1 only when a secret has no history left (deleted, or history = 0).
+ * - Names may hold "/" (`db/prod/password`), so the history of "db" and of "db/1" share a
+ *   key prefix; a key belongs to the name before its last "/", and the version is all digits.
+ * - The record of the old value is durable before the new value is written (store.set
+ *   resolves once durable): a crash in between leaves the old value twice, never lost.
+ * - Then the history is pruned to the newest `limit` versions; limit 0 keeps none.
+ * - History lives under its own prefix, not under `sigilforge/_secret/`: list_secrets never sees it.
+ * - Changes to one secret's value and history run one after another (version numbers).
+ */
+import { ErrorCode } from '../protocol/codes.js';
+import { SigilError } from '../protocol/errors.js';
+import { secretKey } from '../protocol/names.js';
+import type { SecretStore } from '../stores/secret-store.js';
+
+export const HISTORY_PREFIX = 'sigilforge/_history/';
+
+export interface HistoryVersion {
+  version: number;
+  replaced_at: string;
+}
+
+interface HistoryRecord extends HistoryVersion {
+  value: Buffer;
+}
+
+const VERSION = /^[1-9][0-9]{0,14}$/;
+
+export function historyPrefix(name: string): string {
+  return `${HISTORY_PREFIX}${name}/`;
+}
+
+export function historyKey(name: string, version: number): string {
+  return `${historyPrefix(name)}${version}`;
+}
+
+/** The versions kept for `name`, oldest first. */
+export async function historyVersions(store: SecretStore, name: string): Promise<number[]> {
+  const prefix = historyPrefix(name);
+  const keys = await store.list(prefix);
+  return keys
+    .map((k) => k.slice(prefix.length))
+    .filter((rest) => VERSION.test(rest))
+    .map(Number)
+    .sort((a, b) => a - b);
+}
+
+/** Reads one version; null when it is not kept. The caller owns (and wipes) `value`. */
+export async function readVersion(store: SecretStore, name: string, version: number): Promise<HistoryRecord | null> {
+  const raw = await store.get(historyKey(name, version));
+  if (raw === null) return null;
+  try {
+    return parseRecord(raw, name, version);
+  } finally {
+    raw.fill(0);
+  }
+}
+
+/** The kept versions of `name`, newest first, without their values. */
+export async function listHistory(store: SecretStore, name: string): Promise<HistoryVersion[]> {
+  const out: HistoryVersion[] = [];
+  for (const version of (await historyVersions(store, name)).reverse()) {
+    const rec = await readVersion(store, name, version);
+    if (!rec) continue; // deleted meanwhile
+    rec.value.fill(0);
+    out.push({ version: rec.version, replaced_at: rec.replaced_at });
+  }
+  return out;
+}
+
+/**
+ * Records `old` (the value being replaced; the caller's, not wiped here) as the next version
+ * of `name`, durably, unless `limit` is 0. Returns the version written, or null.
+ */
+export async function pushHistory(store: SecretStore, name: string, old: Buffer, limit: number, now = new Date()): Promise<number | null> {
+  if (limit <= 0) return null;
+  const versions = await historyVersions(store, name);
+  const version = (versions.at(-1) ?? 0) + 1;
+  const json = JSON.stringify({ value: old.toString('base64'), replaced_at: now.toISOString(), version });
+  const record = Buffer.from(json, 'utf8');
+  try {
+    await store.set(historyKey(name, version), record);
+  } finally {
+    record.fill(0);
+  }
+  return version;
+}
+
+/** Deletes all but the newest `limit` versions of `name`. */
+export async function pruneHistory(store: SecretStore, name: string, limit: number): Promise<void> {
+  const versions = await historyVersions(store, name);
+  const drop = versions.slice(0, Math.max(0, versions.length - Math.max(0, limit)));
+  // Together: the vault folds concurrent deletes into one or two writes.
+  await Promise.all(drop.map((v) => store.delete(historyKey(name, v))));
+}
+
+/** Deletes every kept version of `name`; returns how many there were. */
+export async function deleteHistory(store: SecretStore, name: string): Promise<number> {
+  const versions = await historyVersions(store, name);
+  await Promise.all(versions.map((v) => store.delete(historyKey(name, v))));
+  return versions.length;
+}
+
+/**
+ * Replaces the current value of `name` with `value` (the caller's), keeping the value it
+ * replaces as history first. Returns whether a value existed before.
+ */
+export async function replaceSecret(store: SecretStore, name: string, value: Buffer, limit: number): Promise<boolean> {
+  const key = secretKey(name);
+  const old = await store.get(key);
+  try {
+    if (old) await pushHistory(store, name, old, limit);
+  } finally {
+    old?.fill(0);
+  }
+  await store.set(key, value);
+  await pruneHistory(store, name, limit);
+  return old !== null;
+}
+
+/**
+ * Runs `fn` after every earlier change to `name` in `store` has finished: reading the
+ * highest version and writing the next one must not interleave with another change.
+ */
+const queues = new WeakMap<SecretStore, Map<string, Promise<unknown>>>();
+export function serialized<T>(store: SecretStore, name: string, fn: () => Promise<T>): Promise<T> {
+  let perStore = queues.get(store);
+  if (!perStore) queues.set(store, (perStore = new Map()));
+  const prev = perStore.get(name) ?? Promise.resolve();
+  const run = prev.catch(() => undefined).then(fn);
+  const tail = run.catch(() => undefined);
+  perStore.set(name, tail);
+  void tail.then(() => {
+    if (perStore.get(name) === tail) perStore.delete(name);
+  });
+  return run;
+}
+
+function parseRecord(raw: Buffer, name: string, version: number): HistoryRecord {
+  const corrupt = () => new SigilError(ErrorCode.INTERNAL, `version ${version} of secret "${name}" is corrupt in the store`);
+  let doc: unknown;
+  try {
+    doc = JSON.parse(raw.toString('utf8'));
+  } catch {
+    throw corrupt(); // never the SyntaxError's message: it quotes the input
+  }
+  if (typeof doc !== 'object' || doc === null) throw corrupt();
+  const { value, replaced_at, version: v } = doc as Record<string, unknown>;
+  if (typeof value !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(value) || typeof replaced_at !== 'string') throw corrupt();
+  if (v !== undefined && v !== version) throw corrupt();
+  return { value: Buffer.from(value, 'base64'), replaced_at, version };
+}

@@ -1,0 +1,6 @@
+#!/usr/bin/env node
+import { gitCredentialMain } from '../cli/git-credential.js';
+
+void gitCredentialMain(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+});
