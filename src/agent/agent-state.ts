@@ -179,7 +179,7 @@ export class AgentState {
     this.lease.release();
     this.idleGc.request();
     if (reason !== 'request') this.audit.record({ op: 'lock', target: reason, result: 'ok' });
-    this.audit.flush();
+    void this.audit.flush();
     this.log(`locked (${reason})`);
     for (const fn of this.lockListeners) fn();
     return true;

@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, mkdirSync, openSync, renameSync, writeSync, type PathLike } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, openSync, renameSync, write, type PathLike } from 'node:fs';
 import { dirname } from 'node:path';
 import type { PeerCred } from './peer-cred.js';
 
@@ -40,6 +40,7 @@ export class AuditLog {
   private lines: string[] = [];
   private bytes = 0;
   private timer: NodeJS.Timeout | null = null;
+  private writing: Promise<void> = Promise.resolve();
   private readonly maxBytes: number;
   private readonly keep: number;
   private readonly customNow: (() => Date) | undefined;
@@ -66,9 +67,9 @@ export class AuditLog {
     line += '\n';
     this.lines.push(line);
     this.bytes += line.length;
-    if (this.bytes >= FLUSH_BYTES) this.flush();
+    if (this.bytes >= FLUSH_BYTES) void this.flush();
     else if (!this.timer) {
-      this.timer = setTimeout(() => this.flush(), FLUSH_MS);
+      this.timer = setTimeout(() => void this.flush(), FLUSH_MS);
       this.timer.unref();
     }
   }
@@ -101,31 +102,41 @@ export class AuditLog {
     return part;
   }
 
-  /** Writes what is buffered. Synchronous so it can run from exit and signal handlers. */
-  flush(): void {
+  /**
+   * Writes what is buffered. The write(2) runs on libuv's thread pool, not on the event loop
+   * that answers clients; writes are chained, so lines reach the file in the order recorded.
+   * Resolves once everything recorded so far has been written.
+   */
+  flush(): Promise<void> {
     if (this.timer) {
       clearTimeout(this.timer);
       this.timer = null;
     }
-    if (this.lines.length === 0) return;
-    const data = this.lines.join('');
-    this.lines = [];
-    this.bytes = 0;
+    if (this.lines.length > 0) {
+      const data = this.lines.join('');
+      this.lines = [];
+      this.bytes = 0;
+      this.writing = this.writing.then(() => this.writeOut(data));
+    }
+    return this.writing;
+  }
+
+  async close(): Promise<void> {
+    await this.flush();
+    if (this.fd !== null) closeSync(this.fd);
+    this.fd = null;
+  }
+
+  private async writeOut(data: string): Promise<void> {
     try {
       const fd = this.open();
-      writeSync(fd, data);
+      await new Promise<void>((resolve, reject) => write(fd, data, null, 'utf8', (err) => (err ? reject(err) : resolve())));
       this.size += Buffer.byteLength(data);
       if (this.size >= this.maxBytes) this.rotate();
     } catch (err) {
       // An unwritable audit log must not take the agent down; say so where the operator looks.
       process.emitWarning(`sigil-agent: cannot write the audit log ${this.path}: ${(err as Error).message}`);
     }
-  }
-
-  close(): void {
-    this.flush();
-    if (this.fd !== null) closeSync(this.fd);
-    this.fd = null;
   }
 
   private open(): number {

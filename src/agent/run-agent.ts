@@ -83,7 +83,7 @@ export async function startAgent(opts: RunAgentOptions): Promise<RunningAgent> {
       await state.lock('shutdown');
       removeSocket(opts.socketPath, ino);
       audit.record({ op: 'agent_stop', target: reason, result: 'ok' });
-      audit.close();
+      await audit.close();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const s of sockets) s.destroy();
       await closed;

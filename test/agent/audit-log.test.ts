@@ -12,43 +12,43 @@ describe('audit log', () => {
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('writes one JSON line per event with a fixed set of fields, 0600', () => {
+  it('writes one JSON line per event with a fixed set of fields, 0600', async () => {
     const path = join(dir, 'state/audit.log');
     const log = new AuditLog(path, { now: () => new Date('2026-01-02T03:04:05Z') });
     const event = { op: 'get_token', target: 'github/work', result: 'ok', peer: { pid: 42, uid: 1000, gid: 1000, exe: '/usr/bin/node' }, client: 'sigil-token' };
     // Extra members (a value, by mistake) are never written.
     log.record({ ...event, value: 'hunter2' } as typeof event);
-    log.close();
+    await log.close();
     const text = readFileSync(path, 'utf8');
     expect(text).toBe('{"time":"2026-01-02T03:04:05.000Z","op":"get_token","target":"github/work","result":"ok","client":"sigil-token","pid":42,"uid":1000,"exe":"/usr/bin/node"}\n');
     expect(statSync(path).mode & 0o777).toBe(0o600);
   });
 
-  it('buffers lines and writes them on flush', () => {
+  it('buffers lines and writes them on flush', async () => {
     const path = join(dir, 'audit.log');
     const log = new AuditLog(path);
     log.record({ op: 'lock', result: 'ok' });
     expect(existsSync(path)).toBe(false);
-    log.flush();
+    await log.flush();
     expect(readFileSync(path, 'utf8')).toContain('"op":"lock"');
-    log.close();
+    await log.close();
   });
 
-  it('rotates by size, keeping a bounded number of files', () => {
+  it('rotates by size, keeping a bounded number of files', async () => {
     const path = join(dir, 'audit.log');
     const log = new AuditLog(path, { maxBytes: 1000, keep: 2 });
     for (let i = 0; i < 100; i++) {
       log.record({ op: 'get_token', target: `svc/acct${i}`, result: 'ok' });
-      log.flush();
+      await log.flush();
     }
-    log.close();
+    await log.close();
     expect(statSync(path).size).toBeLessThan(1000);
     expect(existsSync(`${path}.1`)).toBe(true);
     expect(existsSync(`${path}.2`)).toBe(true);
     expect(existsSync(`${path}.3`)).toBe(false);
   });
 
-  it('reads the tail of a 100k-line log without reading it all', () => {
+  it('reads the tail of a 100k-line log without reading it all', async () => {
     const path = join(dir, 'audit.log');
     const lines: string[] = [];
     for (let i = 0; i < 100_000; i++) lines.push(JSON.stringify({ time: 't', op: 'get_token', target: `s/a${i}`, result: 'ok' }));
@@ -61,7 +61,7 @@ describe('audit log', () => {
     expect(readAuditTail(path, { limit: 3000 }).entries[0]!.target).toBe('s/a97000');
   });
 
-  it('follows from a cursor, across a torn last line and a rotation', () => {
+  it('follows from a cursor, across a torn last line and a rotation', async () => {
     const path = join(dir, 'audit.log');
     writeFileSync(path, '{"op":"a"}\n{"op":"b"}\n{"op":"c"');
     const first = readAuditTail(path, { after: 0 });
@@ -73,7 +73,7 @@ describe('audit log', () => {
     expect(readAuditTail(path, { after: second.cursor }).entries.map((e) => e.op)).toEqual(['e']);
   });
 
-  it('answers an empty page for a missing log', () => {
+  it('answers an empty page for a missing log', async () => {
     expect(readAuditTail(join(dir, 'none.log'))).toEqual({ entries: [], cursor: 0 });
   });
 });

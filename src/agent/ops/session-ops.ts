@@ -69,8 +69,8 @@ export const sessionOps: OpTable = {
   audit_tail: {
     secret: false,
     audit: false,
-    run({ state }, args) {
-      state.audit.flush();
+    async run({ state }, args) {
+      await state.audit.flush();
       const limit = Math.min(Math.max(numberArg(args, 'limit') ?? 50, 1), 10_000);
       const after = numberArg(args, 'after');
       return { ...readAuditTail(state.paths.audit, after === undefined ? { limit } : { limit, after }) };
