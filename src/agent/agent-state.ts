@@ -19,6 +19,7 @@ import { credentialKey, SECRET_PREFIX } from '../protocol/names.js';
 import { runNotifyCommand } from './notify.js';
 import { RefreshAhead } from './refresh-ahead.js';
 import { IdleGc } from './idle-gc.js';
+import { Policy } from './policy.js';
 
 /**
  * Everything the agent owns, and the lock state machine: `store` is null exactly while
@@ -62,6 +63,8 @@ export class AgentState {
   readonly log: (msg: string) => void;
   /** Previous versions kept per secret (config.toml's `[secrets] history`); 0 = none. */
   readonly secretHistory: number;
+  /** config.toml's `[[policy]]`: which executables may use an account or secret (empty: no limits). */
+  readonly policy: Policy;
   private store: SecretStore | null = null;
   private unlocking: Promise<void> | null = null;
   /** Bumped by every lock, so an unlock that was running when it came can tell. */
@@ -78,6 +81,7 @@ export class AgentState {
     this.audit = opts.audit;
     this.log = opts.log ?? (() => {});
     this.secretHistory = opts.config?.secrets?.history ?? DEFAULT_SECRET_HISTORY;
+    this.policy = new Policy(opts.config?.policy);
     this.startedAt = clock.now();
     this.providers = new ProviderRegistry(opts.config?.providers ?? {}, (service) => this.clientSecret(service), opts.fetch);
     const notifyCmd = opts.config?.agent.notifyCmd;

@@ -6,7 +6,7 @@ import type { OpContext, OpResult, OpSpec, OpTable } from './op-table.js';
 export type Outcome = OpResult | SigilError;
 
 /**
- * Runs one request: unknown op, lock check, handler, idle timer, audit line. Never throws:
+ * Runs one request: unknown op, per-client policy ([[policy]]), lock check, handler, idle timer, audit line. Never throws:
  * every failure becomes a SigilError with a message fit for the wire (unexpected errors are
  * logged locally and answered as a generic INTERNAL, never with their text or stack).
  *
@@ -18,6 +18,8 @@ export function dispatch(table: OpTable, ctx: OpContext, req: Request): Outcome 
   if (!spec) return new SigilError(ErrorCode.UNKNOWN_OP, `unknown operation "${req.op.slice(0, 64).replace(/[^\x20-\x7e]/g, '?')}"`);
   let answer: OpResult | Promise<OpResult>;
   try {
+    // Per-client policy first: a refused client is told so, not asked to unlock for nothing.
+    ctx.state.policy.check(req.op, req.args, ctx.peer);
     if (spec.secret) ctx.state.requireStore();
     answer = spec.run(ctx, req.args);
   } catch (err) {

@@ -22,6 +22,19 @@ export interface SigilConfig {
     /** Previous versions kept per secret (src/agent/secret-history.ts); 0 = none. Default 5. */
     history: number;
   };
+  /** `[[policy]]`: accounts and secrets only listed executables may use (src/agent/policy.ts); absent when none. */
+  policy?: PolicyRule[];
+}
+
+/**
+ * One `[[policy]]` entry: exactly one of `account` ("service/account") or `secret` (a name); a
+ * trailing `*` makes either a prefix. `allow` lists absolute executable paths (the peer's
+ * /proc/PID/exe).
+ */
+export interface PolicyRule {
+  account?: string;
+  secret?: string;
+  allow: string[];
 }
 
 /** `[secrets] history`'s default; the bound keeps the store from growing without limit. */
@@ -100,7 +113,49 @@ export function loadConfig(path: string): SigilConfig {
     }
     git[host.toLowerCase()] = { service: m[1]!, account: m[2]!, ...(typeof username === 'string' ? { username } : {}) };
   }
-  return { agent: { lockTimeoutS, refreshAheadS, ...(notifyCmd ? { notifyCmd } : {}) }, storage: { primary }, providers, ...(Object.keys(git).length ? { git } : {}), ...(secrets ? { secrets } : {}) };
+  const policy = policyRules(raw.policy, path);
+  return {
+    agent: { lockTimeoutS, refreshAheadS, ...(notifyCmd ? { notifyCmd } : {}) },
+    storage: { primary },
+    providers,
+    ...(Object.keys(git).length ? { git } : {}),
+    ...(secrets ? { secrets } : {}),
+    ...(policy.length ? { policy } : {}),
+  };
+}
+
+/** `[[policy]]`: each entry checked, and named `policy[N]` (0-based, in file order) when wrong. */
+function policyRules(v: unknown, path: string): PolicyRule[] {
+  if (v === undefined) return [];
+  if (!Array.isArray(v)) throw configError(path, 'policy', 'an array of tables, written [[policy]]');
+  return v.map((entry: unknown, i) => {
+    const key = `policy[${i}]`;
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) throw configError(path, key, 'a table, written [[policy]]');
+    const e = entry as Record<string, unknown>;
+    if ((e.account === undefined) === (e.secret === undefined)) {
+      throw configError(path, key, 'a table with exactly one of account = "service/account" or secret = "name" (a trailing * matches a prefix)');
+    }
+    const rule: PolicyRule = { allow: [] };
+    if (e.account !== undefined) {
+      const a = e.account;
+      if (typeof a !== 'string' || !/^(\*|[a-z0-9][a-z0-9_-]{0,63}\/(\*|[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}\*?))$/.test(a)) {
+        throw configError(path, `${key}.account`, '"service/account" (or a prefix ending in *, such as "github/*")');
+      }
+      rule.account = a;
+    } else {
+      const s = e.secret;
+      if (typeof s !== 'string' || s === '' || (s.includes('*') && s.indexOf('*') !== s.length - 1) || /[\x00-\x1f\x7f]/.test(s)) {
+        throw configError(path, `${key}.secret`, 'a secret name (or a prefix ending in *, such as "db/prod/*")');
+      }
+      rule.secret = s;
+    }
+    const allow = e.allow;
+    if (!Array.isArray(allow) || allow.length === 0 || !allow.every((p) => typeof p === 'string' && p.startsWith('/') && !p.includes('\0'))) {
+      throw configError(path, `${key}.allow`, 'a non-empty list of absolute executable paths, such as ["/usr/bin/git"]');
+    }
+    rule.allow = allow as string[];
+    return rule;
+  });
 }
 
 function table(raw: Record<string, unknown>, key: string, path: string): Record<string, unknown> {

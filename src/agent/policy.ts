@@ -1,0 +1,107 @@
+import { realpathSync } from 'node:fs';
+import type { PolicyRule } from '../config/config.js';
+import { ErrorCode } from '../protocol/codes.js';
+import { SigilError } from '../protocol/errors.js';
+import type { Args } from '../protocol/messages.js';
+import { parseRef } from '../protocol/refs.js';
+import type { PeerCred } from './peer-cred.js';
+
+/**
+ * Per-client policy (config.toml's `[[policy]]`, after securityd's and Ephemos' designs): an
+ * account or secret may be restricted to listed executables, told apart by the peer's
+ * /proc/PID/exe from SO_PEERCRED. Opt-in: a request no rule matches is allowed. Every rule that
+ * matches must allow the client (rules only ever narrow). Ops that hand out or change a value
+ * of one account or secret are checked; management ops (list_accounts, status, lock…) are not.
+ */
+
+/** What a request touches, as the rules name it. */
+export type PolicyTarget = { kind: 'account'; name: string } | { kind: 'secret'; name: string };
+
+const ACCOUNT_OPS = new Set(['get_token', 'refresh_token', 'set_token', 'remove_account']);
+const SECRET_OPS = new Set(['get_secret', 'set_secret', 'delete_secret', 'secret_history', 'rollback_secret']);
+
+/** The account or secret an op touches, or undefined (not a policed op, or arguments the handler will reject). */
+export function policyTarget(op: string, args: Args): PolicyTarget | undefined {
+  if (ACCOUNT_OPS.has(op)) {
+    const { service, account } = args;
+    return typeof service === 'string' && typeof account === 'string' ? { kind: 'account', name: `${service}/${account}` } : undefined;
+  }
+  if (SECRET_OPS.has(op)) return typeof args.name === 'string' ? { kind: 'secret', name: args.name } : undefined;
+  if (op === 'resolve' && typeof args.ref === 'string') {
+    let ref;
+    try {
+      ref = parseRef(args.ref);
+    } catch {
+      return undefined; // the handler answers BAD_REQUEST naming the wrong part
+    }
+    return ref.scheme === 'secret' ? { kind: 'secret', name: ref.name } : { kind: 'account', name: `${ref.service}/${ref.account}` };
+  }
+  return undefined;
+}
+
+interface CompiledRule {
+  kind: 'account' | 'secret';
+  /** The pattern as written (for messages). */
+  pattern: string;
+  /** Exact name, or the prefix when the pattern ends in `*`. */
+  match: string;
+  prefix: boolean;
+  /** The paths as written, for messages. */
+  allow: string[];
+  /** The paths as written and, where they are symlinks, what they resolved to at start-up. */
+  allowed: Set<string>;
+}
+
+export class Policy {
+  private readonly rules: CompiledRule[];
+
+  constructor(rules: readonly PolicyRule[] = []) {
+    this.rules = rules.map((r) => {
+      const kind = r.account !== undefined ? 'account' : 'secret';
+      const pattern = (r.account ?? r.secret)!;
+      const prefix = pattern.endsWith('*');
+      const allowed = new Set<string>();
+      for (const path of r.allow) {
+        allowed.add(path);
+        // /proc/PID/exe names the file itself: "/usr/bin/python3" (a symlink) shows as "/usr/bin/python3.12".
+        try {
+          allowed.add(realpathSync(path));
+        } catch {
+          // Not installed (yet): the literal path still matches.
+        }
+      }
+      return { kind, pattern, match: prefix ? pattern.slice(0, -1) : pattern, prefix, allow: [...r.allow], allowed };
+    });
+  }
+
+  get empty(): boolean {
+    return this.rules.length === 0;
+  }
+
+  /** Throws FORBIDDEN when a rule matching this request's target does not allow the peer's executable. */
+  check(op: string, args: Args, peer: PeerCred | null): void {
+    if (this.rules.length === 0) return;
+    const target = policyTarget(op, args);
+    if (!target) return;
+    for (const rule of this.rules) {
+      if (rule.kind !== target.kind) continue;
+      if (rule.prefix ? !target.name.startsWith(rule.match) : target.name !== rule.match) continue;
+      const exe = peer?.exe;
+      if (exe !== undefined && rule.allowed.has(exe)) continue;
+      const shown = target.kind === 'secret' ? `secret://${printable(target.name)}` : printable(target.name);
+      const head = `${shown} may only be used by ${rule.allow.join(', ')} (policy in config.toml)`;
+      const why =
+        peer === null
+          ? "this client's executable is unknown: this platform does not tell the agent who is connecting, so the rule refuses everyone"
+          : exe === undefined
+            ? `this client's executable is unknown (/proc/${peer.pid}/exe is not readable), so the rule refuses it`
+            : `this client is ${printable(exe)}`;
+      throw new SigilError(ErrorCode.FORBIDDEN, `${head}; ${why}`);
+    }
+  }
+}
+
+function printable(text: string): string {
+  const cut = text.length > 200 ? text.slice(0, 200) + '…' : text;
+  return cut.replace(/[\x00-\x1f\x7f]/g, '?');
+}

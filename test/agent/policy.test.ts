@@ -1,0 +1,228 @@
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/config.js';
+import { Policy, policyTarget } from '../../src/agent/policy.js';
+import { SigilError } from '../../src/protocol/errors.js';
+import { BIN, Sandbox } from '../support/sandbox.js';
+import { auditUntil, killStrayAgents } from './helpers.js';
+
+/**
+ * Per-client policy (config.toml's [[policy]]): an account or secret restricted to listed
+ * executables, told apart by the peer's /proc/PID/exe. The end-to-end test runs a real agent
+ * and a second copy of the node binary at another path, which the kernel reports as a
+ * different executable.
+ */
+
+function refusal(fn: () => void): SigilError {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof SigilError) return err;
+    throw err;
+  }
+  throw new Error('expected FORBIDDEN, nothing was thrown');
+}
+
+describe('Policy', () => {
+  const peer = (exe?: string) => ({ pid: 4242, uid: 1000, gid: 1000, ...(exe !== undefined ? { exe } : {}) });
+  const policy = new Policy([
+    { account: 'github/work', allow: ['/usr/bin/git', '/usr/local/bin/gh'] },
+    { secret: 'db/prod/*', allow: ['/usr/bin/psql'] },
+  ]);
+
+  it('finds the target of every op that hands out or changes a value, and of resolve', () => {
+    for (const op of ['get_token', 'refresh_token', 'set_token', 'remove_account']) {
+      expect(policyTarget(op, { service: 'github', account: 'work' })).toEqual({ kind: 'account', name: 'github/work' });
+    }
+    for (const op of ['get_secret', 'set_secret', 'delete_secret', 'secret_history', 'rollback_secret']) {
+      expect(policyTarget(op, { name: 'db/prod/pw' })).toEqual({ kind: 'secret', name: 'db/prod/pw' });
+    }
+    expect(policyTarget('resolve', { ref: 'auth://github/work/refresh_token' })).toEqual({ kind: 'account', name: 'github/work' });
+    expect(policyTarget('resolve', { ref: 'secret://db/prod/pw' })).toEqual({ kind: 'secret', name: 'db/prod/pw' });
+    expect(policyTarget('resolve', { ref: 'bogus' })).toBeUndefined();
+    for (const op of ['list_accounts', 'get_account', 'status', 'lock', 'list_secrets', 'audit_tail']) {
+      expect(policyTarget(op, { service: 'github', account: 'work', name: 'db/prod/pw' })).toBeUndefined();
+    }
+  });
+
+  it('allows listed executables, refuses others with a message that says who may', () => {
+    expect(() => policy.check('get_token', { service: 'github', account: 'work' }, peer('/usr/bin/git'))).not.toThrow();
+    expect(() => policy.check('get_token', { service: 'github', account: 'work' }, peer('/usr/local/bin/gh'))).not.toThrow();
+    const err = refusal(() => policy.check('get_token', { service: 'github', account: 'work' }, peer('/usr/bin/python3')));
+    expect(err.code).toBe('FORBIDDEN');
+    expect(err.message).toBe(
+      'github/work may only be used by /usr/bin/git, /usr/local/bin/gh (policy in config.toml); this client is /usr/bin/python3',
+    );
+    expect(refusal(() => policy.check('get_secret', { name: 'db/prod/pw' }, peer('/usr/bin/git'))).message).toBe(
+      'secret://db/prod/pw may only be used by /usr/bin/psql (policy in config.toml); this client is /usr/bin/git',
+    );
+    expect(refusal(() => policy.check('resolve', { ref: 'auth://github/work' }, peer('/usr/bin/psql'))).code).toBe('FORBIDDEN');
+  });
+
+  it('leaves what no rule names alone, and management ops too', () => {
+    const py = peer('/usr/bin/python3');
+    expect(() => policy.check('get_token', { service: 'github', account: 'home' }, py)).not.toThrow();
+    expect(() => policy.check('get_secret', { name: 'db/staging/pw' }, py)).not.toThrow();
+    expect(() => policy.check('get_secret', { name: 'db/prod' }, py)).not.toThrow(); // the prefix is "db/prod/"
+    expect(() => policy.check('list_accounts', {}, py)).not.toThrow();
+    expect(() => policy.check('get_account', { service: 'github', account: 'work' }, py)).not.toThrow();
+    expect(() => new Policy().check('get_token', { service: 'github', account: 'work' }, null)).not.toThrow();
+  });
+
+  it('fails closed when the executable is unknown', () => {
+    const args = { service: 'github', account: 'work' };
+    const noPeer = refusal(() => policy.check('get_token', args, null));
+    expect(noPeer.code).toBe('FORBIDDEN');
+    expect(noPeer.message).toContain('may only be used by /usr/bin/git');
+    expect(noPeer.message).toContain('does not tell the agent who is connecting');
+    const noExe = refusal(() => policy.check('get_token', args, peer()));
+    expect(noExe.message).toContain('/proc/4242/exe is not readable');
+  });
+
+  it('needs every matching rule to allow the client', () => {
+    const two = new Policy([
+      { secret: 'db/*', allow: ['/usr/bin/psql', '/usr/bin/git'] },
+      { secret: 'db/prod/*', allow: ['/usr/bin/psql'] },
+    ]);
+    expect(() => two.check('get_secret', { name: 'db/prod/pw' }, peer('/usr/bin/psql'))).not.toThrow();
+    expect(refusal(() => two.check('get_secret', { name: 'db/prod/pw' }, peer('/usr/bin/git'))).message).toContain('only be used by /usr/bin/psql (');
+    expect(() => two.check('get_secret', { name: 'db/dev/pw' }, peer('/usr/bin/git'))).not.toThrow();
+  });
+
+  it('matches an allowed symlink by what it points to (as /proc/PID/exe shows it)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sigil-policy-'));
+    try {
+      const real = join(dir, 'tool-1.2');
+      writeFileSync(real, '');
+      const link = join(dir, 'tool');
+      symlinkSync('tool-1.2', link); // relative, as distributions install them
+      const p = new Policy([{ account: 'github/work', allow: [link] }]);
+      expect(() => p.check('get_token', { service: 'github', account: 'work' }, peer(realpathSync(real)))).not.toThrow();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('config.toml [[policy]]', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'sigil-policy-config-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+  const load = (text: string) => {
+    writeFileSync(join(dir, 'config.toml'), text);
+    return loadConfig(join(dir, 'config.toml'));
+  };
+  const loadError = (text: string): string => {
+    try {
+      load(text);
+    } catch (err) {
+      return (err as Error).message;
+    }
+    throw new Error('expected a config error');
+  };
+
+  it('reads rules in file order, and has none by default', () => {
+    expect(load('').policy).toBeUndefined();
+    expect(
+      load('[[policy]]\naccount = "github/work"\nallow = ["/usr/bin/git", "/usr/local/bin/gh"]\n\n[[policy]]\nsecret = "db/prod/*"\nallow = ["/usr/bin/psql"]\n').policy,
+    ).toEqual([
+      { account: 'github/work', allow: ['/usr/bin/git', '/usr/local/bin/gh'] },
+      { secret: 'db/prod/*', allow: ['/usr/bin/psql'] },
+    ]);
+    expect(load('[[policy]]\naccount = "github/*"\nallow = ["/usr/bin/git"]\n').policy).toEqual([{ account: 'github/*', allow: ['/usr/bin/git'] }]);
+  });
+
+  it('names the bad entry', () => {
+    const ok = '[[policy]]\naccount = "github/work"\nallow = ["/usr/bin/git"]\n';
+    expect(loadError('[[policy]]\nallow = ["/usr/bin/git"]\n')).toContain('"policy[0]" must be a table with exactly one of account');
+    expect(loadError(ok + '[[policy]]\naccount = "a/b"\nsecret = "x"\nallow = ["/usr/bin/git"]\n')).toContain('"policy[1]" must be a table with exactly one of');
+    expect(loadError('[[policy]]\naccount = "github"\nallow = ["/usr/bin/git"]\n')).toContain('"policy[0].account" must be "service/account"');
+    expect(loadError('[[policy]]\nsecret = "db/*/pw"\nallow = ["/usr/bin/git"]\n')).toContain('"policy[0].secret" must be a secret name');
+    expect(loadError('[[policy]]\nsecret = "db"\nallow = "/usr/bin/git"\n')).toContain('"policy[0].allow" must be a non-empty list of absolute executable paths');
+    expect(loadError('[[policy]]\nsecret = "db"\nallow = ["git"]\n')).toContain('"policy[0].allow"');
+    expect(loadError('[[policy]]\nsecret = "db"\nallow = []\n')).toContain('"policy[0].allow"');
+    expect(loadError('policy = "no"\n')).toContain('"policy" must be an array of tables');
+  });
+});
+
+describe.runIf(process.platform === 'linux')('per-client policy on a real agent', () => {
+  let sb: Sandbox;
+  beforeEach(() => {
+    sb = new Sandbox();
+  });
+  afterEach(() => {
+    killStrayAgents(sb);
+    sb.cleanup();
+  });
+
+  const writeConfig = (text: string) => {
+    const dir = join(sb.home, 'config/sigilforge');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'config.toml'), text);
+  };
+
+  it('serves the allowed executable, refuses a copy of it at another path, and audits the refusal', async () => {
+    const node = realpathSync(process.execPath);
+    mkdirSync(join(sb.home, 'bin'));
+    const copy = join(sb.home, 'bin/node-copy');
+    copyFileSync(node, copy);
+    chmodSync(copy, 0o755);
+    const copyExe = realpathSync(copy);
+    writeConfig(
+      `[[policy]]\naccount = "github/work"\nallow = [${JSON.stringify(node)}]\n\n` + `[[policy]]\nsecret = "db/*"\nallow = [${JSON.stringify(node)}]\n`,
+    );
+    await sb.startAgent();
+    await sb.initAndUnlock();
+
+    // Setting a policed value is a use too: it goes through the allowed node.
+    expect((await sb.sigil(['token', 'set', 'github', 'work', '--stdin'], { input: 'ghp_policy0123456789\n' })).code).toBe(0);
+    expect((await sb.sigil(['secret', 'set', 'db/prod', '--stdin'], { input: 'db-password\n' })).code).toBe(0);
+    expect((await sb.sigil(['secret', 'set', 'api/key', '--stdin'], { input: 'api-value\n' })).code).toBe(0);
+
+    const allowed = await sb.sigil(['token', 'get', 'github', 'work']);
+    expect(allowed).toMatchObject({ code: 0, stdout: 'ghp_policy0123456789\n' });
+
+    const refused = await sb.exec(copy, [BIN.sigil, 'token', 'get', 'github', 'work']);
+    expect(refused.stdout).toBe('');
+    expect(refused.stderr).toBe(`sigil: github/work may only be used by ${node} (policy in config.toml); this client is ${copyExe}\n`);
+    expect(refused.code).toBe(12);
+
+    // The hot-path shim is refused the same way.
+    expect(await sb.exec(copy, [BIN.token, 'github', 'work'])).toMatchObject({ code: 12, stdout: '' });
+    expect((await sb.exec(copy, [BIN.sigil, 'secret', 'get', 'db/prod'])).code).toBe(12);
+    expect((await sb.exec(copy, [BIN.sigil, 'secret', 'set', 'db/new', '--stdin'], { input: 'x\n' })).code).toBe(12);
+
+    // resolve finds the target in the reference.
+    const ref = await sb.exec(copy, [BIN.sigil, 'resolve', 'auth://github/work']);
+    expect(ref).toMatchObject({ code: 12, stdout: '' });
+    expect(ref.stderr).toContain('github/work may only be used by');
+    expect((await sb.exec(copy, [BIN.sigil, 'resolve', 'secret://db/prod'])).code).toBe(12);
+    expect(await sb.sigil(['resolve', 'auth://github/work'])).toMatchObject({ code: 0, stdout: 'ghp_policy0123456789\n' });
+
+    // A secret no rule names works from both; management ops are not policed.
+    expect(await sb.exec(copy, [BIN.sigil, 'secret', 'get', 'api/key'])).toMatchObject({ code: 0, stdout: 'api-value\n' });
+    expect(await sb.sigil(['secret', 'get', 'api/key'])).toMatchObject({ code: 0, stdout: 'api-value\n' });
+    expect((await sb.exec(copy, [BIN.sigil, 'status', '--json'])).code).toBe(0);
+    expect((await sb.exec(copy, [BIN.sigil, 'accounts', 'list'])).code).toBe(0);
+
+    const entries = await auditUntil(sb, (e) => e.some((x) => x.op === 'resolve' && x.result === 'FORBIDDEN' && x.exe === copyExe));
+    expect(entries).toContainEqual(expect.objectContaining({ op: 'get_token', target: 'github/work', result: 'FORBIDDEN', exe: copyExe }));
+    expect(entries).toContainEqual(expect.objectContaining({ op: 'get_secret', target: 'secret://db/prod', result: 'FORBIDDEN', exe: copyExe }));
+    expect(entries).toContainEqual(expect.objectContaining({ op: 'get_token', target: 'github/work', result: 'ok', exe: node }));
+    // Nothing the refused client asked for was served or changed.
+    expect(entries.filter((x) => x.exe === copyExe && x.result === 'ok').map((x) => x.target)).toEqual(['secret://api/key']);
+    expect((await sb.sigil(['secret', 'get', 'db/new'])).code).toBe(7);
+  });
+
+  it('does not start with a bad [[policy]] entry, and says which', async () => {
+    writeConfig('[[policy]]\naccount = "github/work"\nsecret = "db/*"\nallow = ["/usr/bin/git"]\n');
+    const r = await sb.run(BIN.agent, ['-s']);
+    expect(r.code).not.toBe(0);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain('"policy[0]" must be a table with exactly one of account');
+  });
+});
