@@ -84,7 +84,8 @@ class Writer {
         return this.num(Number(v));
       case 'object':
         if (v === null) return this.u8(0xc0);
-        if (v instanceof Uint8Array) return this.bin(v);
+        // isView checks the internal slot: an object that merely inherits from Uint8Array is a map.
+        if (ArrayBuffer.isView(v) && v instanceof Uint8Array) return this.bin(v);
         if (Array.isArray(v)) {
           this.len(v.length, 0x90, 0xdc);
           for (const item of v) this.value(item, depth + 1);
