@@ -11,6 +11,8 @@ export interface AgentArgs {
   kill: boolean;
   help: boolean;
   version: boolean;
+  /** --print-unit: print a service definition for this init system and exit. */
+  printUnit?: UnitKind;
   /** Internal: this process is the background child of a daemonizing parent. */
   daemonChild: boolean;
   /** Internal: the daemon child's -a is the default path, so its directory is checked. */
@@ -22,12 +24,15 @@ export interface AgentArgs {
   command: string[];
 }
 
+export type UnitKind = 'systemd' | 'launchd';
+
 export class UsageError extends Error {
   override name = 'UsageError';
 }
 
 export const AGENT_USAGE = `usage: sigil-agent [-c | -s | --fish] [-Dd] [-a socket] [-t timeout] [command [arg ...]]
        sigil-agent [-c | -s | --fish] -k
+       sigil-agent --print-unit systemd|launchd
 
   -a PATH      bind the agent socket to PATH (default $XDG_RUNTIME_DIR/sigilforge/agent.sock)
   -c           print C-shell commands        -s  print Bourne shell commands
@@ -36,6 +41,9 @@ export const AGENT_USAGE = `usage: sigil-agent [-c | -s | --fish] [-Dd] [-a sock
   -k           kill the agent named by $SIGIL_AGENT_PID
   -t DURATION  lock after this much idle time (90s, 15m, 1h; 0 = never)
   -V           print the version             -h  this help
+  --print-unit systemd|launchd
+               print a systemd user unit or a launchd agent plist that runs
+               this sigil-agent with -D, and exit
 
 With a command, the agent runs until the command exits, with SIGIL_AUTH_SOCK and
 SIGIL_AGENT_PID set in its environment. An agent already answering on the socket is
@@ -64,6 +72,11 @@ export function parseAgentArgs(argv: string[]): AgentArgs {
       const pid = Number(value(arg));
       if (!Number.isSafeInteger(pid) || pid <= 1) throw new UsageError('--watch-pid needs a process id');
       a.watchPid = pid;
+    }
+    else if (arg === '--print-unit' || arg.startsWith('--print-unit=')) {
+      const kind = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : value(arg);
+      if (kind !== 'systemd' && kind !== 'launchd') throw new UsageError(`--print-unit: expected systemd or launchd, not ${JSON.stringify(kind)}`);
+      a.printUnit = kind;
     }
     else if (arg === '--help') a.help = true;
     else if (arg === '--version') a.version = true;

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, mkdtempSync, readFileSync, realpathSync, rmdirSync, rmSync, writeSync } from 'node:fs';
 import { constants as osConstants, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { AgentClient } from '../client/agent-client.js';
@@ -7,7 +7,7 @@ import { EXIT_CODES, isErrorCode } from '../protocol/codes.js';
 import { SigilError } from '../protocol/errors.js';
 import { defaultSocketPath } from '../util/paths.js';
 import { VERSION } from '../version.js';
-import { AGENT_USAGE, parseAgentArgs, UsageError, type AgentArgs } from './agent-args.js';
+import { AGENT_USAGE, parseAgentArgs, UsageError, type AgentArgs, type UnitKind } from './agent-args.js';
 import { installSignalHandlers, startAgent, type RunningAgent } from './run-agent.js';
 import { detectShell, exportLines, unsetLines, type ShellDialect } from './shell-exports.js';
 import { prepareSocketDir, probeSocket, removeSocket } from './socket-setup.js';
@@ -36,6 +36,10 @@ export async function agentMain(argv: string[]): Promise<number> {
     return 0;
   }
   try {
+    if (args.printUnit) {
+      process.stdout.write(unitText(args.printUnit, thisAgentPath(), join(tmpdir(), 'sigilforge', 'agent.sock')));
+      return 0;
+    }
     return await run(args);
   } catch (err) {
     if (args.daemonChild) reportToParent(`err ${err instanceof SigilError ? err.code : 'INTERNAL'} ${(err as Error).message}`);
@@ -45,6 +49,99 @@ export async function agentMain(argv: string[]): Promise<number> {
     }
     throw err;
   }
+}
+
+/** The absolute path of the sigil-agent being run (the installed bin, symlinks resolved). */
+function thisAgentPath(): string {
+  const script = resolve(process.argv[1] ?? 'sigil-agent');
+  try {
+    return realpathSync(script);
+  } catch {
+    return script;
+  }
+}
+
+/** XML text escaping for the plist's <string>s. */
+function xml(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+/**
+ * A service definition that runs sigil-agent in the foreground (-D). units/ in the package
+ * holds the same text with /usr/local/bin/sigil-agent (and, for launchd, /tmp) as the paths.
+ * launchdSocket: launchd expands no variables, so the plist names the socket under $TMPDIR
+ * as it is when the unit is printed.
+ */
+export function unitText(kind: UnitKind, agentPath: string, launchdSocket: string): string {
+  for (const path of [agentPath, launchdSocket]) {
+    if (/[\x00-\x1f\x7f\s"\\%]|--/.test(path)) {
+      throw new SigilError('BAD_REQUEST', `the path ${JSON.stringify(path)} cannot be written into a unit as it is; print the unit elsewhere and edit it by hand`);
+    }
+  }
+  if (kind === 'systemd') {
+    return `# sigil-agent as a systemd user service (see sigil-agent(1)). Install with:
+#   mkdir -p ~/.config/systemd/user
+#   sigil-agent --print-unit systemd > ~/.config/systemd/user/sigil-agent.service
+#   systemctl --user daemon-reload && systemctl --user enable --now sigil-agent
+# The socket is the default one (%t is $XDG_RUNTIME_DIR), so shells find it with
+#   export SIGIL_AUTH_SOCK="$XDG_RUNTIME_DIR/sigilforge/agent.sock"
+# in their rc file (or with eval "$(sigil-agent)", which reuses this agent).
+# ExecStart runs node through the script's #! line: node must be on systemd's PATH
+# (systemctl --user show-environment), or put node's absolute path before the script.
+[Unit]
+Description=Sigilforge credential agent
+Documentation=man:sigil-agent(1)
+
+[Service]
+Type=simple
+ExecStart=${agentPath} -D -a %t/sigilforge/agent.sock
+Restart=on-failure
+# For the agent's own children; shells get SIGIL_AUTH_SOCK from their rc file (above).
+Environment=SIGIL_AUTH_SOCK=%t/sigilforge/agent.sock
+
+[Install]
+WantedBy=default.target
+`;
+  }
+  // No two hyphens in a row inside the XML comment below: that would not be well-formed.
+  return `<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">
+<!--
+  sigil-agent as a launchd agent, as printed by its print-unit launchd option (see
+  sigil-agent(1)). Save it as ~/Library/LaunchAgents/dev.sigilforge.agent.plist, then:
+    launchctl bootstrap gui/$(id -u) ~/Library/LaunchAgents/dev.sigilforge.agent.plist
+  Shells find the agent with, in their rc file:
+    export SIGIL_AUTH_SOCK=${xml(launchdSocket)}
+  launchd expands no variables: the socket path is $TMPDIR's as it was when this was printed.
+-->
+<plist version="1.0">
+<dict>
+  <key>Label</key>
+  <string>dev.sigilforge.agent</string>
+  <key>ProgramArguments</key>
+  <array>
+    <string>${xml(agentPath)}</string>
+    <string>-D</string>
+    <string>-a</string>
+    <string>${xml(launchdSocket)}</string>
+  </array>
+  <key>EnvironmentVariables</key>
+  <dict>
+    <key>SIGIL_AUTH_SOCK</key>
+    <string>${xml(launchdSocket)}</string>
+  </dict>
+  <key>RunAtLoad</key>
+  <true/>
+  <key>KeepAlive</key>
+  <dict>
+    <key>SuccessfulExit</key>
+    <false/>
+  </dict>
+  <key>ProcessType</key>
+  <string>Background</string>
+</dict>
+</plist>
+`;
 }
 
 async function run(args: AgentArgs): Promise<number> {

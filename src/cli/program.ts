@@ -1,4 +1,4 @@
-import { Command, CommanderError, Option } from 'commander';
+import { Argument, Command, CommanderError, Option } from 'commander';
 import { EXIT_CODES, type ErrorCode } from '../protocol/codes.js';
 import { SigilError } from '../protocol/errors.js';
 import { VERSION } from '../version.js';
@@ -235,6 +235,24 @@ and encrypt to the key that sigil age-key --recipient prints.`,
       const bundle = new URL('../tui/tui.mjs', import.meta.url).href;
       const { runTui } = (await import(bundle)) as typeof import('../tui/run-tui.js');
       await runTui();
+    });
+  program
+    .command('completion')
+    .description('print a shell completion script (bash, zsh or fish)')
+    .addArgument(new Argument('<shell>', 'the shell').choices(['bash', 'zsh', 'fish']))
+    .addHelpText(
+      'after',
+      `
+Load it from the shell's rc file:
+  bash: source <(sigil completion bash)
+  zsh:  source <(sigil completion zsh)     (after compinit)
+  fish: sigil completion fish | source
+Service and account names complete from the running agent (none without one).`,
+    )
+    // The script is generated from this very command tree (program.commands, recursively).
+    .action(async (shell: string, _opts: unknown, cmd: Command) => {
+      const { completion } = await import('./commands/completion-cmd.js');
+      await completion(shell, cmd.parent!);
     });
 
   return program;
