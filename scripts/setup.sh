@@ -12,11 +12,12 @@ export DEBIAN_FRONTEND=noninteractive
 # util-linux (script, setpriv) drives age's prompt and runs a client as another uid;
 # chromium: the browser leg of OAuth tests (driven by playwright-core, never downloaded);
 # dbus, gnome-keyring, libsecret-tools: a real Secret Service for the keyring store tests;
-# groff-base: the man pages must render without a warning; git: the credential helper tests.
+# groff-base: the man pages must render without a warning; git: the credential helper tests;
+# zsh: the zsh completion script is syntax-checked by zsh itself.
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
   age tcsh fish tmux util-linux bsdutils procps ca-certificates chromium \
-  dbus gnome-keyring libsecret-tools groff-base git >/dev/null
+  dbus gnome-keyring libsecret-tools groff-base git zsh >/dev/null
 
 node --version
 npm --version
