@@ -37,6 +37,10 @@ function reveal(value: Buffer): string {
   return text;
 }
 
+function noSuchSecret(name: string): SigilError {
+  return new SigilError(ErrorCode.NOT_FOUND, `no secret named "${name}"`);
+}
+
 export const secretOps: OpTable = {
   get_secret: {
     secret: true,
@@ -45,7 +49,7 @@ export const secretOps: OpTable = {
     async run({ state }, args) {
       const name = nameArg(args);
       const value = await state.requireStore().get(secretKey(name));
-      if (!value) throw new SigilError(ErrorCode.NOT_FOUND, `no secret named "${name}"`);
+      if (!value) throw noSuchSecret(name);
       return { name, value: reveal(value) };
     },
   },
@@ -85,7 +89,7 @@ export const secretOps: OpTable = {
         const existed = await store.delete(secretKey(name));
         // The history goes with the secret (also history left behind by an interrupted delete).
         const versions = await deleteHistory(store, name);
-        if (!existed && versions === 0) throw new SigilError(ErrorCode.NOT_FOUND, `no secret named "${name}"`);
+        if (!existed && versions === 0) throw noSuchSecret(name);
         return { name, deleted: true };
       });
     },
@@ -113,7 +117,7 @@ export const secretOps: OpTable = {
       const current = await store.get(secretKey(name));
       current?.fill(0);
       const versions = await listHistory(store, name);
-      if (current === null && versions.length === 0) throw new SigilError(ErrorCode.NOT_FOUND, `no secret named "${name}"`);
+      if (current === null && versions.length === 0) throw noSuchSecret(name);
       // The newest kept version was replaced by the value that is current now, at that time.
       const updated = current !== null ? versions[0]?.replaced_at : undefined;
       return { name, ...(updated ? { current_updated: updated } : {}), versions };
@@ -163,7 +167,7 @@ export const secretOps: OpTable = {
       const ref = parseRef(stringArg(args, 'ref'));
       if (ref.scheme === 'secret') {
         const value = await state.requireStore().get(secretKey(ref.name));
-        if (!value) throw new SigilError(ErrorCode.NOT_FOUND, `no secret named "${ref.name}"`);
+        if (!value) throw noSuchSecret(ref.name);
         return { ref: formatRef(ref), value: reveal(value) };
       }
       if (ref.credential === 'access_token') {

@@ -1,7 +1,6 @@
-import { useCallback, useEffect, useRef, useState } from 'react';
 import type { AgentStatus } from '../../protocol/results.js';
 import { useDeps } from './use-deps.js';
-import { useInterval } from './use-interval.js';
+import { usePolledRequest } from './use-polled-request.js';
 
 export interface AgentStatusState {
   /** null until the first answer, and while no agent answers. */
@@ -16,36 +15,7 @@ export interface AgentStatusState {
  * keep an idle agent unlocked.
  */
 export function useAgentStatus(): AgentStatusState {
-  const { session, poll } = useDeps();
-  const [status, setStatus] = useState<AgentStatus | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const inflight = useRef<Promise<void> | null>(null);
-
-  const refresh = useCallback((): Promise<void> => {
-    // One poll at a time: a slow agent must not pile up requests.
-    if (inflight.current) return inflight.current;
-    const p = session
-      .call<AgentStatus>('status')
-      .then(
-        (s) => {
-          setStatus(s);
-          setError(null);
-        },
-        (err: Error) => {
-          setStatus(null);
-          setError(err.message);
-        },
-      )
-      .finally(() => {
-        inflight.current = null;
-      });
-    inflight.current = p;
-    return p;
-  }, [session]);
-
-  useEffect(() => {
-    void refresh();
-  }, [refresh]);
-  useInterval(() => void refresh(), poll.statusMs);
-  return { status, error, refresh };
+  const { poll } = useDeps();
+  const { data, error, again } = usePolledRequest<AgentStatus>('status', poll.statusMs, { keepOnError: false });
+  return { status: data, error, refresh: again };
 }

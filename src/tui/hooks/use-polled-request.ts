@@ -1,0 +1,49 @@
+import { useCallback, useEffect, useRef, useState } from 'react';
+import { useDeps } from './use-deps.js';
+import { useInterval } from './use-interval.js';
+
+export interface PolledState<T> {
+  /** The last answer; null before the first (and after a failure when `keepOnError` is off). */
+  data: T | null;
+  error: string | null;
+  /** Asks again now instead of waiting for the next poll. */
+  again(): Promise<void>;
+}
+
+/**
+ * One agent request repeated every `periodMs`, at most one in flight: a slow agent must not
+ * pile up requests.
+ */
+export function usePolledRequest<T>(op: string, periodMs: number, opts: { keepOnError: boolean }): PolledState<T> {
+  const { session } = useDeps();
+  const [data, setData] = useState<T | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const inflight = useRef<Promise<void> | null>(null);
+
+  const again = useCallback((): Promise<void> => {
+    if (inflight.current) return inflight.current;
+    const p = session
+      .call<T>(op)
+      .then(
+        (answer) => {
+          setData(answer);
+          setError(null);
+        },
+        (err: Error) => {
+          if (!opts.keepOnError) setData(null);
+          setError(err.message);
+        },
+      )
+      .finally(() => {
+        inflight.current = null;
+      });
+    inflight.current = p;
+    return p;
+  }, [session, op, opts.keepOnError]);
+
+  useEffect(() => {
+    void again();
+  }, [again]);
+  useInterval(() => void again(), periodMs);
+  return { data, error, again };
+}
