@@ -1,8 +1,8 @@
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, ROOT, Sandbox, TEST_PASSPHRASE, which } from '../support/sandbox.js';
+import { shQuote, TmuxPane } from '../support/tmux.js';
 
 /**
  * `sigil tui` in a real terminal (tmux) against a real agent: unlock with the passphrase, see
@@ -10,36 +10,13 @@ import { BIN, ROOT, Sandbox, TEST_PASSPHRASE, which } from '../support/sandbox.j
  * exactly as before. Also the other ways out: SIGTERM, SIGHUP, an exception in render and in a
  * timer. CI must be unset for the TUI: ink draws nothing interactive under CI=true.
  */
-const SERVER = `sigil-tui-test-${process.pid}-${Date.now().toString(36)}`;
-const tmux = (...args: string[]) => execFileSync('tmux', ['-L', SERVER, ...args], { encoding: 'utf8' });
-const pane = () => tmux('capture-pane', '-p', '-t', 't');
-const flag = (name: string) => tmux('display', '-p', '-t', 't', `#{${name}}`).trim();
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const quote = (v: string) => `'${v.replace(/'/g, `'\\''`)}'`;
-
-async function waitPane(what: RegExp, timeoutMs = 8000): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const text = pane();
-    if (what.test(text)) return text;
-    if (Date.now() > deadline) throw new Error(`no ${what} in the pane within ${timeoutMs} ms; the pane:\n${text}`);
-    await sleep(30);
-  }
-}
-
-/** Types a command line into the pane's shell. */
-function shell(line: string): void {
-  tmux('send-keys', '-t', 't', '-l', line);
-  tmux('send-keys', '-t', 't', 'Enter');
-}
-
-/** The pid of the program the pane's shell is running now (the TUI). */
-function foregroundPid(): number {
-  const shellPid = flag('pane_pid');
-  const children = readFileSync(`/proc/${shellPid}/task/${shellPid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
-  if (children.length !== 1) throw new Error(`expected one child of the shell, got ${children.join(' ') || 'none'}`);
-  return Number(children[0]);
-}
+const term = new TmuxPane();
+const tmux = (...args: string[]) => term.tmux(...args);
+const pane = () => term.screen();
+const flag = (name: string) => term.flag(name);
+const waitPane = (what: RegExp, timeoutMs?: number) => term.waitScreen(what, timeoutMs);
+const shell = (line: string) => term.shell(line);
+const foregroundPid = () => term.foregroundPid();
 
 const hasTmux = which('tmux');
 
@@ -57,18 +34,14 @@ describe.skipIf(!hasTmux)('sigil tui in tmux', () => {
     // The sandbox's variables, but the terminal's own TERM (tmux sets it) and no CI.
     const vars = Object.entries(sb.env)
       .filter(([k]) => k !== 'TERM')
-      .map(([k, v]) => `${k}=${quote(v)}`)
+      .map(([k, v]) => `${k}=${shQuote(v)}`)
       .join(' ');
-    tmux('new-session', '-d', '-s', 't', '-x', '120', '-y', '30', `env -u CI ${vars} HISTFILE=/dev/null PS1='$ ' bash --norc --noprofile`);
+    term.start(`env -u CI ${vars} HISTFILE=/dev/null PS1='$ ' bash --norc --noprofile`);
     await waitPane(/^\$\s*$/m);
   });
 
   afterAll(() => {
-    try {
-      tmux('kill-server');
-    } catch {
-      // already gone
-    }
+    term.kill();
     sb?.cleanup();
   });
 
