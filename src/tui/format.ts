@@ -5,8 +5,10 @@ import type { AccountInfo, AuditEntry } from '../protocol/results.js';
 
 export type Tone = 'ok' | 'warn' | 'bad' | 'dim' | 'plain';
 
-/** Under this much validity the table says "expires in Nm" instead of "valid". */
-const SHOW_EXPIRY_UNDER_S = 3600;
+/** A static token this close to its end needs a person to replace it: shown in yellow. */
+const WARN_STATIC_UNDER_S = 7 * 86400;
+/** The agent refreshes an OAuth token with less than this left on its next use. */
+const REFRESH_MARGIN_S = 300;
 
 export function accountStatusLabel(a: AccountInfo, nowS: number): { text: string; tone: Tone } {
   if (a.status === 'needs_auth') return { text: 'needs auth', tone: 'bad' };
@@ -14,12 +16,26 @@ export function accountStatusLabel(a: AccountInfo, nowS: number): { text: string
   if (a.kind === 'static') {
     if (left === null) return { text: 'static', tone: 'dim' };
     if (left <= 0) return { text: 'expired', tone: 'bad' };
-  } else if (left !== null && left <= 0) {
-    // An expired OAuth access token is normal: the next use refreshes it.
-    return { text: 'refresh due', tone: 'warn' };
+    if (left < WARN_STATIC_UNDER_S) return { text: `expires in ${roughDuration(left)}`, tone: 'warn' };
+    return { text: 'valid', tone: 'ok' };
   }
-  if (left !== null && left < SHOW_EXPIRY_UNDER_S) return { text: `expires in ${Math.max(1, Math.ceil(left / 60))}m`, tone: 'warn' };
+  // OAuth access tokens are short-lived by design (an hour is typical) and renewed by the
+  // agent: an expiring one is routine, not a warning.
+  if (left !== null && left < REFRESH_MARGIN_S) return { text: 'refresh due', tone: 'dim' };
   return { text: 'valid', tone: 'ok' };
+}
+
+/** One unit, rounded up, for a table cell: "30m", "5h", "3d". */
+export function roughDuration(seconds: number): string {
+  if (seconds < 3600) return `${Math.max(1, Math.ceil(seconds / 60))}m`;
+  if (seconds < 48 * 3600) return `${Math.ceil(seconds / 3600)}h`;
+  return `${Math.ceil(seconds / 86400)}d`;
+}
+
+/** A path under the home directory as ~/…: the status bar has little room. */
+export function tildePath(path: string, home: string): string {
+  if (home && home !== '/' && path.startsWith(home + '/')) return '~' + path.slice(home.length);
+  return path;
 }
 
 export function ago(thenS: number | null, nowS: number): string {

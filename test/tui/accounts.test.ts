@@ -106,11 +106,16 @@ describe('accounts screen (fake agent)', () => {
     }
   });
 
-  it('labels health as valid / expires in Nm / needs auth / static', () => {
+  it('labels health as valid / expires in … / refresh due / needs auth / static', () => {
     const now = 1_700_000_000;
     expect(accountStatusLabel(fakeAccount('a', 'b', { expires_at: now + 8 * 3600 }), now).text).toBe('valid');
     expect(accountStatusLabel(fakeAccount('a', 'b', { expires_at: null }), now).text).toBe('valid');
-    expect(accountStatusLabel(fakeAccount('a', 'b', { expires_at: now + 25 * 60, status: 'valid' }), now).text).toBe('expires in 25m');
+    // A short-lived OAuth token is routine (the agent renews it); a static one running out is not.
+    expect(accountStatusLabel(fakeAccount('a', 'b', { expires_at: now + 25 * 60, status: 'valid' }), now)).toEqual({ text: 'valid', tone: 'ok' });
+    expect(accountStatusLabel(fakeAccount('a', 'b', { expires_at: now + 4 * 60, status: 'expiring' }), now)).toEqual({ text: 'refresh due', tone: 'dim' });
+    expect(accountStatusLabel(fakeAccount('a', 'b', { kind: 'static', expires_at: now + 3 * 86400, status: 'valid' }), now)).toEqual({ text: 'expires in 3d', tone: 'warn' });
+    expect(accountStatusLabel(fakeAccount('a', 'b', { kind: 'static', expires_at: now + 25 * 60, status: 'valid' }), now).text).toBe('expires in 25m');
+    expect(accountStatusLabel(fakeAccount('a', 'b', { kind: 'static', expires_at: now + 30 * 86400, status: 'valid' }), now)).toEqual({ text: 'valid', tone: 'ok' });
     expect(accountStatusLabel(fakeAccount('a', 'b', { status: 'needs_auth' }), now).text).toBe('needs auth');
     expect(accountStatusLabel(fakeAccount('a', 'b', { kind: 'static', status: 'static' }), now).text).toBe('static');
     expect(accountStatusLabel(fakeAccount('a', 'b', { expires_at: now - 1, status: 'expiring' }), now).text).toBe('refresh due');

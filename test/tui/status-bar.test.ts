@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { tildePath } from '../../src/tui/format.js';
 import { Sandbox } from '../support/sandbox.js';
 import { mountApp, realDeps, setToken } from './helpers.js';
 
@@ -59,5 +60,11 @@ describe('status bar and lock (real agent)', () => {
     } finally {
       await app.unmount();
     }
+  });
+
+  it('shows a socket under the home directory as ~/…, and nothing else that way', () => {
+    expect(tildePath('/home/ann/.run/sigilforge/agent.sock', '/home/ann')).toBe('~/.run/sigilforge/agent.sock');
+    expect(tildePath('/home/anna/agent.sock', '/home/ann')).toBe('/home/anna/agent.sock');
+    expect(tildePath('/run/user/1000/sigilforge/agent.sock', '/')).toBe('/run/user/1000/sigilforge/agent.sock');
   });
 });

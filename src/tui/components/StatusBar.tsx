@@ -1,7 +1,8 @@
+import { homedir } from 'node:os';
 import { Box, Text } from 'ink';
 import type { ConnectionState } from '../agent-session.js';
 import type { AgentStatus } from '../../protocol/results.js';
-import { lockCountdown, truncate } from '../format.js';
+import { lockCountdown, tildePath, truncate } from '../format.js';
 
 export interface StatusBarProps {
   status: AgentStatus | null;
@@ -22,7 +23,7 @@ export function StatusBar({ status, connection, width }: StatusBarProps) {
     );
   }
   const state = status.locked ? ' LOCKED ' : ' UNLOCKED ';
-  const rest = `${status.locked ? '' : ` ${lockCountdown(false, status.locks_in_s)} ·`} agent pid ${status.pid} · ${status.socket}`;
+  const rest = `${status.locked ? '' : ` ${lockCountdown(false, status.locks_in_s)} ·`} agent pid ${status.pid} · ${tildePath(status.socket, homedir())}`;
   const help = ' ? help ';
   return (
     <Box width={width}>

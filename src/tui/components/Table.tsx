@@ -55,7 +55,10 @@ export function Table<T>({ columns, rows, selected, offset, height, width, rowKe
           <Text key={rowKey(row, offset + n)} wrap="truncate" inverse={isSel}>
             {isSel ? MARK : ' '.repeat(MARK.length)}
             {columns.map((c, i) => {
-              const color = c.tone ? toneColor(c.tone(row)) : undefined;
+              const tone = c.tone?.(row);
+              // Dim text under the selection's inverse turns into a grey block that hides the
+              // highlight: the selected row shows it plain.
+              const color = tone && !(isSel && tone === 'dim') ? toneColor(tone) : undefined;
               return (
                 <Text key={c.title} color={color}>
                   {pad(cells[n]![i]!, i)}
