@@ -45,3 +45,39 @@ it("every EXIT_CODES code appears in sigil.1's EXIT STATUS section", () => {
     expect(section, `${code} as ${status}`).toMatch(new RegExp(`^\\.B ${status}$[^]*?${code}`, 'm'));
   }
 });
+
+it('sigil.1 documents every subcommand and every option of the command tree', async () => {
+  const { buildProgram } = (await import(join(root, 'dist/cli/program.js'))) as typeof import('../../src/cli/program.js');
+  const text = plain(readFileSync(join(manDir, 'sigil.1'), 'utf8'));
+  const missing: string[] = [];
+  const walk = (cmd: import('commander').Command, path: string[]) => {
+    for (const sub of cmd.commands) {
+      const name = [...path, sub.name()];
+      if (sub.name() === 'help') continue;
+      if (!text.includes(`sigil ${name.join(' ')}`)) missing.push(`command: sigil ${name.join(' ')}`);
+      for (const o of sub.options) {
+        const flag = o.long ?? o.short!;
+        if (!o.hidden && !text.includes(flag)) missing.push(`option: sigil ${name.join(' ')} ${flag}`);
+      }
+      walk(sub, name);
+    }
+  };
+  walk(buildProgram(), []);
+  expect(missing).toEqual([]);
+});
+
+it('sigil-agent.1 documents every option of sigil-agent --help', () => {
+  const help = execFileSync(process.execPath, [join(root, 'dist/bin/sigil-agent.js'), '--help'], { encoding: 'utf8' });
+  const flags = [...new Set([...help.matchAll(/(?<![\w-])(--?[a-zA-Z][\w-]*)/g)].map((m) => m[1]!))];
+  expect(flags.length).toBeGreaterThan(8);
+  const text = plain(readFileSync(join(manDir, 'sigil-agent.1'), 'utf8'));
+  expect(flags.filter((f) => !text.includes(f))).toEqual([]);
+});
+
+it('every environment variable the code reads is in a man page', () => {
+  const src = execFileSync('grep', ['-rhoE', String.raw`(process\.env|env)\.[A-Z][A-Z0-9_]{2,}|'SIGIL_[A-Z_]+'`, join(root, 'src')], { encoding: 'utf8' });
+  const vars = [...new Set(src.split('\n').filter(Boolean).map((l) => l.replace(/^.*[.']/, '').replace(/'$/, '')))];
+  expect(vars).toContain('SIGIL_AUTH_SOCK');
+  const all = pages.map((p) => plain(readFileSync(join(manDir, p), 'utf8'))).join('\n');
+  expect(vars.filter((v) => !all.includes(v))).toEqual([]);
+});
