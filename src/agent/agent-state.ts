@@ -19,6 +19,7 @@ import { credentialKey, SECRET_PREFIX } from '../protocol/names.js';
 import { runNotifyCommand } from './notify.js';
 import { RefreshAhead } from './refresh-ahead.js';
 import { IdleGc } from './idle-gc.js';
+import { ConfirmBroker } from './confirm-broker.js';
 import { Policy } from './policy.js';
 
 /**
@@ -45,6 +46,8 @@ export interface AgentStateOptions {
   /** Opens the secret store with a passphrase; the vault unless a test says otherwise. */
   openStore?: (passphrase: Buffer) => Promise<SecretStore>;
   log?: (msg: string) => void;
+  /** The program that asks the person to confirm a use when no TUI is open (SIGIL_ASKPASS at start). */
+  askpass?: string | undefined;
 }
 
 export class AgentState {
@@ -65,6 +68,8 @@ export class AgentState {
   readonly secretHistory: number;
   /** config.toml's `[[policy]]`: which executables may use an account or secret (empty: no limits). */
   readonly policy: Policy;
+  /** `confirm = true` rules: asks the person through an open TUI or SIGIL_ASKPASS. */
+  readonly confirmations: ConfirmBroker;
   private store: SecretStore | null = null;
   private unlocking: Promise<void> | null = null;
   /** Bumped by every lock, so an unlock that was running when it came can tell. */
@@ -82,6 +87,7 @@ export class AgentState {
     this.log = opts.log ?? (() => {});
     this.secretHistory = opts.config?.secrets?.history ?? DEFAULT_SECRET_HISTORY;
     this.policy = new Policy(opts.config?.policy);
+    this.confirmations = new ConfirmBroker({ askpass: opts.askpass, audit: (e) => this.audit.record(e), log: this.log });
     this.startedAt = clock.now();
     this.providers = new ProviderRegistry(opts.config?.providers ?? {}, (service) => this.clientSecret(service), opts.fetch);
     const notifyCmd = opts.config?.agent.notifyCmd;
@@ -171,6 +177,7 @@ export class AgentState {
     const store = this.store;
     if (!store) return false;
     this.flows.cancelAll();
+    this.confirmations.cancelAll();
     this.refreshAhead.stop();
     // A refresh in flight has already spent the old refresh token at the provider: let it
     // store the rotated one before the vault closes, or the account would be signed out.

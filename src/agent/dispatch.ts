@@ -6,7 +6,8 @@ import type { OpContext, OpResult, OpSpec, OpTable } from './op-table.js';
 export type Outcome = OpResult | SigilError;
 
 /**
- * Runs one request: unknown op, per-client policy ([[policy]]), lock check, handler, idle timer, audit line. Never throws:
+ * Runs one request: unknown op, per-client policy ([[policy]]: allowed executables, then the
+ * lock check, then the person's confirmation), handler, idle timer, audit line. Never throws:
  * every failure becomes a SigilError with a message fit for the wire (unexpected errors are
  * logged locally and answered as a generic INTERNAL, never with their text or stack).
  *
@@ -19,9 +20,9 @@ export function dispatch(table: OpTable, ctx: OpContext, req: Request): Outcome 
   let answer: OpResult | Promise<OpResult>;
   try {
     // Per-client policy first: a refused client is told so, not asked to unlock for nothing.
-    ctx.state.policy.check(req.op, req.args, ctx.peer);
+    const confirm = ctx.state.policy.check(req.op, req.args, ctx.peer);
     if (spec.secret) ctx.state.requireStore();
-    answer = spec.run(ctx, req.args);
+    answer = confirm ? confirmThenRun(spec, ctx, req, confirm.target) : spec.run(ctx, req.args);
   } catch (err) {
     return finish(spec, ctx, req, failure(ctx, req, err));
   }
@@ -32,6 +33,13 @@ export function dispatch(table: OpTable, ctx: OpContext, req: Request): Outcome 
     );
   }
   return finish(spec, ctx, req, answer);
+}
+
+/** `confirm = true`: the person is asked (and the agent may have locked meanwhile) before the handler runs. */
+async function confirmThenRun(spec: OpSpec, ctx: OpContext, req: Request, target: string): Promise<OpResult> {
+  await ctx.state.confirmations.ask({ target, op: req.op, peer: ctx.peer, client: ctx.client }, ctx.closed);
+  if (spec.secret) ctx.state.requireStore();
+  return spec.run(ctx, req.args);
 }
 
 function failure(ctx: OpContext, req: Request, err: unknown): SigilError {

@@ -14,6 +14,15 @@ import type { PeerCred } from './peer-cred.js';
  * of one account or secret are checked; management ops (list_accounts, status, lock…) are not.
  */
 
+/** Ops that hand a value out: the ones `confirm = true` asks about (as ssh-add -c asks per signature). */
+const REVEAL_OPS = new Set(['get_token', 'get_secret', 'resolve']);
+
+/** A request a rule wants the person to confirm first: what to ask about. */
+export interface ConfirmNeed {
+  /** The account ("github/work") or secret ("secret://db/prod") as the person reads it. */
+  target: string;
+}
+
 /** What a request touches, as the rules name it. */
 export type PolicyTarget = { kind: 'account'; name: string } | { kind: 'secret'; name: string };
 
@@ -46,10 +55,11 @@ interface CompiledRule {
   /** Exact name, or the prefix when the pattern ends in `*`. */
   match: string;
   prefix: boolean;
-  /** The paths as written, for messages. */
-  allow: string[];
+  /** The paths as written, for messages; null when the rule does not limit executables. */
+  allow: string[] | null;
   /** The paths as written and, where they are symlinks, what they resolved to at start-up. */
   allowed: Set<string>;
+  confirm: boolean;
 }
 
 export class Policy {
@@ -61,7 +71,7 @@ export class Policy {
       const pattern = (r.account ?? r.secret)!;
       const prefix = pattern.endsWith('*');
       const allowed = new Set<string>();
-      for (const path of r.allow) {
+      for (const path of r.allow ?? []) {
         allowed.add(path);
         // /proc/PID/exe names the file itself: "/usr/bin/python3" (a symlink) shows as "/usr/bin/python3.12".
         try {
@@ -70,7 +80,7 @@ export class Policy {
           // Not installed (yet): the literal path still matches.
         }
       }
-      return { kind, pattern, match: prefix ? pattern.slice(0, -1) : pattern, prefix, allow: [...r.allow], allowed };
+      return { kind, pattern, match: prefix ? pattern.slice(0, -1) : pattern, prefix, allow: r.allow ? [...r.allow] : null, allowed, confirm: r.confirm === true };
     });
   }
 
@@ -78,17 +88,23 @@ export class Policy {
     return this.rules.length === 0;
   }
 
-  /** Throws FORBIDDEN when a rule matching this request's target does not allow the peer's executable. */
-  check(op: string, args: Args, peer: PeerCred | null): void {
-    if (this.rules.length === 0) return;
+  /**
+   * Throws FORBIDDEN when a rule matching this request's target does not allow the peer's
+   * executable; otherwise says whether a matching rule wants the person to confirm this use.
+   */
+  check(op: string, args: Args, peer: PeerCred | null): ConfirmNeed | undefined {
+    if (this.rules.length === 0) return undefined;
     const target = policyTarget(op, args);
-    if (!target) return;
+    if (!target) return undefined;
+    const shown = target.kind === 'secret' ? `secret://${printable(target.name)}` : printable(target.name);
+    let confirm = false;
     for (const rule of this.rules) {
       if (rule.kind !== target.kind) continue;
       if (rule.prefix ? !target.name.startsWith(rule.match) : target.name !== rule.match) continue;
+      confirm ||= rule.confirm;
+      if (rule.allow === null) continue;
       const exe = peer?.exe;
       if (exe !== undefined && rule.allowed.has(exe)) continue;
-      const shown = target.kind === 'secret' ? `secret://${printable(target.name)}` : printable(target.name);
       const head = `${shown} may only be used by ${rule.allow.join(', ')} (policy in config.toml)`;
       const why =
         peer === null
@@ -98,6 +114,7 @@ export class Policy {
             : `this client is ${printable(exe)}`;
       throw new SigilError(ErrorCode.FORBIDDEN, `${head}; ${why}`);
     }
+    return confirm && REVEAL_OPS.has(op) ? { target: shown } : undefined;
   }
 }
 

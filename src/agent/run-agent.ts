@@ -48,6 +48,8 @@ export async function startAgent(opts: RunAgentOptions): Promise<RunningAgent> {
     registry,
     audit,
     log,
+    // Read once, as ssh-agent reads SSH_ASKPASS: the agent outlives the shell that started it.
+    askpass: process.env.SIGIL_ASKPASS || undefined,
     ...(opts.vault ? { vault: opts.vault } : {}),
   });
   const myUid = typeof process.getuid === 'function' ? process.getuid() : null;

@@ -29,12 +29,14 @@ export interface SigilConfig {
 /**
  * One `[[policy]]` entry: exactly one of `account` ("service/account") or `secret` (a name); a
  * trailing `*` makes either a prefix. `allow` lists absolute executable paths (the peer's
- * /proc/PID/exe).
+ * /proc/PID/exe); `confirm` asks the person before each use. At least one of the two.
  */
 export interface PolicyRule {
   account?: string;
   secret?: string;
-  allow: string[];
+  /** Absent: any executable (the rule only asks for confirmation). */
+  allow?: string[];
+  confirm?: boolean;
 }
 
 /** `[secrets] history`'s default; the bound keeps the store from growing without limit. */
@@ -135,7 +137,7 @@ function policyRules(v: unknown, path: string): PolicyRule[] {
     if ((e.account === undefined) === (e.secret === undefined)) {
       throw configError(path, key, 'a table with exactly one of account = "service/account" or secret = "name" (a trailing * matches a prefix)');
     }
-    const rule: PolicyRule = { allow: [] };
+    const rule: PolicyRule = {};
     if (e.account !== undefined) {
       const a = e.account;
       if (typeof a !== 'string' || !/^(\*|[a-z0-9][a-z0-9_-]{0,63}\/(\*|[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}\*?))$/.test(a)) {
@@ -149,7 +151,15 @@ function policyRules(v: unknown, path: string): PolicyRule[] {
       }
       rule.secret = s;
     }
+    if (e.confirm !== undefined) {
+      if (typeof e.confirm !== 'boolean') throw configError(path, `${key}.confirm`, 'true or false');
+      rule.confirm = e.confirm;
+    }
     const allow = e.allow;
+    if (allow === undefined) {
+      if (!rule.confirm) throw configError(path, key, 'allow = ["/path/to/executable", …], confirm = true, or both');
+      return rule;
+    }
     if (!Array.isArray(allow) || allow.length === 0 || !allow.every((p) => typeof p === 'string' && p.startsWith('/') && !p.includes('\0'))) {
       throw configError(path, `${key}.allow`, 'a non-empty list of absolute executable paths, such as ["/usr/bin/git"]');
     }

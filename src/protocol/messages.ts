@@ -52,6 +52,9 @@ export const OPS = [
   // Secret history (sigil secret history / rollback).
   'secret_history',
   'rollback_secret',
+  // `confirm = true` policy: the TUI asks the person (sigil tui).
+  'wait_confirm',
+  'answer_confirm',
 ] as const;
 export type Op = (typeof OPS)[number];
 

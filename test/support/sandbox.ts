@@ -146,8 +146,8 @@ export class Sandbox {
   }
 
   /** Starts a daemonized agent the rc-file way and returns its pid. */
-  async startAgent(extra: string[] = []): Promise<number> {
-    const r = await this.run(BIN.agent, ['-s', ...extra]);
+  async startAgent(extra: string[] = [], env: Record<string, string> = {}): Promise<number> {
+    const r = await this.run(BIN.agent, ['-s', ...extra], { env });
     const m = /SIGIL_AGENT_PID=(\d+)/.exec(r.stdout);
     if (r.code !== 0 || !m) throw new Error(`sigil-agent failed (${r.code}): ${r.stderr}`);
     const pid = Number(m[1]);

@@ -3,8 +3,9 @@ import { accountOps } from './account-ops.js';
 import { flowOps } from './flow-ops.js';
 import { providerOps } from './provider-ops.js';
 import { secretOps } from './secret-ops.js';
+import { confirmOps } from './confirm-ops.js';
 import { sessionOps } from './session-ops.js';
 import { tokenOps } from './token-ops.js';
 
 /** Every operation the agent answers. */
-export const OP_TABLE: OpTable = { ...sessionOps, ...tokenOps, ...accountOps, ...secretOps, ...flowOps, ...providerOps };
+export const OP_TABLE: OpTable = { ...sessionOps, ...tokenOps, ...accountOps, ...secretOps, ...flowOps, ...providerOps, ...confirmOps };
