@@ -99,7 +99,8 @@ export class ConfirmBroker {
 
   /**
    * `wait_confirm`: the next question for a TUI, or the one other TUIs are showing now if this
-   * one has not seen it (a TUI opened mid-question). `closed` stands for the TUI's connection.
+   * one has not seen it (a TUI opened mid-question). `closed` stands for the TUI's connection:
+   * it resolves when the TUI can send no answer any more.
    */
   waitForPrompt(closed: Promise<void>): Promise<ConfirmPrompt> {
     const q = this.current;
@@ -107,7 +108,7 @@ export class ConfirmBroker {
       this.watchViewer(q, closed);
       return Promise.resolve(q.prompt);
     }
-    return new Promise((resolve) => {
+    return new Promise((resolve, reject) => {
       const waiter: Waiter = {
         deliver: (prompt) => {
           this.waiters.delete(waiter);
@@ -117,7 +118,10 @@ export class ConfirmBroker {
       };
       // A question already handed to SIGIL_ASKPASS stays there: this TUI gets the next one.
       this.waiters.add(waiter);
-      void closed.then(() => this.waiters.delete(waiter));
+      void closed.then(() => {
+        // Settled, so a half-closed connection is not held open by a wait that cannot end.
+        if (this.waiters.delete(waiter)) reject(new SigilError(ErrorCode.BAD_REQUEST, 'wait_confirm ended: the client closed its side'));
+      });
     });
   }
 

@@ -24,6 +24,7 @@ export function serveConnection(socket: Socket, state: AgentState, table: OpTabl
   let paused = false;
   let closing = false;
   let resolveClosed!: () => void;
+  let resolveInputEnded!: () => void;
   const ctx: OpContext = {
     state,
     peer,
@@ -32,6 +33,7 @@ export function serveConnection(socket: Socket, state: AgentState, table: OpTabl
       ctx.client = name;
     },
     closed: new Promise<void>((r) => (resolveClosed = r)),
+    inputEnded: new Promise<void>((r) => (resolveInputEnded = r)),
   };
 
   const send = (response: Response): void => {
@@ -128,11 +130,15 @@ export function serveConnection(socket: Socket, state: AgentState, table: OpTabl
   // answers still being computed (an unlock, a token refresh).
   socket.allowHalfOpen = true;
   socket.on('end', () => {
+    resolveInputEnded();
     if (closing) return;
     closing = true;
     void Promise.allSettled([...active]).then(() => socket.end());
   });
   socket.on('drain', updateFlow);
   socket.on('error', () => {}); // a client vanishing mid-answer is normal; 'close' follows
-  socket.on('close', () => resolveClosed());
+  socket.on('close', () => {
+    resolveInputEnded();
+    resolveClosed();
+  });
 }

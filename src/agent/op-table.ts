@@ -12,6 +12,11 @@ export interface OpContext {
   setClient(name: string): void;
   /** Resolves when the connection closes, so long waits (flows) can stop early. */
   closed: Promise<void>;
+  /**
+   * Resolves when the client can send nothing more (it shut its side down, or the
+   * connection closed): a TUI in that state can no longer answer a question put to it.
+   */
+  inputEnded: Promise<void>;
 }
 
 export type OpResult = Record<string, unknown>;

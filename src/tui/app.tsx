@@ -1,6 +1,7 @@
 import { Box, Text, useInput } from 'ink';
 import { useCallback, useEffect, useRef, useState, type ReactNode } from 'react';
 import type { AccountInfo } from '../protocol/results.js';
+import { ConfirmUseBox } from './components/ConfirmUseBox.js';
 import { HelpOverlay } from './components/HelpOverlay.js';
 import { NoticeLine } from './components/NoticeLine.js';
 import { StatusBar } from './components/StatusBar.js';
@@ -8,6 +9,7 @@ import { TabBar, type Tab } from './components/TabBar.js';
 import { DepsContext, KeyCaptureContext, type TuiDeps } from './deps.js';
 import { useAccounts } from './hooks/use-accounts.js';
 import { useAgentStatus } from './hooks/use-agent-status.js';
+import { useConfirmRequests } from './hooks/use-confirm-requests.js';
 import { useConnection } from './hooks/use-connection.js';
 import { useDeps } from './hooks/use-deps.js';
 import { useLock } from './hooks/use-lock.js';
@@ -52,6 +54,7 @@ function Shell({ onQuit }: { onQuit(): void }) {
   const [route, setRoute] = useState<Route>({ name: 'accounts' });
   const [help, setHelp] = useState(false);
   const [capture, setCapture] = useState(false);
+  const confirm = useConfirmRequests();
 
   // Seen unlocked once: a later lock waits for Enter before the field takes keys.
   const sawUnlocked = useRef(false);
@@ -70,6 +73,12 @@ function Shell({ onQuit }: { onQuit(): void }) {
 
   useInput((input, key) => {
     if (key.ctrl && input === 'c') return onQuit();
+    // The agent's question comes first: a client is waiting on it, whatever screen is open.
+    if (confirm.question) {
+      if (input === 'y' || input === 'Y') confirm.answer(true);
+      else if (input === 'n' || input === 'N' || key.escape) confirm.answer(false);
+      return;
+    }
     if (help) {
       if (key.escape || input === '?') setHelp(false);
       else if (input === 'q') onQuit();
@@ -86,7 +95,7 @@ function Shell({ onQuit }: { onQuit(): void }) {
   });
 
   const bodyHeight = Math.max(3, rows - CHROME_ROWS);
-  const active = !help;
+  const active = !help && !confirm.question;
   const nowS = Math.floor(now() / 1000);
   const toAccounts = () => setRoute({ name: 'accounts' });
   const authorize = (a: AccountInfo) => setRoute({ name: 'add', preset: { service: a.service, account: a.account, scopes: a.scopes } });
@@ -154,8 +163,13 @@ function Shell({ onQuit }: { onQuit(): void }) {
         {/* The help hides the screen without unmounting it: a sign-in in progress goes on.
             Clipped vertically only: lines are cut to the width already, and a horizontal
             clip makes ink re-slice every line of every frame. */}
-        {help ? <HelpOverlay height={bodyHeight} width={columns} /> : null}
-        <Box flexDirection="column" height={bodyHeight} overflowY="hidden" display={help ? 'none' : 'flex'}>
+        {help && !confirm.question ? <HelpOverlay height={bodyHeight} width={columns} /> : null}
+        {confirm.question ? (
+          <Box height={bodyHeight} flexDirection="column" justifyContent="center" alignItems="center">
+            <ConfirmUseBox question={confirm.question} nowMs={now()} width={columns} />
+          </Box>
+        ) : null}
+        <Box flexDirection="column" height={bodyHeight} overflowY="hidden" display={help || confirm.question ? 'none' : 'flex'}>
           {body}
         </Box>
         <NoticeLine notice={notice} width={columns} />

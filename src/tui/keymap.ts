@@ -15,6 +15,7 @@ export const KEYMAP: KeySection[] = [
       ['Esc', 'close overlay / go back'],
       ['q', 'quit'],
       ['Ctrl-C', 'quit, even while typing'],
+      ['y n', "answer the agent's question"],
     ],
   },
   {

@@ -12,8 +12,8 @@ export const confirmOps: OpTable = {
   wait_confirm: {
     secret: false,
     audit: false,
-    async run({ state, closed }) {
-      return { ...(await state.confirmations.waitForPrompt(closed)) };
+    async run({ state, inputEnded }) {
+      return { ...(await state.confirmations.waitForPrompt(inputEnded)) };
     },
   },
 

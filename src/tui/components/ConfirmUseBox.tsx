@@ -1,0 +1,29 @@
+import { Box, Text } from 'ink';
+import type { ConfirmQuestion } from '../hooks/use-confirm-requests.js';
+import { truncate } from '../format.js';
+
+/** What a client is asking for, in the person's words. */
+const WANTS: Record<string, string> = {
+  get_token: 'a token of',
+  resolve: 'the value of',
+  get_secret: 'the secret',
+};
+
+/** The agent's question (`confirm = true`), over whatever screen is open: y allows, n denies. */
+export function ConfirmUseBox({ question, nowMs, width }: { question: ConfirmQuestion; nowMs: number; width: number }) {
+  const left = Math.max(0, Math.ceil(question.timeout_s - (nowMs - question.receivedAt) / 1000));
+  const who = [question.client ?? 'a client', question.pid !== null ? `pid ${question.pid}` : null].filter(Boolean).join(', ');
+  const inner = Math.max(10, width - 4);
+  return (
+    <Box flexDirection="column" borderStyle="round" borderColor="yellow" paddingX={1} width={Math.min(width, 100)}>
+      <Text bold color="yellow">
+        Allow this use? (confirm = true)
+      </Text>
+      <Text wrap="truncate">{truncate(`${who} wants ${WANTS[question.op] ?? 'to use'} ${question.target}`, inner)}</Text>
+      {question.exe ? <Text color="gray" wrap="truncate">{truncate(`program: ${question.exe}`, inner)}</Text> : null}
+      <Text>
+        <Text inverse> y </Text> allow once · <Text inverse> n </Text> deny · <Text color="gray">{left} s left</Text>
+      </Text>
+    </Box>
+  );
+}
