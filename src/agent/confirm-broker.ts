@@ -2,6 +2,7 @@ import { execFile, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { ErrorCode } from '../protocol/codes.js';
 import { SigilError } from '../protocol/errors.js';
+import type { ConfirmPrompt } from '../protocol/results.js';
 import type { AuditEvent } from './audit-log.js';
 import type { PeerCred } from './peer-cred.js';
 
@@ -26,17 +27,6 @@ export interface ConfirmRequest {
   op: string;
   peer: PeerCred | null;
   client: string | undefined;
-}
-
-/** What `wait_confirm` answers: enough for the person to decide, never a value. */
-export interface ConfirmPrompt {
-  confirm_id: string;
-  target: string;
-  op: string;
-  client: string | null;
-  pid: number | null;
-  exe: string | null;
-  timeout_s: number;
 }
 
 export interface ConfirmBrokerOptions {

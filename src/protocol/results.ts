@@ -105,3 +105,17 @@ export interface SecretRollback {
   version: number;
   saved_as?: number;
 }
+
+/** `wait_confirm`: a question a `confirm = true` rule puts to the person — never a value. */
+export interface ConfirmPrompt {
+  confirm_id: string;
+  /** "github/work", "secret://db/prod". */
+  target: string;
+  /** The op asked for: get_token, get_secret or resolve. */
+  op: string;
+  client: string | null;
+  pid: number | null;
+  exe: string | null;
+  /** How long the agent waits for the answer. */
+  timeout_s: number;
+}

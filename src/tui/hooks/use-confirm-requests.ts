@@ -1,17 +1,11 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { ErrorCode } from '../../protocol/codes.js';
 import { toSigilError } from '../../protocol/errors.js';
+import type { ConfirmPrompt } from '../../protocol/results.js';
 import { useDeps } from './use-deps.js';
 
 /** A question from the agent (`confirm = true`): may this client have this value? */
-export interface ConfirmQuestion {
-  confirm_id: string;
-  target: string;
-  op: string;
-  client: string | null;
-  pid: number | null;
-  exe: string | null;
-  timeout_s: number;
+export interface ConfirmQuestion extends ConfirmPrompt {
   /** When the TUI got it (ms, the deps clock): the agent gives up timeout_s after asking. */
   receivedAt: number;
 }
@@ -36,7 +30,7 @@ export function useConfirmRequests(): { question: ConfirmQuestion | null; answer
       while (!stopped) {
         let q: ConfirmQuestion;
         try {
-          q = { ...(await session.call<Omit<ConfirmQuestion, 'receivedAt'>>('wait_confirm', {}, { timeoutMs: 0 })), receivedAt: now() };
+          q = { ...(await session.call<ConfirmPrompt>('wait_confirm', {}, { timeoutMs: 0 })), receivedAt: now() };
         } catch (err) {
           if (stopped || toSigilError(err).code === ErrorCode.UNKNOWN_OP) return;
           await new Promise<void>((r) => (retry = setTimeout(r, RETRY_MS)));
