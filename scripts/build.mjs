@@ -1,9 +1,11 @@
 // Build: tsc for everything, then one CommonJS bundle for sigil-token, the hot path —
 // a single file saves the module resolution and ESM loader start-up of ~10 files —
-// and one ESM bundle for the TUI (dist/tui/tui.mjs).
+// its optional native client (scripts/build-native.mjs), and one ESM bundle for the TUI
+// (dist/tui/tui.mjs).
 import { execFileSync } from 'node:child_process';
 import { chmodSync, rmSync } from 'node:fs';
 import { build } from 'esbuild';
+import { buildNative } from './build-native.mjs';
 
 // No clean first: a failed compile must not leave other processes (tests) without a dist/.
 execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'], { stdio: 'inherit' });
@@ -19,6 +21,7 @@ await build({
   logLevel: 'warning',
 });
 rmSync('dist/bin/sigil-token.js', { force: true });
+buildNative();
 // `sigil tui`: ink + react load in ~350 ms as separate ESM files, ~4× less as one file.
 // ESM because yoga-layout (ink) uses top-level await. CommonJS dependencies (react) call
 // require() for Node built-ins, which an ESM bundle has no `require` for: the banner makes one.

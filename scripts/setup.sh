@@ -13,11 +13,24 @@ export DEBIAN_FRONTEND=noninteractive
 # chromium: the browser leg of OAuth tests (driven by playwright-core, never downloaded);
 # dbus, gnome-keyring, libsecret-tools: a real Secret Service for the keyring store tests;
 # groff-base: the man pages must render without a warning; git: the credential helper tests;
-# zsh: the zsh completion script is syntax-checked by zsh itself.
+# zsh: the zsh completion script is syntax-checked by zsh itself;
+# build-essential: the C compiler for sigil-token's native client (scripts/build-native.mjs).
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
   age tcsh fish tmux util-linux bsdutils procps ca-certificates chromium \
-  dbus gnome-keyring libsecret-tools groff-base git zsh >/dev/null
+  dbus gnome-keyring libsecret-tools groff-base git zsh build-essential >/dev/null
+
+# The native client also needs Node's headers (node_api.h). Official tarballs and
+# NodeSource's nodejs package ship them beside node; Debian's own nodejs keeps them in
+# libnode-dev. Without them the build still passes: sigil-token uses its portable client.
+node_include="$(node -p "require('node:path').join(process.execPath, '..', '..', 'include', 'node')")"
+if [ ! -f "$node_include/node_api.h" ] && [ ! -f /usr/include/node/node_api.h ]; then
+  if dpkg-query -W -f='${Maintainer}' nodejs 2>/dev/null | grep -qi debian; then
+    $SUDO apt-get install -y -qq --no-install-recommends libnode-dev >/dev/null
+  else
+    echo "setup: no node_api.h under $node_include: sigil-token will use its portable client" >&2
+  fi
+fi
 
 node --version
 npm --version

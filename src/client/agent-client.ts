@@ -1,20 +1,29 @@
 import { connect, type Socket } from 'node:net';
-import { ErrorCode } from '../protocol/codes.js';
 import { SigilError } from '../protocol/errors.js';
-import { decodeBody, encodeFrame, FrameDecoder, FrameError } from '../protocol/frame.js';
-import { PROTOCOL_VERSION, PROTOCOL_VERSIONS, type Args } from '../protocol/messages.js';
-import { defaultSocketPath } from '../util/paths.js';
+import { FrameDecoder, FrameError } from '../protocol/frame.js';
+import type { Args } from '../protocol/messages.js';
+import {
+  agentClosed,
+  connectFailed,
+  connectTimedOut,
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  DEFAULT_TIMEOUT_MS,
+  noAnswer,
+  resolveSocketPath,
+  type EndpointOptions,
+} from './agent-endpoint.js';
+import { helloArgs, readReply, requestFrame, type Reply } from './wire.js';
+
+export { resolveSocketPath } from './agent-endpoint.js';
 
 /**
- * The one client library: the CLI, `sigil-token` and the TUI all talk to the agent
- * through it. It pipelines requests over one connection and matches answers by id.
+ * The one client library: the CLI, `sigil-token` (when its native client is not there)
+ * and the TUI all talk to the agent through it. It pipelines requests over one connection
+ * and matches answers by id.
  */
-export interface ClientOptions {
-  /** Defaults to $SIGIL_AUTH_SOCK, then the default socket path. */
-  socketPath?: string;
+export interface ClientOptions extends EndpointOptions {
   /** How long to wait for the socket to accept (ms). */
   connectTimeoutMs?: number;
-  env?: Record<string, string | undefined>;
   /**
    * Names this client in the agent's audit log: a `hello` is pipelined ahead of the first
    * request, so it costs no round trip.
@@ -27,34 +36,10 @@ export interface RequestOptions {
   timeoutMs?: number;
 }
 
-/** Long enough for an unlock (one scrypt, ~1 s) on a loaded machine. */
-const DEFAULT_TIMEOUT_MS = 30_000;
-const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
-
 interface Pending {
   resolve(result: Record<string, unknown>): void;
   reject(err: SigilError): void;
   timer: NodeJS.Timeout | undefined;
-}
-
-export function resolveSocketPath(opts: ClientOptions = {}): { path: string; fromEnv: boolean } {
-  if (opts.socketPath) return { path: opts.socketPath, fromEnv: false };
-  const env = opts.env ?? process.env;
-  const fromEnv = env.SIGIL_AUTH_SOCK;
-  if (fromEnv) return { path: fromEnv, fromEnv: true };
-  return { path: defaultSocketPath(env), fromEnv: false };
-}
-
-function noAgent(path: string, fromEnv: boolean, reason: string): SigilError {
-  const where = fromEnv ? `SIGIL_AUTH_SOCK=${path}` : path;
-  if (reason === 'permission denied') {
-    // Not a missing agent: someone else's socket (or directory). Starting another will not help.
-    return new SigilError(ErrorCode.NO_AGENT, `cannot connect to ${where}: permission denied (the socket or its directory belongs to another user)`);
-  }
-  return new SigilError(
-    ErrorCode.NO_AGENT,
-    `no agent answers at ${where} (${reason}) — start one with: eval "$(sigil-agent)"`,
-  );
 }
 
 export class AgentClient {
@@ -69,16 +54,17 @@ export class AgentClient {
   ) {
     socket.on('data', (chunk) => this.onData(chunk));
     socket.on('error', () => {}); // 'close' follows and reports
-    socket.on('close', () => this.fail(new SigilError(ErrorCode.NO_AGENT, `the agent at ${socketPath} closed the connection`)));
+    socket.on('close', () => this.fail(agentClosed(socketPath)));
   }
 
   static connect(opts: ClientOptions = {}): Promise<AgentClient> {
-    const { path, fromEnv } = resolveSocketPath(opts);
+    const endpoint = resolveSocketPath(opts);
+    const { path } = endpoint;
     return new Promise((resolve, reject) => {
       const socket = connect(path);
       const timer = setTimeout(() => {
         socket.destroy();
-        reject(noAgent(path, fromEnv, 'timed out connecting'));
+        reject(connectTimedOut(endpoint));
       }, opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS);
       socket.once('connect', () => {
         clearTimeout(timer);
@@ -89,9 +75,7 @@ export class AgentClient {
       });
       socket.once('error', (err: NodeJS.ErrnoException) => {
         clearTimeout(timer);
-        const reason =
-          err.code === 'ENOENT' ? 'no such socket' : err.code === 'ECONNREFUSED' ? 'nothing listening' : err.code === 'EACCES' ? 'permission denied' : (err.code ?? err.message);
-        reject(noAgent(path, fromEnv, reason));
+        reject(connectFailed(endpoint, err));
       });
     });
   }
@@ -101,7 +85,7 @@ export class AgentClient {
     const id = this.nextId++;
     let frame: Buffer;
     try {
-      frame = encodeFrame({ v: PROTOCOL_VERSION, id, op, args });
+      frame = requestFrame(id, op, args);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -111,7 +95,7 @@ export class AgentClient {
         timeoutMs > 0
           ? setTimeout(() => {
               this.pending.delete(id);
-              reject(new SigilError(ErrorCode.NO_AGENT, `the agent at ${this.socketPath} did not answer "${op}" within ${timeoutMs < 1000 ? `${timeoutMs} ms` : `${Math.round(timeoutMs / 1000)} s`}`));
+              reject(noAnswer(this.socketPath, op, timeoutMs));
             }, timeoutMs)
           : undefined;
       this.pending.set(id, { resolve: resolve as Pending['resolve'], reject, timer });
@@ -121,7 +105,7 @@ export class AgentClient {
 
   /** Negotiates the protocol version; UNSUPPORTED_VERSION when there is none in common. */
   hello(client: string): Promise<{ version: number; agent: string; pid: number }> {
-    return this.request('hello', { client, versions: [...PROTOCOL_VERSIONS] });
+    return this.request('hello', helloArgs(client));
   }
 
   close(): void {
@@ -153,26 +137,25 @@ export class AgentClient {
 
   private deliver(bodies: Buffer[]): void {
     for (const body of bodies) {
-      let msg: { id?: unknown; ok?: unknown; result?: unknown; error?: unknown };
+      let reply: Reply | null;
       try {
-        msg = decodeBody(body) as typeof msg;
-      } catch {
-        this.fail(new SigilError(ErrorCode.INTERNAL, 'the agent sent an undecodable frame'));
+        reply = readReply(body);
+      } catch (err) {
+        this.fail(err as SigilError);
         this.socket.destroy();
         return;
       }
-      if (typeof msg !== 'object' || msg === null) continue;
-      if (msg.id === null || msg.id === undefined) {
-        // An error about the connection itself (e.g. an oversized frame we sent).
-        if (msg.ok === false) this.fail(SigilError.fromWire(msg.error));
+      if (!reply) continue;
+      if (reply.id === null) {
+        this.fail(reply.outcome as SigilError);
         continue;
       }
-      const p = this.pending.get(msg.id as number);
+      const p = this.pending.get(reply.id as number);
       if (!p) continue; // answer to a request that already timed out
-      this.pending.delete(msg.id as number);
+      this.pending.delete(reply.id as number);
       if (p.timer) clearTimeout(p.timer);
-      if (msg.ok === true) p.resolve((msg.result ?? {}) as Record<string, unknown>);
-      else p.reject(SigilError.fromWire(msg.error));
+      if (reply.outcome instanceof SigilError) p.reject(reply.outcome);
+      else p.resolve(reply.outcome);
     }
   }
 

@@ -38,6 +38,11 @@ export function decode(bytes: Uint8Array): unknown {
   return v;
 }
 
+/*
+ * Integers and short ASCII strings are written and read byte by byte, not through Buffer's
+ * writeUInt32BE/write/toString: each of those is compiled on its first call (20–90 µs
+ * apiece), which sigil-token — one request, one answer, then exit — pays in full.
+ */
 class Writer {
   private buf = Buffer.allocUnsafe(256);
   pos = 0;
@@ -60,13 +65,11 @@ class Writer {
     this.buf[this.pos++] = b;
   }
 
+  /** A type byte and an unsigned big-endian length or value of `width` bytes. */
   private head(tag: number, n: number, width: 1 | 2 | 4): void {
     this.ensure(1 + width);
     this.buf[this.pos++] = tag;
-    if (width === 1) this.buf.writeUInt8(n, this.pos);
-    else if (width === 2) this.buf.writeUInt16BE(n, this.pos);
-    else this.buf.writeUInt32BE(n, this.pos);
-    this.pos += width;
+    for (let shift = (width - 1) * 8; shift >= 0; shift -= 8) this.buf[this.pos++] = (n >>> shift) & 0xff;
   }
 
   value(v: unknown, depth: number): void {
@@ -100,9 +103,12 @@ class Writer {
 
   private map(obj: Record<string, unknown>, depth: number): void {
     // Undefined members are left out, as JSON.stringify does.
-    const keys = Object.keys(obj).filter((k) => obj[k] !== undefined);
-    this.len(keys.length, 0x80, 0xde);
+    const keys = Object.keys(obj);
+    let n = 0;
+    for (const k of keys) if (obj[k] !== undefined) n++;
+    this.len(n, 0x80, 0xde);
     for (const k of keys) {
+      if (obj[k] === undefined) continue;
       this.str(k);
       this.value(obj[k], depth + 1);
     }
@@ -115,6 +121,7 @@ class Writer {
   }
 
   private str(s: string): void {
+    if (s.length < 32 && this.ascii(s)) return;
     const n = Buffer.byteLength(s);
     if (n < 32) {
       this.ensure(1 + n);
@@ -124,6 +131,15 @@ class Writer {
     else this.head(0xdb, n, 4);
     this.ensure(n);
     this.pos += this.buf.write(s, this.pos, 'utf8');
+  }
+
+  /** A short all-ASCII string as a fixstr; false (nothing written) for any other. */
+  private ascii(s: string): boolean {
+    for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
+    this.ensure(1 + s.length);
+    this.buf[this.pos++] = 0xa0 | s.length;
+    for (let i = 0; i < s.length; i++) this.buf[this.pos++] = s.charCodeAt(i);
+    return true;
   }
 
   private bin(b: Uint8Array): void {
@@ -271,7 +287,14 @@ class Reader {
 
   private str(n: number): string {
     const at = this.need(n);
-    return Buffer.from(this.bytes.buffer, this.bytes.byteOffset + at, n).toString('utf8');
+    const b = this.bytes;
+    // ASCII up to a few KiB (keys, codes, tokens): the bytes are the char codes.
+    if (n <= 4096) {
+      let ascii = true;
+      for (let i = at; i < at + n; i++) if (b[i]! > 0x7f) ascii = false;
+      if (ascii) return String.fromCharCode.apply(null, b.subarray(at, at + n) as unknown as number[]);
+    }
+    return Buffer.from(b.buffer, b.byteOffset + at, n).toString('utf8');
   }
 
   private bin(n: number): Buffer {
