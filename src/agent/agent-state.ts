@@ -1,7 +1,7 @@
 import { ErrorCode } from '../protocol/codes.js';
 import { SigilError } from '../protocol/errors.js';
 import type { SecretStore } from '../stores/secret-store.js';
-import { openVault, type VaultOptions } from '../stores/vault-store.js';
+import { openVault, verifyPassphrase, type VaultOptions } from '../stores/vault-store.js';
 import { openKeyringStore } from '../stores/keyring-store.js';
 import { VaultLease } from '../stores/vault-lease.js';
 import type { SigilPaths } from '../util/paths.js';
@@ -45,9 +45,18 @@ export interface AgentStateOptions {
   primary?: SigilConfig['storage']['primary'];
   /** Opens the secret store with a passphrase; the vault unless a test says otherwise. */
   openStore?: (passphrase: Buffer) => Promise<SecretStore>;
+  /** Checks a passphrase without unlocking (BAD_PASSPHRASE if wrong); the vault's identity unless a test says otherwise. */
+  checkPassphrase?: (passphrase: Buffer) => Promise<void>;
   log?: (msg: string) => void;
   /** The program that asks the person to confirm a use when no TUI is open (SIGIL_ASKPASS at start). */
   askpass?: string | undefined;
+}
+
+export interface UnlockOptions {
+  /** Check the passphrase even when the agent is already unlocked: it is about to be remembered. */
+  verify?: boolean;
+  /** The passphrase was read from the OS keyring (unlock at login), not typed. */
+  fromKeyring?: boolean;
 }
 
 export class AgentState {
@@ -75,6 +84,7 @@ export class AgentState {
   /** Bumped by every lock, so an unlock that was running when it came can tell. */
   private lockGeneration = 0;
   private readonly openStore: (passphrase: Buffer) => Promise<SecretStore>;
+  private readonly checkPassphrase: (passphrase: Buffer) => Promise<void>;
   private readonly lockListeners = new Set<() => void>();
   private readonly lease: VaultLease;
 
@@ -105,6 +115,7 @@ export class AgentState {
       (primary === 'keyring'
         ? (pass) => openKeyringGated(opts.paths, pass, opts.vault)
         : (pass) => openVault(opts.paths, pass, opts.vault));
+    this.checkPassphrase = opts.checkPassphrase ?? ((pass) => verifyPassphrase(opts.paths, pass));
   }
 
   get locked(): boolean {
@@ -130,15 +141,20 @@ export class AgentState {
 
   /**
    * Unlocks with `passphrase`, which the caller owns and wipes. Attempts are serialized: a
-   * second unlock while one runs waits for it and then succeeds at once if it worked.
+   * second unlock while one runs waits for it and then succeeds at once if it worked —
+   * unless `verify` asks for this passphrase to be checked all the same.
    */
-  async unlock(passphrase: Buffer): Promise<void> {
+  async unlock(passphrase: Buffer, opts: UnlockOptions = {}): Promise<void> {
     while (this.unlocking) await this.unlocking.catch(() => {});
-    if (this.store) return;
-    const wait = this.throttle.waitMs();
-    if (wait > 0) {
-      throw new SigilError(ErrorCode.RATE_LIMITED, `too many wrong passphrases — try again in ${formatDuration(Math.ceil(wait / 1000))}`);
+    if (this.store) {
+      if (opts.verify) await this.verify(passphrase);
+      return;
     }
+    // A passphrase from the keyring is not a guess: whoever asks cannot choose it, so it
+    // neither waits for nor feeds the back-off. A stale one (changed by passwd elsewhere)
+    // must not make the person wait before typing the right one.
+    const guess = !opts.fromKeyring;
+    if (guess) this.checkThrottle();
     const generation = this.lockGeneration;
     const attempt = (async () => {
       this.lease.acquire();
@@ -147,7 +163,7 @@ export class AgentState {
         store = await this.openStore(passphrase);
       } catch (err) {
         this.lease.release();
-        if (err instanceof SigilError && err.code === ErrorCode.BAD_PASSPHRASE) this.throttle.failed();
+        if (guess && isBadPassphrase(err)) this.throttle.failed();
         throw err;
       }
       // A lock (command, SIGUSR1, shutdown) arrived while scrypt ran: the person wants it locked.
@@ -168,6 +184,25 @@ export class AgentState {
       await attempt;
     } finally {
       this.unlocking = null;
+    }
+  }
+
+  /** Checks a passphrase on an unlocked agent; wrong ones cost as they do when locked. */
+  private async verify(passphrase: Buffer): Promise<void> {
+    this.checkThrottle();
+    try {
+      await this.checkPassphrase(passphrase);
+    } catch (err) {
+      if (isBadPassphrase(err)) this.throttle.failed();
+      throw err;
+    }
+    this.throttle.succeeded();
+  }
+
+  private checkThrottle(): void {
+    const wait = this.throttle.waitMs();
+    if (wait > 0) {
+      throw new SigilError(ErrorCode.RATE_LIMITED, `too many wrong passphrases — try again in ${formatDuration(Math.ceil(wait / 1000))}`);
     }
   }
 
@@ -226,6 +261,10 @@ async function openKeyringGated(paths: SigilPaths, passphrase: Buffer, vault: Va
   const gate = await openVault(paths, passphrase, vault);
   await gate.close();
   return openKeyringStore();
+}
+
+function isBadPassphrase(err: unknown): boolean {
+  return err instanceof SigilError && err.code === ErrorCode.BAD_PASSPHRASE;
 }
 
 /** The store with a hook after each write (writes re-encrypt the whole vault: garbage). */

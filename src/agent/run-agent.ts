@@ -9,6 +9,7 @@ import { sigilPaths, type SigilPaths } from '../util/paths.js';
 import { AccountRegistry } from './account-registry.js';
 import { AgentState } from './agent-state.js';
 import { AuditLog } from './audit-log.js';
+import { unlockAtStart } from './login-unlock.js';
 import { serveConnection } from './connection.js';
 import { OP_TABLE } from './ops/index.js';
 import { peerCred } from './peer-cred.js';
@@ -35,7 +36,8 @@ export interface RunningAgent {
 /** Starts serving in this process. The caller decides about daemonizing and exiting. */
 export async function startAgent(opts: RunAgentOptions): Promise<RunningAgent> {
   const paths = opts.paths ?? sigilPaths();
-  const log = opts.debug ? (msg: string) => process.stderr.write(`sigil-agent[${process.pid}]: ${msg}\n`) : () => {};
+  const warn = (msg: string) => void process.stderr.write(`sigil-agent[${process.pid}]: ${msg}\n`);
+  const log = opts.debug ? warn : () => {};
   const config = loadConfig(paths.config);
   const registry = AccountRegistry.load(paths.accounts);
   const audit = new AuditLog(paths.audit);
@@ -77,6 +79,9 @@ export async function startAgent(opts: RunAgentOptions): Promise<RunningAgent> {
   const ino = lstatSync(opts.socketPath).ino;
   audit.record({ op: 'agent_start', target: opts.socketPath, result: 'ok' });
   log(`listening on ${opts.socketPath}, lock timeout ${state.idle.timeoutSeconds}s`);
+  // After listen: clients are answered (locked) while the keyring and scrypt take their time.
+  // Why it failed goes to stderr even without -d: under -D that is the service's journal.
+  void unlockAtStart(state, warn);
 
   let closing: Promise<void> | null = null;
   const shutdown = (reason: string): Promise<void> =>

@@ -80,6 +80,8 @@ export function buildProgram(): Command {
     .command('unlock')
     .description('decrypt the vault into the agent')
     .option('--passphrase-stdin', 'read the passphrase from stdin')
+    .option('--remember', 'also keep the passphrase in the OS keyring, so the agent unlocks itself at start')
+    .option('--forget', 'remove the passphrase from the OS keyring (the agent no longer unlocks itself)')
     .action(lazy(vault, (m) => m.unlock));
   program.command('lock').description('drop every decrypted secret from the agent').action(lazy(vault, (m) => m.lock));
   program

@@ -55,6 +55,8 @@ export const OPS = [
   // `confirm = true` policy: the TUI asks the person (sigil tui).
   'wait_confirm',
   'answer_confirm',
+  // Unlock at login (sigil unlock --forget; remembering is unlock's `remember`).
+  'forget_passphrase',
 ] as const;
 export type Op = (typeof OPS)[number];
 
@@ -116,5 +118,12 @@ export function numberArg(args: Args, name: string): number | undefined {
   const v = args[name];
   if (v === undefined || v === null) return undefined;
   if (typeof v !== 'number' || !Number.isFinite(v)) throw new SigilError(ErrorCode.BAD_REQUEST, `argument "${name}" must be a number`);
+  return v;
+}
+
+export function booleanArg(args: Args, name: string): boolean | undefined {
+  const v = args[name];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'boolean') throw new SigilError(ErrorCode.BAD_REQUEST, `argument "${name}" must be true or false`);
   return v;
 }

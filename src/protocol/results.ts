@@ -13,6 +13,16 @@ export interface AgentStatus {
   locks_in_s: number | null;
   accounts: number;
   secrets: number | null;
+  /** The vault passphrase is remembered in the OS keyring (the opt-in marker file exists). */
+  unlock_at_login: boolean;
+}
+
+/** unlock; `remembered` only when `remember` was asked. */
+export interface UnlockAnswer {
+  was_locked: boolean;
+  remembered?: boolean;
+  /** Why it could not be remembered (the unlock stands): which part of the keyring failed. */
+  remember_error?: string;
 }
 
 export type AccountStatus = 'valid' | 'expiring' | 'expired' | 'needs_auth' | 'static';

@@ -14,16 +14,14 @@
  *   text that starts with the marker) as "sigilforge:base64:" + base64.
  * - Writes (value and index) run one after another through a queue; reads go straight to
  *   the keyring, nothing secret is cached in this process.
- * - On Linux the store is pinned to Secret Service: the library's silent fallback to the
- *   kernel keyutils store keeps values in memory only. No D-Bus, no Secret Service, or a
- *   locked collection is an error that says which, never a fallback.
+ * - On Linux the store is pinned to Secret Service (keyring-access.ts): no D-Bus, no Secret
+ *   Service, or a locked collection is an error that says which, never a fallback.
  */
-import { existsSync } from 'node:fs';
 import { isUtf8 } from 'node:buffer';
-import { join } from 'node:path';
-import type { AsyncEntry, EntryOptions } from '@napi-rs/keyring';
+import type { AsyncEntry } from '@napi-rs/keyring';
 import { ErrorCode } from '../protocol/codes.js';
 import { SigilError } from '../protocol/errors.js';
+import { openKeyringAccess, type KeyringAccess } from './keyring-access.js';
 import type { SecretStore } from './secret-store.js';
 
 /** The keyring items' service attribute. */
@@ -33,20 +31,14 @@ export const KEYRING_INDEX_KEY = '_index';
 /** Marks a value stored as base64 because it is not valid UTF-8 text. */
 export const KEYRING_BASE64_PREFIX = 'sigilforge:base64:';
 
-const ENTRY_OPTIONS: EntryOptions = { linux: { store: 'secret-service' } };
 const PREFIX_BYTES = Buffer.from(KEYRING_BASE64_PREFIX);
 /** Each entry holds a D-Bus connection (one file descriptor): reuse, but not without bound. */
 const MAX_CACHED_ENTRIES = 64;
-
-const NOT_AVAILABLE = 'the OS keyring is not available';
-const UNLOCK_HINT = 'unlock it (e.g. log in to your desktop, or gnome-keyring-daemon --unlock) and try again';
 
 export interface KeyringOptions {
   /** The items' service attribute; tests use their own. Default "sigilforge". */
   service?: string;
 }
-
-type KeyringModule = typeof import('@napi-rs/keyring');
 
 /**
  * Checks that the keyring can be used: a D-Bus session, a Secret Service on it, and an
@@ -60,23 +52,19 @@ export async function probeKeyring(opts: KeyringOptions = {}): Promise<void> {
 
 /** Probes the keyring, loads the index, and returns the store. */
 export async function openKeyringStore(opts: KeyringOptions = {}): Promise<KeyringStore> {
-  // libdbus reads DBUS_SESSION_BUS_ADDRESS from this process's environment (once).
-  const env = process.env;
   const service = opts.service ?? KEYRING_SERVICE;
-  checkSessionBus(env);
-  const lib = await loadKeyring();
-  const errors = (err: unknown) => keyringError(err, env);
-  const indexEntry = await guard(() => new lib.AsyncEntry(service, KEYRING_INDEX_KEY, ENTRY_OPTIONS), errors);
-  const raw = await guard(() => indexEntry.getSecret(), errors);
+  const access = await openKeyringAccess();
+  const indexEntry = await access.call(() => access.entry(service, KEYRING_INDEX_KEY));
+  const raw = await access.call(() => indexEntry.getSecret());
   let index: Set<string>;
   if (raw === null) {
     // Also the write check: a locked collection answers reads of absent items with "none".
     index = new Set();
-    await guard(() => indexEntry.setSecret(Buffer.from('[]')), errors);
+    await access.call(() => indexEntry.setSecret(Buffer.from('[]')));
   } else {
     index = parseIndex(raw, service);
   }
-  return new KeyringStore(lib, service, indexEntry, index, errors);
+  return new KeyringStore(access, service, indexEntry, index);
 }
 
 /**
@@ -91,11 +79,10 @@ export class KeyringStore implements SecretStore {
   private readonly entries = new Map<string, AsyncEntry>();
 
   constructor(
-    private readonly lib: KeyringModule,
+    private readonly access: KeyringAccess,
     private readonly service: string,
     private readonly indexEntry: AsyncEntry,
     private readonly index: Set<string>,
-    private readonly errors: (err: unknown) => SigilError,
   ) {}
 
   async get(key: string): Promise<Buffer | null> {
@@ -189,7 +176,7 @@ export class KeyringStore implements SecretStore {
     if (entry !== undefined) {
       this.entries.delete(key); // re-inserted below: most recently used last
     } else {
-      entry = new this.lib.AsyncEntry(this.service, key, ENTRY_OPTIONS);
+      entry = this.access.entry(this.service, key);
       if (this.entries.size >= MAX_CACHED_ENTRIES) {
         const oldest = this.entries.keys().next();
         if (!oldest.done) this.entries.delete(oldest.value);
@@ -200,7 +187,7 @@ export class KeyringStore implements SecretStore {
   }
 
   private call<T>(fn: () => Promise<T>): Promise<T> {
-    return guard(fn, this.errors);
+    return this.access.call(fn);
   }
 
   private assertOpen(): void {
@@ -248,63 +235,4 @@ function checkKey(key: string): void {
   if (key === KEYRING_INDEX_KEY) {
     throw new SigilError(ErrorCode.BAD_REQUEST, `"${KEYRING_INDEX_KEY}" is reserved by the keyring store`);
   }
-}
-
-// ---- errors ----
-
-function checkSessionBus(env: NodeJS.ProcessEnv): void {
-  if (process.platform === 'darwin' || process.platform === 'win32') return;
-  if (env.DBUS_SESSION_BUS_ADDRESS) return;
-  // libdbus also finds a systemd user bus at $XDG_RUNTIME_DIR/bus by itself.
-  if (env.XDG_RUNTIME_DIR && existsSync(join(env.XDG_RUNTIME_DIR, 'bus'))) return;
-  throw new SigilError(ErrorCode.INTERNAL, `${NOT_AVAILABLE}: no D-Bus session (DBUS_SESSION_BUS_ADDRESS is not set)`);
-}
-
-async function loadKeyring(): Promise<KeyringModule> {
-  try {
-    return await import('@napi-rs/keyring');
-  } catch (err) {
-    throw new SigilError(ErrorCode.INTERNAL, `${NOT_AVAILABLE}: @napi-rs/keyring could not be loaded (${reason(err)})`, {
-      cause: err,
-    });
-  }
-}
-
-/** Runs `fn` (which may throw synchronously, as the entry constructor does), mapping errors. */
-async function guard<T>(fn: () => T | Promise<T>, map: (err: unknown) => SigilError): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    throw map(err);
-  }
-}
-
-/**
- * The library's error as one that says which part is missing. Its messages name the
- * platform failure, never a secret ("Platform failure: DBus error: …", "Couldn't access
- * platform storage: Secret Service: …").
- */
-export function keyringError(err: unknown, env: NodeJS.ProcessEnv = process.env): SigilError {
-  if (err instanceof SigilError) return err;
-  const msg = reason(err);
-  const make = (message: string) => new SigilError(ErrorCode.INTERNAL, message, { cause: err });
-  if (/autolaunch|Failed to connect to socket|DBUS_SESSION_BUS_ADDRESS|Connection refused|Could not parse server address|Unknown address type/i.test(msg)) {
-    const addr = env.DBUS_SESSION_BUS_ADDRESS;
-    return make(
-      addr
-        ? `${NOT_AVAILABLE}: no D-Bus session (cannot connect to DBUS_SESSION_BUS_ADDRESS=${addr})`
-        : `${NOT_AVAILABLE}: no D-Bus session (DBUS_SESSION_BUS_ADDRESS is not set)`,
-    );
-  }
-  if (/org\.freedesktop\.secrets|ServiceUnknown|NameHasNoOwner|not provided by any \.service files/i.test(msg)) {
-    return make(`${NOT_AVAILABLE}: no Secret Service on the session bus`);
-  }
-  if (/prompt was dismissed|locked/i.test(msg)) return make(`the OS keyring is locked: ${UNLOCK_HINT}`);
-  // gnome-keyring without a login keyring: creating the default collection needs a prompt.
-  if (/no result found/i.test(msg)) return make(`the OS keyring is locked (no unlocked default collection): ${UNLOCK_HINT}`);
-  return make(`the OS keyring failed: ${msg}`);
-}
-
-function reason(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

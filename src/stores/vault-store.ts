@@ -135,6 +135,20 @@ export async function openVault(paths: VaultPaths, passphrase: Buffer, opts: Vau
   return new VaultStore(paths, entries, ownRecipient, opts.now ?? (() => new Date()));
 }
 
+/**
+ * Checks `passphrase` against identity.age (one scrypt, on Node's thread pool) without
+ * opening the vault: for an agent that is already unlocked and must not trust a passphrase
+ * it is asked to remember. BAD_PASSPHRASE when it does not open the identity.
+ */
+export async function verifyPassphrase(paths: VaultPaths, passphrase: Buffer): Promise<void> {
+  const identityText = await unsealIdentity(paths, passphrase);
+  try {
+    parseIdentity(identityText, paths.identity);
+  } finally {
+    identityText.fill(0);
+  }
+}
+
 /** Re-encrypts identity.age under a new passphrase; the vault itself is untouched. */
 export async function changePassphrase(
   paths: VaultPaths,

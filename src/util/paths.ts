@@ -13,6 +13,8 @@ export interface SigilPaths {
   vault: string;
   identity: string;
   recipients: string;
+  /** Present (mode 0600, no secret in it) when the vault passphrase is kept in the OS keyring. */
+  unlockAtLogin: string;
   stateDir: string;
   audit: string;
   socketDir: string;
@@ -52,6 +54,7 @@ export function sigilPaths(env: Env = process.env): SigilPaths {
     vault: join(dataDir, 'vault.age'),
     identity: join(dataDir, 'identity.age'),
     recipients: join(dataDir, 'recipients.txt'),
+    unlockAtLogin: join(dataDir, 'unlock-at-login'),
     stateDir,
     audit: join(stateDir, 'audit.log'),
     socketDir,

@@ -10,8 +10,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { SigilError } from '../../src/protocol/errors.js';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   KEYRING_BASE64_PREFIX,
   KEYRING_INDEX_KEY,
@@ -19,7 +18,8 @@ import {
   openKeyringStore,
   type KeyringStore,
 } from '../../src/stores/keyring-store.js';
-import { keyringSkipReason, startKeyringSession, type KeyringSession } from '../support/keyring-session.js';
+import { sigilErrorOf } from '../support/errors.js';
+import { keyringSkipReason, startKeyringSession, useKeyringInThisProcess, type KeyringSession } from '../support/keyring-session.js';
 import { ROOT, Sandbox } from '../support/sandbox.js';
 import { describeSecretStoreContract } from './store-contract.js';
 
@@ -35,15 +35,6 @@ const LOCKED =
 
 let serviceCounter = 0;
 const freshService = () => `sigilforge-test-${process.pid}-${serviceCounter++}`;
-
-async function errorOf(p: Promise<unknown>): Promise<SigilError> {
-  const err = await p.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(SigilError);
-  return err as SigilError;
-}
 
 interface ChildOutcome {
   code: number | null;
@@ -128,18 +119,10 @@ function outcome(r: ChildOutcome, what: string): Record<string, unknown> {
 }
 
 describe.skipIf(SKIP !== null)(`OS keyring store${SKIP ? ` (skipped: ${SKIP})` : ''}`, () => {
+  const keyring = useKeyringInThisProcess();
   let session: KeyringSession;
-  const savedAddress = process.env.DBUS_SESSION_BUS_ADDRESS;
-
-  beforeAll(async () => {
-    session = await startKeyringSession();
-    // Before the first keyring call in this process: libdbus reads it once.
-    process.env.DBUS_SESSION_BUS_ADDRESS = session.address;
-  });
-  afterAll(async () => {
-    if (savedAddress === undefined) delete process.env.DBUS_SESSION_BUS_ADDRESS;
-    else process.env.DBUS_SESSION_BUS_ADDRESS = savedAddress;
-    await session?.stop();
+  beforeAll(() => {
+    session = keyring();
   });
 
   describeSecretStoreContract(
@@ -253,9 +236,9 @@ describe.skipIf(SKIP !== null)(`OS keyring store${SKIP ? ` (skipped: ${SKIP})` :
     it('refuses the index item as a key, and a corrupt index with a way out', async () => {
       const service = freshService();
       const store = await open(service);
-      expect((await errorOf(store.set(KEYRING_INDEX_KEY, Buffer.from('x')))).code).toBe('BAD_REQUEST');
+      expect((await sigilErrorOf(store.set(KEYRING_INDEX_KEY, Buffer.from('x')))).code).toBe('BAD_REQUEST');
       await session.secretTool(['store', '--label=x', 'service', service, 'username', KEYRING_INDEX_KEY], '{not json');
-      const err = await errorOf(openKeyringStore({ service }));
+      const err = await sigilErrorOf(openKeyringStore({ service }));
       expect(err.code).toBe('INTERNAL');
       expect(err.message).toContain('the keyring index');
       expect(err.message).toContain(`secret-tool clear service ${service} username ${KEYRING_INDEX_KEY}`);

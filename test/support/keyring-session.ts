@@ -8,6 +8,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
 
 export const KEYRING_PROGRAMS = ['dbus-daemon', 'dbus-send', 'gnome-keyring-daemon', 'secret-tool'] as const;
 
@@ -218,4 +219,27 @@ async function stopChild(child: ChildProcess): Promise<void> {
   }, 1000);
   await exited;
   clearTimeout(timer);
+}
+
+/**
+ * For tests that use the keyring from this very process: starts a session before the
+ * tests and points DBUS_SESSION_BUS_ADDRESS at it — before the first keyring call, since
+ * libdbus reads it once per process — and restores it and stops the session after.
+ */
+export function useKeyringInThisProcess(): () => KeyringSession {
+  let session: KeyringSession | undefined;
+  const savedAddress = process.env.DBUS_SESSION_BUS_ADDRESS;
+  beforeAll(async () => {
+    session = await startKeyringSession();
+    process.env.DBUS_SESSION_BUS_ADDRESS = session.address;
+  });
+  afterAll(async () => {
+    if (savedAddress === undefined) delete process.env.DBUS_SESSION_BUS_ADDRESS;
+    else process.env.DBUS_SESSION_BUS_ADDRESS = savedAddress;
+    await session?.stop();
+  });
+  return () => {
+    if (!session) throw new Error('the keyring session is not started yet');
+    return session;
+  };
 }

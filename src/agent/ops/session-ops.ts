@@ -1,9 +1,11 @@
 import { ErrorCode } from '../../protocol/codes.js';
 import { SigilError } from '../../protocol/errors.js';
-import { bytesArg, numberArg, PROTOCOL_VERSIONS } from '../../protocol/messages.js';
+import { booleanArg, bytesArg, numberArg, PROTOCOL_VERSIONS, type Args } from '../../protocol/messages.js';
+import { forgetPassphrase, unlockAtLoginEnabled } from '../../stores/remembered-passphrase.js';
 import { VERSION } from '../../version.js';
 import { readAuditTail } from '../audit-reader.js';
 import { peerCredSupported } from '../peer-cred.js';
+import { auditRemember, KEYRING_TARGET, rememberVerified, unlockFromKeyring } from '../login-unlock.js';
 import type { OpTable } from '../op-table.js';
 
 export const sessionOps: OpTable = {
@@ -39,6 +41,8 @@ export const sessionOps: OpTable = {
         uptime_s: Math.floor((Date.now() - state.startedAt) / 1000),
         peer_check: peerCredSupported(),
         failed_unlocks: state.throttle.failureCount,
+        // The marker file only: no D-Bus here, this is polled.
+        unlock_at_login: unlockAtLoginEnabled(state.paths),
       };
     },
   },
@@ -51,18 +55,43 @@ export const sessionOps: OpTable = {
     },
   },
 
+  // With `passphrase`: as typed (and `remember`: verified, then kept in the OS keyring).
+  // Without: the passphrase remembered in the OS keyring.
   unlock: {
     secret: false,
     audit: true,
-    async run({ state }, args) {
+    target: (args) => (fromKeyring(args) ? KEYRING_TARGET : undefined),
+    async run({ state, peer, client }, args) {
+      const remember = booleanArg(args, 'remember') ?? false;
+      const wasLocked = state.locked;
+      if (fromKeyring(args)) {
+        if (remember) throw new SigilError(ErrorCode.BAD_REQUEST, '"remember" needs the "passphrase" to remember');
+        await unlockFromKeyring(state);
+        return { was_locked: wasLocked };
+      }
       const passphrase = bytesArg(args, 'passphrase');
       try {
-        const wasLocked = state.locked;
-        await state.unlock(passphrase);
-        return { was_locked: wasLocked };
+        try {
+          // Never store a passphrase the vault has not just accepted, even when unlocked already.
+          await state.unlock(passphrase, { verify: remember });
+        } catch (err) {
+          if (remember) auditRemember(state, err instanceof SigilError ? err.code : ErrorCode.INTERNAL, { peer, client });
+          throw err;
+        }
+        if (!remember) return { was_locked: wasLocked };
+        return { was_locked: wasLocked, ...(await rememberVerified(state, passphrase, { peer, client })) };
       } finally {
         passphrase.fill(0);
       }
+    },
+  },
+
+  forget_passphrase: {
+    secret: false,
+    audit: true,
+    target: () => KEYRING_TARGET,
+    async run({ state }) {
+      return { forgotten: await forgetPassphrase(state.paths) };
     },
   },
 
@@ -77,3 +106,7 @@ export const sessionOps: OpTable = {
     },
   },
 };
+
+function fromKeyring(args: Args): boolean {
+  return args.passphrase === undefined || args.passphrase === null;
+}

@@ -14,6 +14,10 @@ export async function status(opts: { json?: boolean }): Promise<void> {
   if (!s.locked) {
     lines.push(`locks in: ${s.locks_in_s === null ? 'never (no timeout)' : formatDuration(s.locks_in_s)} (after ${formatDuration(s.lock_timeout_s)} idle)`);
   }
-  lines.push(`accounts: ${s.accounts}`, `secrets:  ${s.secrets ?? '(locked)'}`);
+  lines.push(
+    `accounts: ${s.accounts}`,
+    `secrets:  ${s.secrets ?? '(locked)'}`,
+    `at login: ${s.unlock_at_login ? 'unlock on (the passphrase is remembered in the OS keyring)' : 'unlock off'}`,
+  );
   process.stdout.write(lines.join('\n') + '\n');
 }

@@ -1,5 +1,7 @@
 import { ErrorCode } from '../../protocol/codes.js';
 import { SigilError } from '../../protocol/errors.js';
+import type { AgentStatus, UnlockAnswer } from '../../protocol/results.js';
+import { unlockAtLoginEnabled } from '../../stores/remembered-passphrase.js';
 import { changePassphrase, createVault } from '../../stores/vault-store.js';
 import { sigilPaths } from '../../util/paths.js';
 import { call } from '../agent.js';
@@ -30,19 +32,61 @@ export async function init(opts: PassOpts): Promise<void> {
   info(`Created the vault at ${paths.vault}\nNext: sigil unlock`);
 }
 
-export async function unlock(opts: PassOpts): Promise<void> {
-  const status = await call<{ locked: boolean }>('status');
+export interface UnlockOpts extends PassOpts {
+  remember?: boolean;
+  forget?: boolean;
+}
+
+const REMEMBERED = 'the passphrase is remembered in the OS keyring: the agent will unlock itself at start.';
+
+export async function unlock(opts: UnlockOpts): Promise<void> {
+  if (opts.remember && opts.forget) throw new SigilError(ErrorCode.BAD_REQUEST, '--remember and --forget cannot be used together');
+  if (opts.forget) return forget();
+  if (opts.remember) return unlockAndRemember(opts);
+  const status = await call<AgentStatus>('status');
   if (!status.locked) {
     info('The agent is already unlocked.');
     return;
   }
-  const pass = await readSecret('Vault passphrase: ', { stdin: !!opts.passphraseStdin });
-  try {
-    await call('unlock', { passphrase: pass });
-  } finally {
-    pass.fill(0);
+  if (status.unlock_at_login) {
+    try {
+      await call('unlock', {});
+      info('Unlocked with the passphrase remembered in the OS keyring.');
+      return;
+    } catch (err) {
+      if (!(err instanceof SigilError) || err.code === ErrorCode.NO_AGENT) throw err;
+      info(`Could not unlock from the OS keyring (${err.message}); asking for the passphrase.`);
+    }
   }
+  await withPassphrase(opts, (passphrase) => call('unlock', { passphrase }));
   info('Unlocked.');
+}
+
+/** Also when the agent is unlocked already: the agent checks the passphrase against the vault first. */
+async function unlockAndRemember(opts: UnlockOpts): Promise<void> {
+  const r = await withPassphrase(opts, (passphrase) => call<UnlockAnswer>('unlock', { passphrase, remember: true }));
+  if (r.remembered !== true) {
+    throw new SigilError(ErrorCode.INTERNAL, `Unlocked, but the passphrase could not be remembered: ${r.remember_error ?? 'no reason given'}`);
+  }
+  info(`Unlocked; ${REMEMBERED}`);
+}
+
+async function forget(): Promise<void> {
+  const r = await call<{ forgotten: boolean }>('forget_passphrase');
+  info(
+    r.forgotten
+      ? 'Forgotten: the passphrase is removed from the OS keyring; the agent will no longer unlock itself at start.'
+      : 'No passphrase was remembered for this vault.',
+  );
+}
+
+async function withPassphrase<T>(opts: PassOpts, use: (passphrase: Buffer) => Promise<T>): Promise<T> {
+  const passphrase = await readSecret('Vault passphrase: ', { stdin: !!opts.passphraseStdin });
+  try {
+    return await use(passphrase);
+  } finally {
+    passphrase.fill(0);
+  }
 }
 
 export async function lock(): Promise<void> {
@@ -59,9 +103,24 @@ export async function passwd(opts: PassOpts): Promise<void> {
     next = await readNewSecret('New passphrase: ', { stdin, line: true });
     const wf = workFactor(opts);
     await changePassphrase(paths, old, next, wf === undefined ? {} : { workFactor: wf });
+    info('Passphrase changed. The vault itself was not re-encrypted (it is encrypted to a key, not the passphrase).');
+    if (unlockAtLoginEnabled(paths)) await rememberNew(next);
   } finally {
     old.fill(0);
     next?.fill(0);
   }
-  info('Passphrase changed. The vault itself was not re-encrypted (it is encrypted to a key, not the passphrase).');
+}
+
+/** The keyring still holds the old passphrase: the agent checks the new one against identity.age and keeps it. */
+async function rememberNew(passphrase: Buffer): Promise<void> {
+  const stale = 'the OS keyring still holds the old passphrase, so the agent will not unlock itself at start; once an agent runs: sigil unlock --remember';
+  let r: UnlockAnswer;
+  try {
+    r = await call<UnlockAnswer>('unlock', { passphrase, remember: true });
+  } catch (err) {
+    if (!(err instanceof SigilError)) throw err;
+    throw new SigilError(err.code, `${err.message}\n${stale}`, { cause: err });
+  }
+  if (r.remembered !== true) throw new SigilError(ErrorCode.INTERNAL, `${r.remember_error ?? 'the OS keyring failed'}\n${stale}`);
+  info(`The agent is unlocked and ${REMEMBERED}`);
 }
