@@ -80,6 +80,8 @@ export class AgentState {
   /** `confirm = true` rules: asks the person through an open TUI or SIGIL_ASKPASS. */
   readonly confirmations: ConfirmBroker;
   private store: SecretStore | null = null;
+  /** Counts completed writes to the store (set, delete): what was read before is stale after. */
+  storeWrites = 0;
   private unlocking: Promise<void> | null = null;
   /** Bumped by every lock, so an unlock that was running when it came can tell. */
   private lockGeneration = 0;
@@ -172,7 +174,10 @@ export class AgentState {
         this.lease.release();
         throw new SigilError(ErrorCode.LOCKED, 'the agent was locked while unlocking');
       }
-      this.store = notifyWrites(store, () => this.idleGc.request());
+      this.store = notifyWrites(store, () => {
+        this.storeWrites++;
+        this.idleGc.request();
+      });
       this.idleGc.request();
       this.throttle.succeeded();
       this.idle.start();
@@ -221,6 +226,7 @@ export class AgentState {
     this.store = null;
     this.idle.stop();
     this.providers.forget();
+    this.tokens.forget();
     await store.close();
     this.lease.release();
     this.idleGc.request();

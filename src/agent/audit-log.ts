@@ -33,6 +33,19 @@ const FLUSH_BYTES = 64 * 1024; // write at once past this, whatever the timer sa
 const DEFAULT_MAX_BYTES = 10 * 1024 * 1024;
 const DEFAULT_KEEP = 3;
 const NO_PEER = {};
+/** Distinct (op, target, result) line ends kept per connection. */
+const MAX_CACHED_LINES = 64;
+
+/** The client and peer fields of a line. */
+function peerPart(peer: PeerCred | null | undefined, client: string | undefined): string {
+  let part = '';
+  if (client !== undefined) part += `,"client":${JSON.stringify(client)}`;
+  if (peer) {
+    part += `,"pid":${peer.pid},"uid":${peer.uid}`;
+    if (peer.exe !== undefined) part += `,"exe":${JSON.stringify(peer.exe)}`;
+  }
+  return part;
+}
 
 export class AuditLog {
   private fd: number | null = null;
@@ -46,8 +59,8 @@ export class AuditLog {
   private readonly customNow: (() => Date) | undefined;
   private lastMs = -1;
   private lastIso = '';
-  /** Per peer (one per connection) and client name: the end of every line it writes. */
-  private readonly peerParts = new WeakMap<object, Map<string, string>>();
+  /** Per peer (one per connection) and client name: the ends of the lines it writes. */
+  private readonly peerParts = new WeakMap<object, Map<string, { part: string; lines: Map<string, string> }>>();
 
   constructor(
     readonly path: string,
@@ -60,11 +73,9 @@ export class AuditLog {
 
   record(event: AuditEvent): void {
     // Hot path (one line per get_token): the time string is reused within a millisecond and
-    // the peer part of the line is built once per connection, not per request.
-    let line = `{"time":"${this.timestamp()}","op":${JSON.stringify(event.op)}`;
-    if (event.target !== undefined) line += `,"target":${JSON.stringify(event.target)}`;
-    line += `,"result":${JSON.stringify(event.result)}${this.peerPart(event.peer, event.client)}}`;
-    line += '\n';
+    // the rest of the line is built once per connection and (op, target, result): a script
+    // asking for one token in a loop writes the same line but for the time.
+    const line = `{"time":"${this.timestamp()}"${this.restOfLine(event)}`;
     this.lines.push(line);
     this.bytes += line.length;
     if (this.bytes >= FLUSH_BYTES) void this.flush();
@@ -84,22 +95,24 @@ export class AuditLog {
     return this.lastIso;
   }
 
-  private peerPart(peer: PeerCred | null | undefined, client: string | undefined): string {
-    const cacheable = peer ?? NO_PEER;
+  private restOfLine(event: AuditEvent): string {
+    const cacheable = event.peer ?? NO_PEER;
     let byClient = this.peerParts.get(cacheable);
     if (!byClient) this.peerParts.set(cacheable, (byClient = new Map()));
-    const key = client ?? '';
-    let part = byClient.get(key);
-    if (part === undefined) {
-      part = '';
-      if (client !== undefined) part += `,"client":${JSON.stringify(client)}`;
-      if (peer) {
-        part += `,"pid":${peer.pid},"uid":${peer.uid}`;
-        if (peer.exe !== undefined) part += `,"exe":${JSON.stringify(peer.exe)}`;
-      }
-      byClient.set(key, part);
+    const clientKey = event.client ?? '';
+    let peer = byClient.get(clientKey);
+    if (!peer) byClient.set(clientKey, (peer = { part: peerPart(event.peer, event.client), lines: new Map() }));
+    const key = `${event.op}\n${event.target ?? '\0'}\n${event.result}`;
+    let rest = peer.lines.get(key);
+    if (rest === undefined) {
+      rest = `,"op":${JSON.stringify(event.op)}`;
+      if (event.target !== undefined) rest += `,"target":${JSON.stringify(event.target)}`;
+      rest += `,"result":${JSON.stringify(event.result)}${peer.part}}\n`;
+      // A connection that touches many targets must not grow this without bound.
+      if (peer.lines.size >= MAX_CACHED_LINES) peer.lines.clear();
+      peer.lines.set(key, rest);
     }
-    return part;
+    return rest;
   }
 
   /**

@@ -6,15 +6,25 @@ import { describeError, oauthErrorCode } from '../oauth/oauth-errors.js';
 import type { ProviderRegistry } from '../oauth/provider-registry.js';
 import type { AccountMeta } from './account-registry.js';
 import type { AgentState } from './agent-state.js';
+import type { SecretStore } from '../stores/secret-store.js';
 
 /** DESIGN.md: a cached token is served only while it stays valid this much longer. */
 export const MIN_VALIDITY_S = 5 * 60;
 
-export interface IssuedToken {
-  access_token: string;
-  token_type: string;
+/** What get_token answers. Handed out as is and never changed afterwards (it may be cached). */
+export type IssuedToken = {
+  readonly access_token: string;
+  readonly token_type: string;
   /** Unix seconds; null for tokens that do not expire (GitHub PATs, API keys). */
-  expires_at: number | null;
+  readonly expires_at: number | null;
+};
+
+/** A token handed out, valid while the account's metadata and the store are as they were then. */
+interface IssuedEntry {
+  meta: AccountMeta;
+  store: SecretStore;
+  writes: number;
+  token: IssuedToken;
 }
 
 export interface TokenInput {
@@ -49,6 +59,13 @@ function normalizeTokenType(t: string | undefined): string {
  */
 export class TokenService {
   private readonly lastUsed = new Map<string, number>();
+  /**
+   * The hot path's memo: the last token handed out per account, so a script asking in a
+   * loop costs a map lookup rather than a copy out of the store, a decode and a wipe. Any
+   * write to the store, any change to the account's metadata and every lock make it stale;
+   * it holds nothing the answers themselves did not (JavaScript strings), and is dropped on lock.
+   */
+  private readonly issued = new Map<string, IssuedEntry>();
   private readonly inflight = new Map<string, Promise<IssuedToken>>();
 
   constructor(
@@ -77,10 +94,25 @@ export class TokenService {
     if (!store.peek) return null;
     const meta = this.state.registry.get(service, account);
     if (!meta || meta.needs_auth) return null;
-    const left = meta.expires_at === undefined ? Infinity : meta.expires_at - this.nowS();
+    const now = this.nowS();
+    const left = meta.expires_at === undefined ? Infinity : meta.expires_at - now;
     if (left <= (meta.kind === 'static' ? 0 : MIN_VALIDITY_S)) return null;
+    const key = `${service}/${account}`;
+    const hit = this.issued.get(key);
+    if (hit && hit.meta === meta && hit.store === store && hit.writes === this.state.storeWrites) {
+      this.lastUsed.set(key, now);
+      return hit.token;
+    }
     const value = store.peek(credentialKey(service, account, 'access_token'));
-    return value ? this.issue(meta, value) : null;
+    if (!value) return null;
+    const token = this.issue(meta, value);
+    this.issued.set(key, { meta, store, writes: this.state.storeWrites, token });
+    return token;
+  }
+
+  /** On lock: the memo goes with the store. */
+  forget(): void {
+    this.issued.clear();
   }
 
   async getToken(service: string, account: string): Promise<IssuedToken> {

@@ -15,9 +15,7 @@ export const tokenOps: OpTable = {
     target: accountTarget,
     run({ state }, args) {
       const { service, account } = accountArgs(args);
-      const now = state.tokens.getTokenNow(service, account);
-      if (now) return { ...now };
-      return state.tokens.getToken(service, account).then((t) => ({ ...t }));
+      return state.tokens.getTokenNow(service, account) ?? state.tokens.getToken(service, account);
     },
   },
 
