@@ -288,6 +288,14 @@ function notifyWrites(store: SecretStore, onWrite: () => void): SecretStore {
       onWrite();
       return existed;
     },
+    ...(store.writeBatch
+      ? {
+          writeBatch: async (sets: ReadonlyArray<readonly [string, Buffer]>, deletes: readonly string[]) => {
+            await store.writeBatch!(sets, deletes);
+            onWrite();
+          },
+        }
+      : {}),
     list: (prefix) => store.list(prefix),
     size: () => store.size(),
     close: () => store.close(),

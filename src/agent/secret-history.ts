@@ -7,8 +7,9 @@
  *   Numbering starts again at 1 only when a secret has no history left (deleted, or history = 0).
  * - Names may hold "/" (`db/prod/password`), so the history of "db" and of "db/1" share a
  *   key prefix; a key belongs to the name before its last "/", and the version is all digits.
- * - The record of the old value is durable before the new value is written (store.set
- *   resolves once durable): a crash in between leaves the old value twice, never lost.
+ * - The record of the old value is durable no later than the new value: in one
+ *   all-or-nothing write where the store offers one (the vault), else written first (store.set
+ *   resolves once durable), so a crash in between leaves the old value twice, never lost.
  * - Then the history is pruned to the newest `limit` versions; limit 0 keeps none.
  * - History lives under its own prefix, not under `sigilforge/_secret/`: list_secrets never sees it.
  * - Changes to one secret's value and history run one after another (version numbers).
@@ -81,14 +82,17 @@ export async function pushHistory(store: SecretStore, name: string, old: Buffer,
   if (limit <= 0) return null;
   const versions = await historyVersions(store, name);
   const version = (versions.at(-1) ?? 0) + 1;
-  const json = JSON.stringify({ value: old.toString('base64'), replaced_at: now.toISOString(), version });
-  const record = Buffer.from(json, 'utf8');
+  const record = historyRecord(old, version, now);
   try {
     await store.set(historyKey(name, version), record);
   } finally {
     record.fill(0);
   }
   return version;
+}
+
+function historyRecord(old: Buffer, version: number, now: Date): Buffer {
+  return Buffer.from(JSON.stringify({ value: old.toString('base64'), replaced_at: now.toISOString(), version }), 'utf8');
 }
 
 /** Deletes all but the newest `limit` versions of `name`. */
@@ -113,6 +117,28 @@ export async function deleteHistory(store: SecretStore, name: string): Promise<n
 export async function replaceSecret(store: SecretStore, name: string, value: Buffer, limit: number): Promise<boolean> {
   const key = secretKey(name);
   const old = await store.get(key);
+  if (store.writeBatch) {
+    // The old value as a version, the new value and the pruning in one all-or-nothing write.
+    const versions = await historyVersions(store, name);
+    const sets: [string, Buffer][] = [];
+    try {
+      if (old && limit > 0) {
+        const version = (versions.at(-1) ?? 0) + 1;
+        sets.push([historyKey(name, version), historyRecord(old, version, new Date())]);
+        versions.push(version);
+      }
+      sets.push([key, value]);
+      const drop = versions.slice(0, Math.max(0, versions.length - Math.max(0, limit)));
+      await store.writeBatch(
+        sets,
+        drop.map((v) => historyKey(name, v)),
+      );
+    } finally {
+      old?.fill(0);
+      if (sets.length > 1) sets[0]![1].fill(0);
+    }
+    return old !== null;
+  }
   try {
     if (old) await pushHistory(store, name, old, limit);
   } finally {

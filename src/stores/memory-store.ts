@@ -39,6 +39,11 @@ export class MemoryStore implements SecretStore {
     return [...this.entries.keys()].filter((k) => k.startsWith(prefix)).sort();
   }
 
+  async writeBatch(sets: ReadonlyArray<readonly [string, Buffer]>, deletes: readonly string[]): Promise<void> {
+    for (const [key, value] of sets) await this.set(key, value);
+    for (const key of deletes) await this.delete(key);
+  }
+
   size(): number {
     this.assertOpen();
     return this.entries.size;

@@ -23,6 +23,12 @@ export interface SecretStore {
   peek?(key: string): Buffer | null;
   set(key: string, value: Buffer): Promise<void>;
   delete(key: string): Promise<boolean>;
+  /**
+   * Optional: several sets and deletes made durable together — all of them or none, in one
+   * step (the vault: one re-encryption and rename instead of one per change). Stores that
+   * cannot promise all-or-nothing leave it out, and callers then order single writes.
+   */
+  writeBatch?(sets: ReadonlyArray<readonly [string, Buffer]>, deletes: readonly string[]): Promise<void>;
   list(prefix: string): Promise<string[]>;
   /** Number of keys held; cheap. */
   size(): number;

@@ -14,6 +14,7 @@ import { isUtf8 } from 'node:buffer';
 import { Decrypter, Encrypter, generateX25519Identity, identityToRecipient } from 'age-encryption';
 import { ErrorCode } from '../protocol/codes.js';
 import { SigilError } from '../protocol/errors.js';
+import { sealToRecipients } from './age-seal.js';
 import { sweepStaleTemps, writeFileAtomic } from './atomic-file.js';
 import {
   DEFAULT_WORK_FACTOR,
@@ -222,6 +223,23 @@ export class VaultStore implements SecretStore {
     return [...this.entries.keys()].filter((k) => k.startsWith(prefix)).sort();
   }
 
+  /** One snapshot holds every change, and the rename makes it durable at once: all or nothing. */
+  async writeBatch(sets: ReadonlyArray<readonly [string, Buffer]>, deletes: readonly string[]): Promise<void> {
+    this.assertOpen();
+    const updated = this.now().toISOString();
+    for (const [key, value] of sets) {
+      const old = this.entries.get(key);
+      this.entries.set(key, { value: Buffer.from(value), updated });
+      old?.value.fill(0);
+    }
+    for (const key of deletes) {
+      const old = this.entries.get(key);
+      this.entries.delete(key);
+      old?.value.fill(0);
+    }
+    return this.persist();
+  }
+
   size(): number {
     this.assertOpen();
     return this.entries.size;
@@ -354,10 +372,8 @@ async function readVaultFile(path: string): Promise<Buffer> {
   }
 }
 
-async function encryptTo(plaintext: Uint8Array, recipients: string[]): Promise<Uint8Array> {
-  const e = new Encrypter();
-  for (const r of recipients) e.addRecipient(r);
-  return e.encrypt(plaintext);
+function encryptTo(plaintext: Uint8Array, recipients: string[]): Promise<Uint8Array> {
+  return sealToRecipients(plaintext, recipients);
 }
 
 async function sealVault(entries: Map<string, Entry>, recipients: string[]): Promise<Uint8Array> {

@@ -70,6 +70,29 @@ export function describeSecretStoreContract(
       expect(store.size()).toBe(0);
     });
 
+    it('applies a write batch whole, durably (where the store offers one)', async () => {
+      const h = await open();
+      if (!h.store.writeBatch) return; // optional in the contract: callers order single writes instead
+      await h.store.set(K('old'), Buffer.from('gone soon'));
+      const mine = Buffer.from('second');
+      await h.store.writeBatch(
+        [
+          [K('one'), Buffer.from('first')],
+          [K('two'), mine],
+        ],
+        [K('old'), K('never-there')],
+      );
+      mine.fill(0); // the store copied it
+      const check = async (store: SecretStore) => {
+        expect((await store.get(K('one')))?.toString()).toBe('first');
+        expect((await store.get(K('two')))?.toString()).toBe('second');
+        expect(await store.get(K('old'))).toBeNull();
+        expect(await store.list('sigilforge/_secret/')).toEqual([K('one'), K('two')]);
+      };
+      await check(h.store);
+      if (h.reopen) await check((h.store = await h.reopen()));
+    });
+
     it('keeps binary, empty and non-ASCII values byte for byte', async () => {
       const { store } = await open();
       const values: Record<string, Buffer> = {
