@@ -116,7 +116,7 @@ function Shell({ onQuit }: { onQuit(): void }) {
     );
   } else if (locked) {
     tab = null;
-    body = <PassphraseScreen active={active} startEditing={!sawUnlocked.current} onUnlocked={onUnlocked} />;
+    body = <PassphraseScreen active={active} startEditing={!sawUnlocked.current} keyringUnlock={status?.unlock_at_login === true} onUnlocked={onUnlocked} />;
   } else if (route.name === 'audit') {
     body = <AuditScreen active={active} height={bodyHeight} width={columns} onBack={toAccounts} />;
   } else if (route.name === 'add') {

@@ -11,10 +11,8 @@ export const KEYMAP: KeySection[] = [
     keys: [
       ['1 2 Tab', 'accounts, audit log, next'],
       ['l', 'lock the agent now'],
-      ['?', 'this help'],
-      ['Esc', 'close overlay / go back'],
-      ['q', 'quit'],
-      ['Ctrl-C', 'quit, even while typing'],
+      ['? Esc', 'this help; close / go back'],
+      ['q Ctrl-C', 'quit (Ctrl-C even in a field)'],
       ['y n', "answer the agent's question"],
     ],
   },
@@ -23,6 +21,7 @@ export const KEYMAP: KeySection[] = [
     keys: [
       ['Enter', 'unlock / start typing'],
       ['Esc', 'stop typing (q quits)'],
+      ['k', 'unlock from the OS keyring'],
     ],
   },
   {

@@ -1,3 +1,5 @@
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Sandbox } from '../support/sandbox.js';
 import { KEY, lockAgent, mountApp, realDeps, setToken, TEST_PASSPHRASE } from './helpers.js';
@@ -85,6 +87,26 @@ describe('passphrase screen (real agent, locked)', () => {
       expect(app.quits).toBe(2);
     } finally {
       await app.unmount();
+    }
+  });
+
+  it('with unlock at login on, k asks the agent to use the OS keyring and shows why it could not', async () => {
+    // The marker `sigil unlock --remember` leaves; this agent has no D-Bus session to reach a keyring.
+    const marker = join(sb.home, 'data/sigilforge/unlock-at-login');
+    mkdirSync(join(sb.home, 'data/sigilforge'), { recursive: true });
+    writeFileSync(marker, '{}\n', { mode: 0o600 });
+    const deps = realDeps(sb);
+    const app = await mountApp(deps);
+    try {
+      await app.waitFor('k to use the one remembered in the OS keyring');
+      expect(app.lastFrame()).not.toContain('Passphrase:'); // waits for Enter rather than taking the k
+      await app.press('k');
+      await app.waitFor('no D-Bus session');
+      expect(deps.calls.filter((c) => c.op === 'unlock')).toEqual([{ op: 'unlock', args: {} }]);
+      expect(app.lastFrame()).toContain('The agent is locked.');
+    } finally {
+      await app.unmount();
+      rmSync(marker, { force: true });
     }
   });
 });

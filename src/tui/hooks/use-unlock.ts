@@ -6,8 +6,8 @@ export interface UnlockState {
   busy: boolean;
   /** The agent's refusal: BAD_PASSPHRASE, RATE_LIMITED (with its wait), or anything else. */
   error: { code: string; message: string } | null;
-  /** Resolves true when the agent is unlocked. */
-  unlock(passphrase: string): Promise<boolean>;
+  /** Resolves true when the agent is unlocked. No passphrase: the one remembered in the OS keyring. */
+  unlock(passphrase?: string): Promise<boolean>;
 }
 
 export function useUnlock(onUnlocked: () => void): UnlockState {
@@ -16,13 +16,13 @@ export function useUnlock(onUnlocked: () => void): UnlockState {
   const [error, setError] = useState<UnlockState['error']>(null);
 
   const unlock = useCallback(
-    async (passphrase: string): Promise<boolean> => {
+    async (passphrase?: string): Promise<boolean> => {
       // Bytes on the wire, wiped once sent; the string itself cannot be wiped in JS.
-      const bytes = Buffer.from(passphrase, 'utf8');
+      const bytes = Buffer.from(passphrase ?? '', 'utf8');
       setBusy(true);
       setError(null);
       try {
-        await session.call('unlock', { passphrase: bytes });
+        await session.call('unlock', passphrase === undefined ? {} : { passphrase: bytes });
         onUnlocked();
         return true;
       } catch (err) {

@@ -13,18 +13,22 @@ export interface PassphraseScreenProps {
    * locked under a running TUI: keys meant for something else must not land in the field).
    */
   startEditing: boolean;
+  /** Unlock at login is on (`sigil unlock --remember`): k asks the agent to use the keyring. */
+  keyringUnlock: boolean;
   onUnlocked(): void;
 }
 
 /** The first screen while the agent is locked: a masked passphrase prompt. */
-export function PassphraseScreen({ active, startEditing, onUnlocked }: PassphraseScreenProps) {
-  const [editing, setEditing] = useState(startEditing);
+export function PassphraseScreen({ active, startEditing, keyringUnlock, onUnlocked }: PassphraseScreenProps) {
+  // With unlock at login on, the person more likely wants k than to type: wait for Enter.
+  const [editing, setEditing] = useState(startEditing && !keyringUnlock);
   const [value, setValue] = useState('');
   const { busy, error, unlock } = useUnlock(onUnlocked);
   useKeyCapture(active && editing);
   useInput(
-    (_input, key) => {
+    (input, key) => {
       if (key.return) setEditing(true);
+      else if (input === 'k' && keyringUnlock && !busy) void unlock();
     },
     { isActive: active && !editing },
   );
@@ -56,7 +60,7 @@ export function PassphraseScreen({ active, startEditing, onUnlocked }: Passphras
             focus={active && !busy}
           />
         ) : (
-          <Text color="gray">Press Enter to type the passphrase · q quits · ? help</Text>
+          <Text color="gray">Press Enter to type the passphrase{keyringUnlock ? ' · k to use the one remembered in the OS keyring' : ''} · q quits · ? help</Text>
         )}
       </Box>
       {busy ? (
