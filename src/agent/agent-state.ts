@@ -3,6 +3,7 @@ import { SigilError } from '../protocol/errors.js';
 import type { SecretStore } from '../stores/secret-store.js';
 import { openVault, verifyPassphrase, type VaultOptions } from '../stores/vault-store.js';
 import { openKeyringStore } from '../stores/keyring-store.js';
+import { moveEntries } from '../stores/move-entries.js';
 import { VaultLease } from '../stores/vault-lease.js';
 import type { SigilPaths } from '../util/paths.js';
 import type { AccountRegistry } from './account-registry.js';
@@ -115,7 +116,11 @@ export class AgentState {
     this.openStore =
       opts.openStore ??
       (primary === 'keyring'
-        ? (pass) => openKeyringGated(opts.paths, pass, opts.vault)
+        ? (pass) =>
+            openKeyringGated(opts.paths, pass, opts.vault, (n) => {
+              this.audit.record({ op: 'move_to_keyring', target: `${n} entries from the vault`, result: 'ok' });
+              this.log(`moved ${n} entries from the vault into the OS keyring`);
+            })
         : (pass) => openVault(opts.paths, pass, opts.vault));
     this.checkPassphrase = opts.checkPassphrase ?? ((pass) => verifyPassphrase(opts.paths, pass));
   }
@@ -260,13 +265,26 @@ export class AgentState {
 /**
  * storage.primary = "keyring": the passphrase must open the vault (that check, the unlock
  * throttle and the lock state stay the vault's), then the OS keyring is probed and serves.
- * The vault's decrypted entries are dropped at once. A keyring that cannot be used fails
- * the unlock with the reason (no D-Bus, no Secret Service, locked): the person chose it.
+ * Entries the vault still holds (stored before the switch) are moved into the keyring, then
+ * the vault's decrypted entries are dropped. A keyring that cannot be used fails the unlock
+ * with the reason (no D-Bus, no Secret Service, locked): the person chose it.
  */
-async function openKeyringGated(paths: SigilPaths, passphrase: Buffer, vault: VaultOptions | undefined): Promise<SecretStore> {
+async function openKeyringGated(paths: SigilPaths, passphrase: Buffer, vault: VaultOptions | undefined, onMoved: (n: number) => void): Promise<SecretStore> {
   const gate = await openVault(paths, passphrase, vault);
-  await gate.close();
-  return openKeyringStore();
+  try {
+    const keyring = await openKeyringStore();
+    try {
+      // What the vault held from before the switch to the keyring moves there, once.
+      const moved = await moveEntries(gate, keyring);
+      if (moved > 0) onMoved(moved);
+    } catch (err) {
+      await keyring.close();
+      throw err;
+    }
+    return keyring;
+  } finally {
+    await gate.close();
+  }
 }
 
 function isBadPassphrase(err: unknown): boolean {

@@ -18,7 +18,9 @@ import { decode, encode, MsgpackError } from '../../src/protocol/msgpack.js';
  * are dropped (we omit them, as JSON does) and undefined array items become null.
  */
 function norm(v: unknown): unknown {
-  if (v instanceof Uint8Array) return { $bin: Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex') };
+  // As the encoder tells them apart: a map whose prototype is a Uint8Array (fast-check makes
+  // one by assigning a "__proto__" key) is still a map, and has no bytes to read.
+  if (ArrayBuffer.isView(v) && v instanceof Uint8Array) return { $bin: Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex') };
   if (Array.isArray(v)) return v.map((x) => (x === undefined ? null : norm(x)));
   if (typeof v === 'object' && v !== null) {
     const o = v as Record<string, unknown>;
@@ -226,6 +228,14 @@ describe('msgpack round trip', () => {
       expect(em[0]).toBe(n < 16 ? 0x80 | n : n < 0x10000 ? 0xde : 0xdf);
       expect(decode(em)).toEqual(map);
     }
+  });
+
+  it('encodes an object that merely inherits from Uint8Array as a map (regression: fast-check seed 98100627)', () => {
+    const o: Record<string, unknown> = {};
+    o['__proto__'] = new Uint8Array([1, 2]); // assignment sets the prototype, no own key
+    o.k = 1;
+    expect(decode(encode({ '': [o] }))).toEqual({ '': [{ k: 1 }] });
+    expect(refDecode(encode(o))).toEqual({ k: 1 });
   });
 
   it('leaves undefined map members out and writes undefined array items as nil', () => {

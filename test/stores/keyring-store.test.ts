@@ -20,7 +20,8 @@ import {
 } from '../../src/stores/keyring-store.js';
 import { sigilErrorOf } from '../support/errors.js';
 import { keyringSkipReason, startKeyringSession, useKeyringInThisProcess, type KeyringSession } from '../support/keyring-session.js';
-import { ROOT, Sandbox } from '../support/sandbox.js';
+import { auditUntil } from '../agent/helpers.js';
+import { eventually, isAlive, ROOT, Sandbox } from '../support/sandbox.js';
 import { describeSecretStoreContract } from './store-contract.js';
 
 const SKIP = keyringSkipReason();
@@ -342,6 +343,39 @@ describe.skipIf(SKIP !== null)(`OS keyring store${SKIP ? ` (skipped: ${SKIP})` :
       expect((await sb.sigil(['secret', 'get', 'e2e/token'])).stdout).toBe(value + '\n');
       expect((await sb.sigil(['secret', 'rm', 'e2e/token'])).code).toBe(0);
       expect((await session.secretTool(['lookup', 'service', 'sigilforge', 'username', K('e2e/token')])).code).not.toBe(0);
+    });
+
+    it('moves what the vault held before the switch into the keyring, once', async () => {
+      sb = new Sandbox();
+      sb.env.DBUS_SESSION_BUS_ADDRESS = session.address;
+      const value = `moved-${process.pid}-value`;
+      const stop = async (pid: number) => {
+        process.kill(pid, 'SIGTERM');
+        await eventually(() => !isAlive(pid));
+      };
+      let pid = await sb.startAgent();
+      await sb.initAndUnlock();
+      expect((await sb.sigil(['secret', 'set', 'moved/one', '--stdin'], { input: value + '\n' })).code).toBe(0);
+      expect((await sb.sigil(['token', 'set', 'gitlab', 'me', '--stdin'], { input: 'glpat-moved\n' })).code).toBe(0);
+      await stop(pid);
+
+      const config = join(sb.env.XDG_CONFIG_HOME!, 'sigilforge', 'config.toml');
+      mkdirSync(join(sb.env.XDG_CONFIG_HOME!, 'sigilforge'), { recursive: true });
+      writeFileSync(config, '[storage]\nprimary = "keyring"\n');
+      pid = await sb.startAgent();
+      expect((await sb.sigil(['unlock', '--passphrase-stdin'], { input: 'correct horse battery staple\n' })).code).toBe(0);
+      expect((await sb.sigil(['secret', 'get', 'moved/one'])).stdout).toBe(value + '\n');
+      expect((await sb.token('gitlab', 'me')).stdout).toBe('glpat-moved\n');
+      expect((await session.secretTool(['lookup', 'service', 'sigilforge', 'username', K('moved/one')])).stdout).toBe(value);
+      const entries = await auditUntil(sb, (es) => es.some((e) => e.op === 'move_to_keyring'));
+      expect(entries.find((e) => e.op === 'move_to_keyring')).toMatchObject({ target: '2 entries from the vault', result: 'ok' });
+
+      // Moved, not copied: back on the vault, it holds nothing of it (and says so).
+      await stop(pid);
+      writeFileSync(config, '');
+      await sb.startAgent();
+      expect((await sb.sigil(['unlock', '--passphrase-stdin'], { input: 'correct horse battery staple\n' })).code).toBe(0);
+      expect((await sb.sigil(['secret', 'get', 'moved/one'])).code).toBe(7);
     });
 
     it('fails the unlock with the reason when the keyring cannot be used', async () => {
