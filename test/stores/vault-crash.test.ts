@@ -92,9 +92,12 @@ describe('vault crash safety', () => {
     let previous = 0;
     let acknowledgedWrites = 0;
     let landedUnacknowledged = 0;
+    let killedMidWrite = 0;
     for (let kill = 0; kill < KILLS; kill++) {
       const run = await runAndKill(script, dir, Math.random() * 40);
       expect(run.stderr).toBe('');
+      // A temp file left right after the kill: it landed mid-write (the next open sweeps it).
+      if (readdirSync(dir).some((f) => f.endsWith('.tmp'))) killedMidWrite++;
       const store = await openVault(t.paths, pass(), { workFactor: FAST });
       const value = Number((await store.get(COUNTER))?.toString() ?? '0');
       // Durable: nothing acknowledged is lost. Atomic: at most the one in-flight write landed.
@@ -114,7 +117,8 @@ describe('vault crash safety', () => {
     // SIGKILL can strand a temp file (ciphertext only); the vault itself is never affected.
     const stray = readdirSync(dir).filter((f) => f.endsWith('.tmp'));
     expect(stray.length).toBeLessThanOrEqual(KILLS);
-    // Some kills hit mid-write (stray temp file) or between rename and acknowledgement.
-    expect(stray.length + landedUnacknowledged).toBeGreaterThan(0);
+    // Some kills hit mid-write (a temp file left behind) or between rename and acknowledgement:
+    // the windows this test is about were really exercised.
+    expect(killedMidWrite + landedUnacknowledged).toBeGreaterThan(0);
   }, 120_000);
 });
