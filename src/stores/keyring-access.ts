@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import type { AsyncEntry, EntryOptions } from '@napi-rs/keyring';
 import { ErrorCode } from '../protocol/codes.js';
 import { SigilError } from '../protocol/errors.js';
+import { probeSessionBus } from './session-bus-probe.js';
 
 type KeyringModule = typeof import('@napi-rs/keyring');
 
@@ -36,6 +37,7 @@ export async function openKeyringAccess(): Promise<KeyringAccess> {
   // libdbus reads DBUS_SESSION_BUS_ADDRESS from this process's environment (once).
   const env = process.env;
   checkSessionBus(env);
+  await probeBus(env);
   const lib = await loadKeyring();
   const errors = (err: unknown) => keyringError(err, env);
   return {
@@ -56,6 +58,13 @@ function checkSessionBus(env: NodeJS.ProcessEnv): void {
   // libdbus also finds a systemd user bus at $XDG_RUNTIME_DIR/bus by itself.
   if (env.XDG_RUNTIME_DIR && existsSync(join(env.XDG_RUNTIME_DIR, 'bus'))) return;
   throw new SigilError(ErrorCode.INTERNAL, `${NOT_AVAILABLE}: no D-Bus session (DBUS_SESSION_BUS_ADDRESS is not set)`);
+}
+
+/** See session-bus-probe.ts: libdbus would block the agent on a bus that never answers. */
+async function probeBus(env: NodeJS.ProcessEnv): Promise<void> {
+  if (process.platform === 'darwin' || process.platform === 'win32') return;
+  const address = env.DBUS_SESSION_BUS_ADDRESS || (env.XDG_RUNTIME_DIR ? `unix:path=${join(env.XDG_RUNTIME_DIR, 'bus')}` : '');
+  if (address) await probeSessionBus(address);
 }
 
 async function loadKeyring(): Promise<KeyringModule> {
