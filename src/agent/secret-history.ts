@@ -78,7 +78,7 @@ export async function listHistory(store: SecretStore, name: string): Promise<His
  * Records `old` (the value being replaced; the caller's, not wiped here) as the next version
  * of `name`, durably, unless `limit` is 0. Returns the version written, or null.
  */
-export async function pushHistory(store: SecretStore, name: string, old: Buffer, limit: number, now = new Date()): Promise<number | null> {
+async function pushHistory(store: SecretStore, name: string, old: Buffer, limit: number, now = new Date()): Promise<number | null> {
   if (limit <= 0) return null;
   const versions = await historyVersions(store, name);
   const version = (versions.at(-1) ?? 0) + 1;
@@ -96,7 +96,7 @@ function historyRecord(old: Buffer, version: number, now: Date): Buffer {
 }
 
 /** Deletes all but the newest `limit` versions of `name`. */
-export async function pruneHistory(store: SecretStore, name: string, limit: number): Promise<void> {
+async function pruneHistory(store: SecretStore, name: string, limit: number): Promise<void> {
   const versions = await historyVersions(store, name);
   const drop = versions.slice(0, Math.max(0, versions.length - Math.max(0, limit)));
   // Together: the vault folds concurrent deletes into one or two writes.
@@ -112,20 +112,27 @@ export async function deleteHistory(store: SecretStore, name: string): Promise<n
 
 /**
  * Replaces the current value of `name` with `value` (the caller's), keeping the value it
- * replaces as history first. Returns whether a value existed before.
+ * replaces as history first. Says whether a value existed, and the version it was kept as.
  */
-export async function replaceSecret(store: SecretStore, name: string, value: Buffer, limit: number): Promise<boolean> {
+export async function replaceSecret(store: SecretStore, name: string, value: Buffer, limit: number): Promise<{ existed: boolean; savedAs: number | null }> {
   const key = secretKey(name);
   const old = await store.get(key);
-  if (store.writeBatch) {
+  try {
+    if (!store.writeBatch) {
+      const savedAs = old ? await pushHistory(store, name, old, limit) : null;
+      await store.set(key, value);
+      await pruneHistory(store, name, limit);
+      return { existed: old !== null, savedAs };
+    }
     // The old value as a version, the new value and the pruning in one all-or-nothing write.
     const versions = await historyVersions(store, name);
+    let savedAs: number | null = null;
     const sets: [string, Buffer][] = [];
     try {
       if (old && limit > 0) {
-        const version = (versions.at(-1) ?? 0) + 1;
-        sets.push([historyKey(name, version), historyRecord(old, version, new Date())]);
-        versions.push(version);
+        savedAs = (versions.at(-1) ?? 0) + 1;
+        sets.push([historyKey(name, savedAs), historyRecord(old, savedAs, new Date())]);
+        versions.push(savedAs);
       }
       sets.push([key, value]);
       const drop = versions.slice(0, Math.max(0, versions.length - Math.max(0, limit)));
@@ -134,19 +141,12 @@ export async function replaceSecret(store: SecretStore, name: string, value: Buf
         drop.map((v) => historyKey(name, v)),
       );
     } finally {
-      old?.fill(0);
-      if (sets.length > 1) sets[0]![1].fill(0);
+      if (savedAs !== null) sets[0]![1].fill(0);
     }
-    return old !== null;
-  }
-  try {
-    if (old) await pushHistory(store, name, old, limit);
+    return { existed: old !== null, savedAs };
   } finally {
     old?.fill(0);
   }
-  await store.set(key, value);
-  await pruneHistory(store, name, limit);
-  return old !== null;
 }
 
 /**

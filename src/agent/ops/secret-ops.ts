@@ -4,7 +4,7 @@ import { bytesArg, numberArg, stringArg, type Args } from '../../protocol/messag
 import { checkSecretName, credentialKey, SECRET_PREFIX, secretKey } from '../../protocol/names.js';
 import { formatRef, parseRef } from '../../protocol/refs.js';
 import { str, type OpTable } from '../op-table.js';
-import { deleteHistory, listHistory, pruneHistory, pushHistory, readVersion, replaceSecret, serialized } from '../secret-history.js';
+import { deleteHistory, listHistory, readVersion, replaceSecret, serialized } from '../secret-history.js';
 
 const secretTarget = (args: Args) => {
   const n = str(args, 'name');
@@ -69,7 +69,7 @@ export const secretOps: OpTable = {
             throw new SigilError(ErrorCode.ALREADY_EXISTS, `secret "${name}" already exists`);
           }
           // The replaced value is kept as history (durably) before the new one is written.
-          const existed = await replaceSecret(store, name, value, state.secretHistory);
+          const { existed } = await replaceSecret(store, name, value, state.secretHistory);
           return { name, created: !existed };
         });
       } finally {
@@ -142,16 +142,8 @@ export const secretOps: OpTable = {
           throw new SigilError(ErrorCode.NOT_FOUND, `secret "${name}" has no version ${version} (see: sigil secret history ${name})`);
         }
         try {
-          const current = await store.get(secretKey(name));
-          let saved: number | null = null;
-          try {
-            if (current) saved = await pushHistory(store, name, current, state.secretHistory);
-          } finally {
-            current?.fill(0);
-          }
-          await store.set(secretKey(name), record.value);
-          await pruneHistory(store, name, state.secretHistory);
-          return { name, version, ...(saved !== null ? { saved_as: saved } : {}) };
+          const { savedAs } = await replaceSecret(store, name, record.value, state.secretHistory);
+          return { name, version, ...(savedAs !== null ? { saved_as: savedAs } : {}) };
         } finally {
           record.value.fill(0);
         }
