@@ -202,18 +202,13 @@ export class VaultStore implements SecretStore {
 
   async set(key: string, value: Buffer): Promise<void> {
     this.assertOpen();
-    const old = this.entries.get(key);
-    this.entries.set(key, { value: Buffer.from(value), updated: this.now().toISOString() });
-    old?.value.fill(0);
+    this.put(key, value, this.now().toISOString());
     return this.persist();
   }
 
   async delete(key: string): Promise<boolean> {
     this.assertOpen();
-    const old = this.entries.get(key);
-    if (old === undefined) return false;
-    this.entries.delete(key);
-    old.value.fill(0);
+    if (!this.drop(key)) return false;
     await this.persist();
     return true;
   }
@@ -227,17 +222,24 @@ export class VaultStore implements SecretStore {
   async writeBatch(sets: ReadonlyArray<readonly [string, Buffer]>, deletes: readonly string[]): Promise<void> {
     this.assertOpen();
     const updated = this.now().toISOString();
-    for (const [key, value] of sets) {
-      const old = this.entries.get(key);
-      this.entries.set(key, { value: Buffer.from(value), updated });
-      old?.value.fill(0);
-    }
-    for (const key of deletes) {
-      const old = this.entries.get(key);
-      this.entries.delete(key);
-      old?.value.fill(0);
-    }
+    for (const [key, value] of sets) this.put(key, value, updated);
+    for (const key of deletes) this.drop(key);
     return this.persist();
+  }
+
+  /** In memory only (persist() writes): a copy of `value` in, the replaced one wiped. */
+  private put(key: string, value: Buffer, updated: string): void {
+    const old = this.entries.get(key);
+    this.entries.set(key, { value: Buffer.from(value), updated });
+    old?.value.fill(0);
+  }
+
+  private drop(key: string): boolean {
+    const old = this.entries.get(key);
+    if (old === undefined) return false;
+    this.entries.delete(key);
+    old.value.fill(0);
+    return true;
   }
 
   size(): number {
