@@ -26,6 +26,7 @@ import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { homeEnv } from './lib.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const NODE = process.execPath;
@@ -59,18 +60,7 @@ function stats(samples) {
 class BenchHome {
   constructor() {
     this.home = mkdtempSync(join(tmpdir(), 'sigil-tui-bench-'));
-    const base = {};
-    for (const k of ['PATH', 'LANG']) if (process.env[k]) base[k] = process.env[k];
-    this.env = {
-      ...base,
-      HOME: this.home,
-      XDG_CONFIG_HOME: join(this.home, 'config'),
-      XDG_DATA_HOME: join(this.home, 'data'),
-      XDG_STATE_HOME: join(this.home, 'state'),
-      XDG_RUNTIME_DIR: join(this.home, 'run'),
-      SHELL: '/bin/sh',
-      TERM: 'xterm-256color',
-    };
+    this.env = { ...homeEnv(this.home, ['PATH', 'LANG']), TERM: 'xterm-256color' };
     this.socket = join(this.home, 'run/sigilforge/agent.sock');
     this.agentPid = null;
   }

@@ -14,6 +14,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { chromium } from 'playwright-core';
+import { homeEnv } from '../bench/lib.mjs';
 import { screenToHtml } from './ansi-html.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -58,16 +59,7 @@ function startProvider() {
 class Home {
   constructor() {
     this.dir = mkdtempSync(join(tmpdir(), 'sigil-screenshot-'));
-    this.env = {
-      PATH: process.env.PATH,
-      LANG: 'C.UTF-8',
-      HOME: this.dir,
-      XDG_CONFIG_HOME: join(this.dir, 'config'),
-      XDG_DATA_HOME: join(this.dir, 'data'),
-      XDG_STATE_HOME: join(this.dir, 'state'),
-      XDG_RUNTIME_DIR: join(this.dir, 'run'),
-      SHELL: '/bin/sh',
-    };
+    this.env = { ...homeEnv(this.dir, ['PATH']), LANG: 'C.UTF-8' };
   }
 
   /** Asynchronous: the provider answering the agent runs in this process's event loop. */
