@@ -1,19 +1,13 @@
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { BIN, eventually, Sandbox } from '../support/sandbox.js';
-import { auditUntil, killStrayAgents, mode, parseShExports, running, startSh } from './helpers.js';
+import { auditUntil, mode, parseShExports, running, sandboxEach, startSh } from './helpers.js';
 
 /** Agents tied to a process: command mode (`sigil-agent CMD…`) and the foreground (-D, -d). */
 describe('sigil-agent command mode and foreground', () => {
   let sb: Sandbox;
-  beforeEach(() => {
-    sb = new Sandbox();
-  });
-  afterEach(() => {
-    killStrayAgents(sb);
-    sb.cleanup();
-  });
+  sandboxEach((s) => (sb = s));
 
   const startS = (extra: string[] = []) => startSh(sb, extra);
 

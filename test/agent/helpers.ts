@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { expect } from 'vitest';
-import { BIN, type Sandbox } from '../support/sandbox.js';
+import { afterEach, beforeEach, expect } from 'vitest';
+import { BIN, Sandbox } from '../support/sandbox.js';
 
 /**
  * Small helpers shared by the agent tests. Process checks read /proc rather than kill(pid, 0)
@@ -88,4 +88,18 @@ export function killStrayAgents(sb: Sandbox): void {
       }
     }
   }
+}
+
+/**
+ * A fresh Sandbox for every test of the calling suite, handed to `set`; after each test its
+ * processes and any agent it left behind are killed and its HOME removed.
+ */
+export function sandboxEach(set: (sb: Sandbox) => void): void {
+  let current: Sandbox | undefined;
+  beforeEach(() => set((current = new Sandbox())));
+  afterEach(() => {
+    if (!current) return;
+    killStrayAgents(current);
+    current.cleanup();
+  });
 }

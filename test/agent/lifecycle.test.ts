@@ -1,19 +1,13 @@
 import { existsSync, lstatSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { BIN, eventually, Sandbox, TEST_PASSPHRASE } from '../support/sandbox.js';
-import { agentPidsFor, killStrayAgents, running, startSh } from './helpers.js';
+import { agentPidsFor, running, sandboxEach, startSh } from './helpers.js';
 
 /** Starting, reusing, replacing and stopping agents: -k, rc-file reuse, restart. */
 describe('sigil-agent lifecycle', () => {
   let sb: Sandbox;
-  beforeEach(() => {
-    sb = new Sandbox();
-  });
-  afterEach(() => {
-    killStrayAgents(sb);
-    sb.cleanup();
-  });
+  sandboxEach((s) => (sb = s));
 
   const startS = (extra: string[] = []) => startSh(sb, extra);
 

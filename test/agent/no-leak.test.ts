@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { BIN, eventually, Sandbox, type RunResult } from '../support/sandbox.js';
-import { killStrayAgents, parseShExports } from './helpers.js';
+import { parseShExports, sandboxEach } from './helpers.js';
 
 /**
  * Secrets reach the agent only through stdin and leave it only on the stdout of the command
@@ -12,13 +12,7 @@ import { killStrayAgents, parseShExports } from './helpers.js';
  */
 describe('no secret leaks', () => {
   let sb: Sandbox;
-  beforeEach(() => {
-    sb = new Sandbox();
-  });
-  afterEach(() => {
-    killStrayAgents(sb);
-    sb.cleanup();
-  });
+  sandboxEach((s) => (sb = s));
 
   it('never shows a secret value outside the stdout that asked for it', async () => {
     const tag = randomBytes(6).toString('hex');

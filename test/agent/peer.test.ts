@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BIN, eventually, Sandbox, which } from '../support/sandbox.js';
-import { auditUntil, killStrayAgents, mode } from './helpers.js';
+import { auditUntil, killStrayAgents, mode, sandboxEach } from './helpers.js';
 
 /**
  * Another uid on the socket. The tests run as root; the client is run as `nobody` by
@@ -68,13 +68,7 @@ describe.runIf(CAN_SWITCH)('peer check (another uid)', () => {
 
 describe('socket directory and socket modes', () => {
   let sb: Sandbox;
-  beforeEach(() => {
-    sb = new Sandbox();
-  });
-  afterEach(() => {
-    killStrayAgents(sb);
-    sb.cleanup();
-  });
+  sandboxEach((s) => (sb = s));
 
   const socketDir = () => join(sb.home, 'run', 'sigilforge');
 

@@ -6,7 +6,7 @@ import { loadConfig } from '../../src/config/config.js';
 import { Policy, policyTarget } from '../../src/agent/policy.js';
 import { SigilError } from '../../src/protocol/errors.js';
 import { BIN, Sandbox } from '../support/sandbox.js';
-import { auditUntil, killStrayAgents } from './helpers.js';
+import { auditUntil, sandboxEach } from './helpers.js';
 
 /**
  * Per-client policy (config.toml's [[policy]]): an account or secret restricted to listed
@@ -151,13 +151,7 @@ describe('config.toml [[policy]]', () => {
 
 describe.runIf(process.platform === 'linux')('per-client policy on a real agent', () => {
   let sb: Sandbox;
-  beforeEach(() => {
-    sb = new Sandbox();
-  });
-  afterEach(() => {
-    killStrayAgents(sb);
-    sb.cleanup();
-  });
+  sandboxEach((s) => (sb = s));
 
   const writeConfig = (text: string) => {
     const dir = join(sb.home, 'config/sigilforge');

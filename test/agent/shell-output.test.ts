@@ -1,8 +1,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { BIN, isAlive, Sandbox, which } from '../support/sandbox.js';
-import { killStrayAgents } from './helpers.js';
+import { sandboxEach } from './helpers.js';
 
 /**
  * The shell code `sigil-agent` prints is eval'd by real shells: sh for -s, tcsh for -c, fish
@@ -14,13 +14,7 @@ const HAVE_FISH = which('fish');
 
 describe('sigil-agent shell output', () => {
   let sb: Sandbox;
-  beforeEach(() => {
-    sb = new Sandbox();
-  });
-  afterEach(() => {
-    killStrayAgents(sb);
-    sb.cleanup();
-  });
+  sandboxEach((s) => (sb = s));
 
   /** Parses "SOCK PID" printed by a shell after eval, and tracks the pid. */
   function sockAndPid(out: string): { sock: string; pid: number } {

@@ -1,7 +1,7 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { AgentClient } from '../../src/client/agent-client.js';
 import { Sandbox } from '../support/sandbox.js';
-import { killStrayAgents } from './helpers.js';
+import { sandboxEach } from './helpers.js';
 
 /**
  * get_token's hot path remembers the token it last handed out per account. It must never
@@ -10,13 +10,7 @@ import { killStrayAgents } from './helpers.js';
  */
 describe('get_token memo (real agent)', () => {
   let sb: Sandbox;
-  beforeEach(() => {
-    sb = new Sandbox();
-  });
-  afterEach(() => {
-    killStrayAgents(sb);
-    sb.cleanup();
-  });
+  sandboxEach((s) => (sb = s));
 
   const set = async (value: string, extra: string[] = []) => {
     const r = await sb.sigil(['token', 'set', 'svc', 'acct', '--stdin', ...extra], { input: value + '\n' });
