@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { listenLoopback } from './loopback-http.js';
 
 /**
  * A fake of GitHub's OAuth endpoints on 127.0.0.1 and an ephemeral port, answering as GitHub
@@ -412,24 +412,8 @@ export async function startFakeGithub(opts: FakeGithubOptions = {}): Promise<Fak
     res.end(JSON.stringify({ message: 'Not Found' }));
   }
 
-  const server = createServer((req, res) => {
-    handle(req, res).catch(() => {
-      if (!res.headersSent) res.writeHead(400, { 'content-type': 'text/plain' });
-      res.end('bad request');
-    });
-  });
-  const sockets = new Set<Socket>();
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-
-  let closed: Promise<void> | undefined;
+  const http = await listenLoopback(handle);
+  const baseUrl = http.baseUrl;
   return {
     baseUrl,
     endpoints: {
@@ -465,12 +449,6 @@ export async function startFakeGithub(opts: FakeGithubOptions = {}): Promise<Fak
       accessTokens.clear();
       refreshTokens.clear();
     },
-    close() {
-      closed ??= new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const s of sockets) s.destroy();
-      });
-      return closed;
-    },
+    close: () => http.close(),
   };
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { listenLoopback } from './loopback-http.js';
 import { basicAuth, readParams, s256 } from './fake-github.js';
 
 /**
@@ -201,24 +201,8 @@ export async function startFakeSpotify(opts: FakeSpotifyOptions = {}): Promise<F
     json(res, 404, { error: { status: 404, message: 'Service not found' } });
   }
 
-  const server = createServer((req, res) => {
-    handle(req, res).catch(() => {
-      if (!res.headersSent) res.writeHead(400, { 'content-type': 'text/plain' });
-      res.end('bad request');
-    });
-  });
-  const sockets = new Set<Socket>();
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-
-  let closed: Promise<void> | undefined;
+  const http = await listenLoopback(handle);
+  const baseUrl = http.baseUrl;
   return {
     baseUrl,
     endpoints: {
@@ -243,12 +227,6 @@ export async function startFakeSpotify(opts: FakeSpotifyOptions = {}): Promise<F
       accessTokens.clear();
       refreshTokens.clear();
     },
-    close() {
-      closed ??= new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const s of sockets) s.destroy();
-      });
-      return closed;
-    },
+    close: () => http.close(),
   };
 }
