@@ -1,22 +1,17 @@
 import { ErrorCode } from '../protocol/codes.js';
 import { SigilError } from '../protocol/errors.js';
-import { PRESETS, type FlowKind, type ProviderQuirks } from './provider-presets.js';
+import { PRESETS, type FlowKind, type ProviderEndpoints, type ProviderQuirks } from './provider-presets.js';
 
 /** A provider ready to use: preset and config.toml merged, URLs checked. */
-export interface Provider {
+export interface Provider extends ProviderEndpoints {
   name: string;
   client_id: string;
-  issuer?: string;
-  authorization_endpoint?: string;
-  token_endpoint?: string;
-  device_authorization_endpoint?: string;
-  revocation_endpoint?: string;
   scopes: string[];
   auth_params: Record<string, string>;
   quirks: ProviderQuirks;
 }
 
-const URL_KEYS = ['issuer', 'authorization_endpoint', 'token_endpoint', 'device_authorization_endpoint', 'revocation_endpoint'] as const;
+const URL_KEYS: readonly (keyof ProviderEndpoints)[] = ['issuer', 'authorization_endpoint', 'token_endpoint', 'device_authorization_endpoint', 'revocation_endpoint'];
 
 /** Plain http is allowed only to this machine: that is how tests run a real provider. */
 export function isLoopbackUrl(url: URL): boolean {

@@ -13,12 +13,16 @@ export interface ProviderQuirks {
   notice?: string;
 }
 
-export interface ProviderPreset {
+/** Where a provider is: an issuer to discover, or its endpoints (either may override the other). */
+export interface ProviderEndpoints {
   issuer?: string;
   authorization_endpoint?: string;
   token_endpoint?: string;
   device_authorization_endpoint?: string;
   revocation_endpoint?: string;
+}
+
+export interface ProviderPreset extends ProviderEndpoints {
   scopes: string[];
   /** Extra authorization request parameters. */
   auth_params?: Record<string, string>;
