@@ -1,5 +1,5 @@
 import { ErrorCode } from '../protocol/codes.js';
-import { SigilError } from '../protocol/errors.js';
+import { lockedError, SigilError } from '../protocol/errors.js';
 import type { SecretStore } from '../stores/secret-store.js';
 import { openVault, verifyPassphrase, type VaultOptions } from '../stores/vault-store.js';
 import { openKeyringStore } from '../stores/keyring-store.js';
@@ -131,7 +131,7 @@ export class AgentState {
 
   /** The unlocked store, or LOCKED. Every secret-bearing op goes through here. */
   requireStore(): SecretStore {
-    if (!this.store) throw new SigilError(ErrorCode.LOCKED, 'agent is locked — run: sigil unlock');
+    if (!this.store) throw lockedError();
     return this.store;
   }
 

@@ -1,7 +1,7 @@
 import { execFile, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { ErrorCode } from '../protocol/codes.js';
-import { SigilError } from '../protocol/errors.js';
+import { lockedError, SigilError } from '../protocol/errors.js';
 import type { ConfirmPrompt } from '../protocol/results.js';
 import type { AuditEvent } from './audit-log.js';
 import type { PeerCred } from './peer-cred.js';
@@ -126,7 +126,7 @@ export class ConfirmBroker {
   /** Locking withdraws every question: nothing can be handed out any more. */
   cancelAll(): void {
     for (const q of [...(this.current ? [this.current] : []), ...this.queue]) {
-      this.finish(q, new SigilError(ErrorCode.LOCKED, 'agent is locked — run: sigil unlock'), 'LOCKED');
+      this.finish(q, lockedError(), 'LOCKED');
     }
   }
 

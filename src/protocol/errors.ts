@@ -39,3 +39,8 @@ export function toSigilError(err: unknown, fallback = 'internal error'): SigilEr
   if (err instanceof SigilError) return err;
   return new SigilError(ErrorCode.INTERNAL, fallback, { cause: err });
 }
+
+/** What every secret-bearing answer says while the agent is locked: the fix included. */
+export function lockedError(): SigilError {
+  return new SigilError(ErrorCode.LOCKED, 'agent is locked — run: sigil unlock');
+}
