@@ -1,6 +1,6 @@
 import { closeSync, fstatSync, mkdirSync, openSync, renameSync, write, type PathLike } from 'node:fs';
 import { dirname } from 'node:path';
-import type { PeerCred } from './peer-cred.js';
+import type { PeerCred } from '../util/peer-cred.js';
 
 /**
  * The audit log: one JSON line per secret-bearing op, lock/unlock, failed unlock and refused

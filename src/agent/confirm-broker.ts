@@ -4,7 +4,7 @@ import { ErrorCode } from '../protocol/codes.js';
 import { lockedError, SigilError } from '../protocol/errors.js';
 import type { ConfirmPrompt } from '../protocol/results.js';
 import type { AuditEvent } from './audit-log.js';
-import type { PeerCred } from './peer-cred.js';
+import type { PeerCred } from '../util/peer-cred.js';
 
 /**
  * `confirm = true` (a `[[policy]]` rule): before a value is handed out, the person says yes or

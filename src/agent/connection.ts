@@ -6,7 +6,7 @@ import { parseRequest, RequestError, type Response } from '../protocol/messages.
 import type { AgentState } from './agent-state.js';
 import { dispatch, type Outcome } from './dispatch.js';
 import type { OpContext, OpTable } from './op-table.js';
-import type { PeerCred } from './peer-cred.js';
+import type { PeerCred } from '../util/peer-cred.js';
 
 /**
  * Past this many requests in flight on one connection we stop reading from it until

@@ -2,7 +2,7 @@ import { ErrorCode } from '../protocol/codes.js';
 import { SigilError, toSigilError } from '../protocol/errors.js';
 import { recallPassphrase, rememberPassphrase, unlockAtLoginEnabled } from '../stores/remembered-passphrase.js';
 import type { AgentState } from './agent-state.js';
-import type { PeerCred } from './peer-cred.js';
+import type { PeerCred } from '../util/peer-cred.js';
 
 /**
  * Unlock at login, on the agent's side: unlocking with the passphrase kept in the OS keyring

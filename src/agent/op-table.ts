@@ -1,6 +1,6 @@
 import type { Args } from '../protocol/messages.js';
 import type { AgentState } from './agent-state.js';
-import type { PeerCred } from './peer-cred.js';
+import type { PeerCred } from '../util/peer-cred.js';
 
 /** What a handler knows about the request beyond its arguments. */
 export interface OpContext {

@@ -4,7 +4,7 @@ import { ErrorCode } from '../protocol/codes.js';
 import { SigilError } from '../protocol/errors.js';
 import type { Args } from '../protocol/messages.js';
 import { parseRef } from '../protocol/refs.js';
-import type { PeerCred } from './peer-cred.js';
+import type { PeerCred } from '../util/peer-cred.js';
 
 /**
  * Per-client policy (config.toml's `[[policy]]`, after securityd's and Ephemos' designs): an

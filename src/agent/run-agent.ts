@@ -12,7 +12,7 @@ import { AuditLog } from './audit-log.js';
 import { unlockAtStart } from './login-unlock.js';
 import { serveConnection } from './connection.js';
 import { OP_TABLE } from './ops/index.js';
-import { peerCred } from './peer-cred.js';
+import { peerCred } from '../util/peer-cred.js';
 import { listenPrivately, prepareSocketDir, removeSocket } from './socket-setup.js';
 
 export interface RunAgentOptions {

@@ -12,6 +12,7 @@ import {
   resolveSocketPath,
   type EndpointOptions,
 } from './agent-endpoint.js';
+import { checkAgentPeer } from './agent-trust.js';
 import { helloArgs, readReply, requestFrame, type Reply } from './wire.js';
 
 export { resolveSocketPath } from './agent-endpoint.js';
@@ -69,6 +70,12 @@ export class AgentClient {
       socket.once('connect', () => {
         clearTimeout(timer);
         socket.removeAllListeners('error');
+        try {
+          checkAgentPeer(endpoint, socket);
+        } catch (err) {
+          socket.destroy();
+          return reject(err);
+        }
         const client = new AgentClient(socket, path);
         if (opts.clientName) client.hello(opts.clientName).catch(() => {});
         resolve(client);

@@ -11,6 +11,7 @@ import {
   noAnswer,
   type Endpoint,
 } from './agent-endpoint.js';
+import { foreignAgent, ownUid } from './agent-trust.js';
 import { helloArgs, readReply, requestFrame } from './wire.js';
 
 export interface SyncRequestOptions {
@@ -34,10 +35,14 @@ export function requestSync<T = Record<string, unknown>>(client: SyncClient, end
   let bodies: Buffer[];
   let failure: SigilError;
   try {
-    bodies = client.exchange(endpoint.path, Buffer.concat(frames), frames.length, timeoutMs, opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS, MAX_FRAME);
+    // The native client checks who listens before it writes (see agent-trust.ts).
+    const agentUid = ownUid() ?? -1;
+    bodies = client.exchange(endpoint.path, Buffer.concat(frames), frames.length, timeoutMs, opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS, MAX_FRAME, agentUid);
     failure = agentClosed(endpoint.path); // only if no body is the answer: cannot happen with a sane agent
   } catch (err) {
     const e = err as ExchangeError;
+    if (e.code === 'EPEERUID') throw foreignAgent(endpoint, e.peerUid!, e.peerPid);
+    if (e.syscall === 'getsockopt') throw new SigilError('FORBIDDEN', `cannot tell who runs the agent at ${endpoint.path} (${e.code}); nothing was sent`);
     if (e.syscall === 'socket' || e.syscall === 'connect') throw e.code === 'ETIMEDOUT' ? connectTimedOut(endpoint) : connectFailed(endpoint, e);
     bodies = e.frames ?? [];
     failure =

@@ -7,15 +7,20 @@ import { join } from 'node:path';
  */
 export interface SyncClient {
   /** Sends `request`, returns the bodies of the next `frames` frames (see sync_client.c). */
-  exchange(socketPath: string, request: Buffer, frames: number, timeoutMs: number, connectTimeoutMs: number, maxFrame: number): Buffer[];
+  exchange(socketPath: string, request: Buffer, frames: number, timeoutMs: number, connectTimeoutMs: number, maxFrame: number, agentUid: number): Buffer[];
 }
 
 /** What `exchange` throws. */
 export interface ExchangeError extends Error {
-  /** An errno name (ENOENT…), EOF, or BAD_REQUEST / FRAME_TOO_LARGE for a bad length. */
+  /**
+   * An errno name (ENOENT…), EOF, BAD_REQUEST / FRAME_TOO_LARGE for a bad length, or
+   * EPEERUID: the socket's listener runs as another uid (nothing was sent).
+   */
   code: string;
-  /** The step that failed: socket and connect mean no connection was made. */
-  syscall: 'socket' | 'connect' | 'write' | 'read' | 'poll';
+  /** The step that failed: socket, connect and getsockopt mean nothing was sent. */
+  syscall: 'socket' | 'connect' | 'getsockopt' | 'write' | 'read' | 'poll';
+  peerUid?: number;
+  peerPid?: number;
   errno?: number;
   frameLength?: number;
   /** Bodies that arrived whole before the failure. */

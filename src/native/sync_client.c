@@ -4,10 +4,12 @@
  * `net` and for an event-loop turn before 'connect' fires (~3–4 ms of a ~25 ms process);
  * this does the same exchange in well under a millisecond of its own.
  *
- * exchange(socketPath, request, frames, timeoutMs, connectTimeoutMs, maxFrame) → Buffer[]
+ * exchange(socketPath, request, frames, timeoutMs, connectTimeoutMs, maxFrame, agentUid) → Buffer[]
  *   Sends `request` as is (the caller frames it), returns the bodies of the next `frames`
  *   length-prefixed frames. Framing and MessagePack stay in TypeScript: one implementation.
- *   timeoutMs 0 waits for ever, as the client library's request timeout does.
+ *   timeoutMs 0 waits for ever, as the client library's request timeout does. Before a byte
+ *   is sent, the process listening on the socket must run as `agentUid` (-1: no check);
+ *   else code EPEERUID with `peerUid` and `peerPid`, and nothing was written.
  *
  * Errors are thrown as Error with `code` (an errno name, "EOF", or the protocol's
  * BAD_REQUEST / FRAME_TOO_LARGE for a bad length), `syscall` (which step failed: the caller
@@ -16,6 +18,8 @@
  * and strerror() only: never the bytes exchanged, which hold a token.
  */
 #define NAPI_VERSION 8
+/* struct ucred (SO_PEERCRED) is a GNU extension of <sys/socket.h>. */
+#define _GNU_SOURCE
 #include <node_api.h>
 
 #include <errno.h>
@@ -44,6 +48,8 @@ typedef struct {
   const char *syscall; /* the step that failed */
   int err;             /* errno, or 0 */
   uint32_t frame_len;  /* the offending length, for BAD_REQUEST / FRAME_TOO_LARGE */
+  int64_t peer_uid;    /* for EPEERUID: who runs the socket's listener */
+  int64_t peer_pid;    /* likewise; -1 where the platform does not say */
 } failure;
 
 #define ERRNO_NAME(e) \
@@ -174,6 +180,32 @@ static int connect_to(int fd, const char *path, size_t path_len, int connect_tim
   socklen_t len = sizeof err;
   if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) return fail_errno(f, "connect", errno);
   return err ? fail_errno(f, "connect", err) : 0;
+}
+
+/*
+ * Whoever listens on a path is not necessarily the agent: with XDG_RUNTIME_DIR unset the
+ * socket lives under /tmp, where another user can be there first. The kernel recorded the
+ * listener's credentials at listen() time; a token request goes only to our own uid.
+ */
+static int check_peer(int fd, int64_t want_uid, failure *f) {
+  if (want_uid < 0) return 0;
+  int64_t uid, pid = -1;
+#if defined(SO_PEERCRED)
+  struct ucred cred;
+  socklen_t len = sizeof cred;
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) return fail_errno(f, "getsockopt", errno);
+  uid = cred.uid;
+  pid = cred.pid;
+#else
+  uid_t euid;
+  gid_t egid;
+  if (getpeereid(fd, &euid, &egid) < 0) return fail_errno(f, "getsockopt", errno);
+  uid = euid;
+#endif
+  if (uid == want_uid) return 0;
+  f->peer_uid = uid;
+  f->peer_pid = pid;
+  return fail_code(f, "connect", "EPEERUID");
 }
 
 static int write_all(int fd, const uint8_t *buf, size_t len, int64_t deadline, failure *f) {
@@ -311,10 +343,17 @@ static void set_uint(napi_env env, napi_value obj, const char *key, uint32_t val
   if (napi_create_uint32(env, value, &v) == napi_ok) napi_set_named_property(env, obj, key, v);
 }
 
+static void set_int(napi_env env, napi_value obj, const char *key, int64_t value) {
+  napi_value v;
+  if (napi_create_int64(env, value, &v) == napi_ok) napi_set_named_property(env, obj, key, v);
+}
+
 static void throw_failure(napi_env env, const failure *f, const inbox *in) {
   char text[160];
   if (f->err) {
     snprintf(text, sizeof text, "%s: %s", f->syscall, strerror(f->err));
+  } else if (strcmp(f->code, "EPEERUID") == 0) {
+    snprintf(text, sizeof text, "%s: the socket's listener runs as uid %lld", f->syscall, (long long)f->peer_uid);
   } else if (strcmp(f->code, "EOF") == 0) {
     snprintf(text, sizeof text, "%s: the peer closed the connection after %u whole frames", f->syscall, in->count);
   } else {
@@ -330,17 +369,21 @@ static void throw_failure(napi_env env, const failure *f, const inbox *in) {
   set_string(env, err, "syscall", f->syscall);
   if (f->err) set_uint(env, err, "errno", (uint32_t)f->err);
   if (strcmp(f->code, "BAD_REQUEST") == 0 || strcmp(f->code, "FRAME_TOO_LARGE") == 0) set_uint(env, err, "frameLength", f->frame_len);
+  if (strcmp(f->code, "EPEERUID") == 0) {
+    set_int(env, err, "peerUid", f->peer_uid);
+    set_int(env, err, "peerPid", f->peer_pid);
+  }
   napi_value done = bodies(env, in);
   if (done) napi_set_named_property(env, err, "frames", done);
   napi_throw(env, err);
 }
 
 static napi_value exchange(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
-  napi_value argv[6];
+  size_t argc = 7;
+  napi_value argv[7];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 6) {
-    napi_throw_type_error(env, "EINVAL", "exchange(socketPath, request, frames, timeoutMs, connectTimeoutMs, maxFrame)");
+  if (argc < 7) {
+    napi_throw_type_error(env, "EINVAL", "exchange(socketPath, request, frames, timeoutMs, connectTimeoutMs, maxFrame, agentUid)");
     return NULL;
   }
   /* Room for a whole sun_path and the NUL napi writes: what is past it is cut anyway. */
@@ -349,7 +392,7 @@ static napi_value exchange(napi_env env, napi_callback_info info) {
   void *request = NULL;
   size_t request_len = 0;
   uint32_t wanted = 0, max_frame = 0;
-  int64_t timeout_ms = 0, connect_timeout_ms = 0;
+  int64_t timeout_ms = 0, connect_timeout_ms = 0, agent_uid = -1;
   bool is_buffer = false;
   if (napi_get_value_string_utf8(env, argv[0], path, sizeof path, &path_len) != napi_ok ||
       napi_is_buffer(env, argv[1], &is_buffer) != napi_ok || !is_buffer ||
@@ -358,12 +401,13 @@ static napi_value exchange(napi_env env, napi_callback_info info) {
       napi_get_value_int64(env, argv[3], &timeout_ms) != napi_ok ||
       napi_get_value_int64(env, argv[4], &connect_timeout_ms) != napi_ok ||
       napi_get_value_uint32(env, argv[5], &max_frame) != napi_ok ||
+      napi_get_value_int64(env, argv[6], &agent_uid) != napi_ok ||
       wanted == 0 || wanted > MAX_FRAMES || max_frame == 0 || timeout_ms < 0 || connect_timeout_ms < 0) {
     napi_throw_type_error(env, "EINVAL", "exchange: bad arguments");
     return NULL;
   }
 
-  failure f = {.code = NULL, .syscall = NULL, .err = 0, .frame_len = 0};
+  failure f = {.code = NULL, .syscall = NULL, .err = 0, .frame_len = 0, .peer_uid = -1, .peer_pid = -1};
   /* A NUL inside would name another file; libuv refuses it the same way. */
   int path_err = strlen(path) != path_len ? EINVAL : 0;
   inbox in;
@@ -371,6 +415,7 @@ static napi_value exchange(napi_env env, napi_callback_info info) {
   napi_value result = NULL;
   int fd = path_err ? fail_errno(&f, "connect", path_err) : open_socket(&f);
   int ok = fd >= 0 && connect_to(fd, path, path_len, connect_timeout_ms > INT32_MAX ? INT32_MAX : (int)connect_timeout_ms, &f) == 0;
+  ok = ok && check_peer(fd, agent_uid, &f) == 0;
   /* The answer's deadline starts once connected, as the client library's request timer does. */
   int64_t deadline = timeout_ms > 0 ? now_ms() + timeout_ms : -1;
   ok = ok && write_all(fd, request, request_len, deadline, &f) == 0;

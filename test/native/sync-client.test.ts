@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadSyncClient, syncClientFile, type ExchangeError, type SyncClient } from '../../src/native/sync-client.js';
@@ -65,9 +66,10 @@ describe.runIf(BUILDABLE)('native sync client: exchange()', () => {
   let client: SyncClient;
   let dir: string;
   let agent: FakeAgent | null;
+  let server: Server | null = null;
   const serve = async (plan: Step[]) => (agent = await startFakeAgent(join(dir, 'agent.sock'), plan));
-  const exchange = (path: string, frames = 2, timeoutMs = 5000, maxFrame = MAX_FRAME, request = REQUEST) =>
-    client.exchange(path, request, frames, timeoutMs, 5000, maxFrame);
+  const exchange = (path: string, frames = 2, timeoutMs = 5000, maxFrame = MAX_FRAME, request = REQUEST, agentUid = process.geteuid!()) =>
+    client.exchange(path, request, frames, timeoutMs, 5000, maxFrame, agentUid);
 
   beforeEach(() => {
     client = loadSyncClient(FILE)!;
@@ -76,6 +78,8 @@ describe.runIf(BUILDABLE)('native sync client: exchange()', () => {
   });
   afterEach(async () => {
     await agent?.stop();
+    server?.close();
+    server = null;
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -188,10 +192,37 @@ describe.runIf(BUILDABLE)('native sync client: exchange()', () => {
     await eventually(() => openFds() <= before);
   });
 
+  it('a listener of another uid: EPEERUID with its uid and pid, and not a byte sent', async () => {
+    // The listener is in this process, so runs as our uid: asking for any other uid must
+    // fail. The native client never blocks on it (it refuses right after connect), so a
+    // plain in-process server can record what arrived before the close.
+    const got: Buffer[] = [];
+    const closed = new Promise<void>((resolve) => {
+      server = createServer((sock) => {
+        sock.on('data', (d) => got.push(d));
+        sock.on('close', () => resolve());
+      });
+    });
+    const path = join(dir, 'other.sock');
+    await new Promise<void>((resolve) => server!.listen(path, resolve));
+    const me = process.geteuid!();
+    const e = failure(() => exchange(path, 2, 5000, MAX_FRAME, REQUEST, me + 1));
+    expect(e).toMatchObject({ code: 'EPEERUID', syscall: 'connect', peerUid: me, peerPid: process.pid });
+    expect(e.message).toBe(`connect: the socket's listener runs as uid ${me}`);
+    await closed;
+    expect(Buffer.concat(got).length).toBe(0);
+  });
+
+  it('its own uid passes the check, and -1 (a platform without uids) checks nothing', async () => {
+    const s = await serve([{ read: 2 }, { send: frame(body(3)) }, { send: frame(body(4)) }]);
+    expect(exchange(s.path)).toEqual([body(3), body(4)]);
+    expect(exchange(s.path, 2, 5000, MAX_FRAME, REQUEST, -1)).toEqual([body(3), body(4)]);
+  });
+
   it('refuses bad arguments with a TypeError', () => {
     const c = client as unknown as { exchange(...args: unknown[]): unknown };
-    expect(() => c.exchange(join(dir, 'x.sock'), 'not a buffer', 2, 1000, 1000, MAX_FRAME)).toThrow(TypeError);
-    expect(() => c.exchange(join(dir, 'x.sock'), REQUEST, 0, 1000, 1000, MAX_FRAME)).toThrow(TypeError);
-    expect(() => c.exchange(join(dir, 'x.sock'), REQUEST, 2, 1000, 1000)).toThrow(TypeError);
+    expect(() => c.exchange(join(dir, 'x.sock'), 'not a buffer', 2, 1000, 1000, MAX_FRAME, 0)).toThrow(TypeError);
+    expect(() => c.exchange(join(dir, 'x.sock'), REQUEST, 0, 1000, 1000, MAX_FRAME, 0)).toThrow(TypeError);
+    expect(() => c.exchange(join(dir, 'x.sock'), REQUEST, 2, 1000, 1000, MAX_FRAME)).toThrow(TypeError);
   });
 });

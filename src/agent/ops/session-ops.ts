@@ -4,7 +4,7 @@ import { booleanArg, bytesArg, numberArg, PROTOCOL_VERSIONS, type Args } from '.
 import { forgetPassphrase, unlockAtLoginEnabled } from '../../stores/remembered-passphrase.js';
 import { VERSION } from '../../version.js';
 import { readAuditTail } from '../audit-reader.js';
-import { peerCredSupported } from '../peer-cred.js';
+import { peerCredSupported } from '../../util/peer-cred.js';
 import { auditRemember, KEYRING_TARGET, rememberVerified, unlockFromKeyring } from '../login-unlock.js';
 import type { OpTable } from '../op-table.js';
 

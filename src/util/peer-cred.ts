@@ -3,11 +3,12 @@ import { readlinkSync } from 'node:fs';
 import type { Socket } from 'node:net';
 
 /**
- * Who is on the other end of a Unix socket. Node has no API for it, so on Linux we call
- * getsockopt(SO_PEERCRED) through koffi (FFI with prebuilt binaries, no install script):
- * the kernel records the peer's credentials at connect() time, so they cannot be forged.
- * Other platforms get `null` and rely on the socket directory (0700) and socket (0600)
- * modes alone; this is documented in sigil-agent(1).
+ * Who is on the other end of a Unix socket, in both directions: the agent asks it of each
+ * client, and each client asks it of the agent before sending anything. Node has no API
+ * for it, so on Linux we call getsockopt(SO_PEERCRED) through koffi (FFI with prebuilt
+ * binaries, no install script): the kernel records the credentials at connect() time (for a
+ * client) or listen() time (for the agent), so they cannot be forged. Other platforms get
+ * `null` and fall back to file modes; this is documented in sigil-agent(1).
  */
 export interface PeerCred {
   pid: number;
@@ -30,7 +31,9 @@ function load(): GetSockOpt | null {
   getsockopt = null;
   if (process.platform !== 'linux') return null;
   try {
-    const koffi = createRequire(import.meta.url)('koffi') as typeof import('koffi');
+    // The sigil-token bundle is CommonJS (it has a require, and no import.meta); the rest is ESM.
+    const load = typeof require === 'function' ? require : createRequire(import.meta.url);
+    const koffi = load('koffi') as typeof import('koffi');
     const libc = koffi.load('libc.so.6');
     getsockopt = libc.func('int getsockopt(int fd, int level, int name, _Out_ uint8_t *val, _Inout_ uint32_t *len)') as GetSockOpt;
   } catch {
@@ -44,7 +47,8 @@ export function peerCredSupported(): boolean {
   return load() !== null;
 }
 
-export function peerCred(socket: Socket): PeerCred | null {
+/** `exe: false`: the uid and pid are all the caller needs (a client checking its agent). */
+export function peerCred(socket: Socket, opts: { exe?: boolean } = {}): PeerCred | null {
   const fn = load();
   // `_handle.fd` is undocumented but stable since Node 0.x; it is -1 on Windows pipes.
   const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
@@ -53,6 +57,7 @@ export function peerCred(socket: Socket): PeerCred | null {
   const len = [UCRED_SIZE];
   if (fn(fd, SOL_SOCKET, SO_PEERCRED, out, len) !== 0) return null;
   const cred: PeerCred = { pid: out.readInt32LE(0), uid: out.readUInt32LE(4), gid: out.readUInt32LE(8) };
+  if (opts.exe === false) return cred;
   try {
     cred.exe = readlinkSync(`/proc/${cred.pid}/exe`);
   } catch {

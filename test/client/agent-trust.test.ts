@@ -1,0 +1,138 @@
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { BIN, eventually, ROOT, Sandbox, which, type Background } from '../support/sandbox.js';
+import { killStrayAgents } from '../agent/helpers.js';
+
+/**
+ * Clients trust whatever listens at the socket path (issue: another local user creates
+ * /tmp/sigilforge-UID/ first and listens there). Every transport must check that the agent
+ * runs as its own uid before it sends a byte. The impostor runs as `nobody`, answers every
+ * frame with success and an attacker's token, and logs every byte that reaches it.
+ */
+const NOBODY_UID = 65534;
+const CAN_SWITCH = process.getuid?.() === 0 && which('setpriv');
+const GIT_HELPER = join(ROOT, 'dist/bin/git-credential-sigil.js');
+
+describe.runIf(CAN_SWITCH)('clients refuse an agent of another uid, sending nothing', () => {
+  let sb: Sandbox;
+  let evil: string;
+  let sock: string;
+  let log: string;
+  let impostor: Background;
+
+  /** The impostor listening on `path`, in a directory only nobody can write. */
+  async function startImpostor(path: string): Promise<void> {
+    impostor = sb.spawnBackground('setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', process.execPath, join(evil, 'impostor.mjs'), path, log]);
+    await eventually(() => impostor.stdout.includes('listening'));
+  }
+
+  beforeEach(() => {
+    sb = new Sandbox();
+    evil = mkdtempSync(join(tmpdir(), 'sigil-impostor-'));
+    // The script must be readable where nobody can reach it; it imports from this checkout.
+    const script = readFileSync(join(ROOT, 'test/support/impostor-agent.mjs'), 'utf8').replace("'@msgpack/msgpack'", JSON.stringify(join(ROOT, 'node_modules/@msgpack/msgpack/dist.esm/index.mjs')));
+    const scriptPath = join(evil, 'impostor.mjs');
+    writeFileSync(scriptPath, script);
+    chmodSync(scriptPath, 0o644);
+    chownSync(evil, NOBODY_UID, NOBODY_UID);
+    chmodSync(evil, 0o755);
+    sock = join(evil, 'agent.sock');
+    log = join(evil, 'received.log');
+  });
+  afterEach(() => {
+    killStrayAgents(sb);
+    sb.cleanup();
+    rmSync(evil, { recursive: true, force: true });
+  });
+
+  const received = () => (existsSync(log) ? readFileSync(log, 'utf8') : '');
+  const refusal = (path: string, viaEnv: boolean) =>
+    new RegExp(
+      `refusing the agent at ${viaEnv ? 'SIGIL_AUTH_SOCK=' : ''}${path.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: it runs as nobody \\(uid ${NOBODY_UID}, pid ${impostor.pid}\\), not as you \\(root, uid 0\\); nothing was sent`,
+    );
+
+  it('SIGIL_AUTH_SOCK naming it: unlock, secret set, status, sigil-token (both transports) and the git helper all refuse with FORBIDDEN', async () => {
+    await startImpostor(sock);
+    const env = { SIGIL_AUTH_SOCK: sock };
+    const cases: [string, string[], string, Record<string, string>][] = [
+      [BIN.sigil, ['unlock', '--passphrase-stdin'], 'the passphrase\n', {}],
+      [BIN.sigil, ['secret', 'set', 'db/password', '--stdin'], 's3cret', {}],
+      [BIN.sigil, ['status'], '', {}],
+      [BIN.token, ['github', 'work'], '', {}],
+      [BIN.token, ['github', 'work'], '', { SIGIL_TOKEN_TRANSPORT: 'portable' }],
+    ];
+    for (const [bin, args, input, extra] of cases) {
+      const r = await sb.run(bin, args, { input, env: { ...env, ...extra } });
+      expect(r.stdout, `${args.join(' ')}`).toBe('');
+      expect(r.stderr, `${args.join(' ')}`).toMatch(refusal(sock, true));
+      expect(r.code, `${args.join(' ')}`).toBe(12);
+    }
+    // git's helper protocol: no answer at all (git then asks its next helper), and why on stderr.
+    const git = await sb.run(GIT_HELPER, ['get'], { input: 'protocol=https\nhost=github.com\n\n', env });
+    expect(git.stdout).toBe('');
+    expect(git.stderr).toMatch(refusal(sock, true));
+    expect(received()).toBe('');
+  });
+
+  it('the default socket path, in a directory another user made first: the clients refuse', async () => {
+    // What /tmp/sigilforge-UID is without XDG_RUNTIME_DIR: the same default-path code, here
+    // under a runtime directory of the test's choosing so no real agent is disturbed.
+    const runtime = join(evil, 'run');
+    mkdirSync(join(runtime, 'sigilforge'), { recursive: true });
+    chownSync(runtime, NOBODY_UID, NOBODY_UID);
+    chownSync(join(runtime, 'sigilforge'), NOBODY_UID, NOBODY_UID);
+    const path = join(runtime, 'sigilforge', 'agent.sock');
+    await startImpostor(path);
+    const env = { XDG_RUNTIME_DIR: runtime };
+    const unlock = await sb.run(BIN.sigil, ['unlock', '--passphrase-stdin'], { input: 'the passphrase\n', env });
+    expect(unlock).toMatchObject({ code: 12, stdout: '' });
+    expect(unlock.stderr).toMatch(refusal(path, false));
+    const token = await sb.run(BIN.token, ['github', 'work'], { env });
+    expect(token).toMatchObject({ code: 12, stdout: '' });
+    // The agent itself still refuses to start in that directory, and prints no exports.
+    const agent = await sb.run(BIN.agent, ['-s'], { env });
+    expect(agent.stdout).toBe('');
+    expect(agent.code).toBe(12);
+    expect(received()).toBe('');
+  });
+
+  it('sigil-agent -a onto the other user’s socket refuses instead of "reusing" it', async () => {
+    await startImpostor(sock);
+    const r = await sb.run(BIN.agent, ['-s', '-a', sock]);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(refusal(sock, false));
+    expect(r.code).toBe(12);
+    expect(received()).toBe('');
+  });
+
+  it('a symlink to the other user’s socket is refused as well', async () => {
+    await startImpostor(sock);
+    const link = join(sb.home, 'link.sock');
+    symlinkSync(sock, link);
+    const r = await sb.run(BIN.token, ['github', 'work'], { env: { SIGIL_AUTH_SOCK: link } });
+    expect(r).toMatchObject({ code: 12, stdout: '' });
+    expect(received()).toBe('');
+  });
+});
+
+describe('clients still talk to an agent of their own uid', () => {
+  let sb: Sandbox;
+  beforeEach(() => (sb = new Sandbox()));
+  afterEach(() => {
+    killStrayAgents(sb);
+    sb.cleanup();
+  });
+
+  it('through a symlink, both sigil-token transports and the CLI', async () => {
+    await sb.startAgent();
+    const link = join(sb.home, 'link.sock');
+    symlinkSync(sb.socket, link);
+    const env = { SIGIL_AUTH_SOCK: link };
+    expect((await sb.sigil(['status', '--json'], { env })).code).toBe(0);
+    // Locked, so exit 4 from the real agent: the request did get through.
+    expect((await sb.run(BIN.token, ['github', 'work'], { env })).code).toBe(4);
+    expect((await sb.run(BIN.token, ['github', 'work'], { env: { ...env, SIGIL_TOKEN_TRANSPORT: 'portable' } })).code).toBe(4);
+  });
+});
