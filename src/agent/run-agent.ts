@@ -60,6 +60,9 @@ export async function startAgent(opts: RunAgentOptions): Promise<RunningAgent> {
   const server = createServer((socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
+    // Before anything can write to it: a peer that hangs up at once (a client refusing us,
+    // see agent-trust.ts) makes our first write EPIPE, which must not be an uncaught error.
+    socket.on('error', () => {});
     const peer = peerCred(socket);
     if (peer && myUid !== null && peer.uid !== myUid) {
       // Defence in depth behind the 0700 directory: e.g. a root-owned agent and a process

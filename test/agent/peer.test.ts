@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { requestFrame } from '../../src/client/wire.js';
 import { BIN, eventually, Sandbox, which } from '../support/sandbox.js';
 import { auditUntil, killStrayAgents, mode, sandboxEach } from './helpers.js';
 
@@ -13,6 +14,7 @@ import { auditUntil, killStrayAgents, mode, sandboxEach } from './helpers.js';
 const NOBODY_UID = 65534;
 const CAN_SWITCH = process.getuid?.() === 0 && which('setpriv');
 
+/** `script` may be a node flag (`-e`): its arguments follow. */
 function asNobody(withDacOverride: boolean, script: string, args: string[]): [string, string[]] {
   const caps = withDacOverride ? ['--inh-caps=+dac_override', '--ambient-caps=+dac_override'] : [];
   return ['setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', ...caps, process.execPath, script, ...args]];
@@ -36,16 +38,27 @@ describe.runIf(CAN_SWITCH)('peer check (another uid)', () => {
 
   it('refuses a client of another uid that got past the file modes, and audits it', async () => {
     const env = { SIGIL_AUTH_SOCK: sock };
+    // Sigilforge's own clients refuse first, from their side: the agent is not theirs. They
+    // hang up at once, so the agent's refusal frame meets a closed socket (EPIPE): that
+    // killed the agent until its refused sockets had an error handler.
     const [cmd, args] = asNobody(true, BIN.sigil, ['status', '--json']);
     const r = await sb.exec(cmd, args, { env });
-    // FORBIDDEN (exit 12) is the agent's answer: the client did connect. Without the
-    // capability it would be the kernel's EACCES (see the next test), exit 3.
     expect(r.stdout).toBe('');
-    expect(r.stderr).toBe('sigil: connections from another user are refused\n');
+    expect(r.stderr).toMatch(/^sigil: refusing the agent at SIGIL_AUTH_SOCK=.*: it runs as root \(uid 0, pid \d+\), not as you \(nobody, uid 65534\); nothing was sent\n$/);
     expect(r.code).toBe(12);
 
-    const tok = await sb.exec(...asNobody(true, BIN.token, ['github', 'work']), { env });
-    expect(tok).toMatchObject({ code: 12, stdout: '' });
+    // A client that does not check (its own protocol code) reaches the agent, whose own
+    // SO_PEERCRED check is what has to refuse it: FORBIDDEN frames, nothing acted on.
+    const raw = `const net = require('node:net'); const s = net.connect(process.argv[1]);
+      s.on('connect', () => s.write(Buffer.from(process.argv[2], 'hex'))); s.on('error', () => {});
+      let got = Buffer.alloc(0); s.on('data', (d) => (got = Buffer.concat([got, d])));
+      s.on('close', () => { process.stdout.write(got.toString('latin1')); });`;
+    const request = Buffer.concat([requestFrame(1, 'get_token', { service: 'github', account: 'work' })]).toString('hex');
+    for (let i = 0; i < 2; i++) {
+      const out = await sb.exec(...asNobody(true, '-e', [raw, sock, request]), { env });
+      expect(out.stdout).toMatch(/FORBIDDEN/);
+      expect(out.stdout).toMatch(/connections from another user are refused/);
+    }
 
     const entries = await auditUntil(sb, (e) => e.filter((x) => x.op === 'connect').length >= 2);
     const refused = entries.filter((x) => x.op === 'connect');
