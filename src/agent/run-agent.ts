@@ -11,6 +11,7 @@ import { AgentState } from './agent-state.js';
 import { AuditLog } from './audit-log.js';
 import { unlockAtStart } from './login-unlock.js';
 import { serveConnection } from './connection.js';
+import { ConnectionPool } from './connection-pool.js';
 import { OP_TABLE } from './ops/index.js';
 import { peerCred } from '../util/peer-cred.js';
 import { listenPrivately, prepareSocketDir, removeSocket } from './socket-setup.js';
@@ -57,6 +58,7 @@ export async function startAgent(opts: RunAgentOptions): Promise<RunningAgent> {
   const myUid = typeof process.getuid === 'function' ? process.getuid() : null;
 
   const sockets = new Set<Socket>();
+  const pool = new ConnectionPool();
   const server = createServer((socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
@@ -70,12 +72,21 @@ export async function startAgent(opts: RunAgentOptions): Promise<RunningAgent> {
       audit.record({ op: 'connect', result: ErrorCode.FORBIDDEN, peer });
       log(`refused a connection from uid ${peer.uid} (pid ${peer.pid})`);
       socket.end(encodeFrame({ id: null, ok: false, error: new SigilError(ErrorCode.FORBIDDEN, 'connections from another user are refused').toWire() }));
+      setTimeout(() => socket.destroy(), 1000).unref(); // a peer that never closes its side
       return;
     }
+    const made = pool.makeRoom();
+    if (made === false) {
+      log(`refused a connection from pid ${peer?.pid ?? '?'}: all ${pool.max} connections are busy`);
+      socket.destroy();
+      return;
+    }
+    if (made) log(`${pool.max} connections open: closed the one idle the longest to make room`);
     log(`connection from pid ${peer?.pid ?? '?'} (${peer?.exe ?? 'unknown exe'})`);
-    serveConnection(socket, state, OP_TABLE, peer);
+    const conn = serveConnection(socket, state, OP_TABLE, peer);
+    pool.add(conn);
+    socket.once('close', () => pool.delete(conn));
   });
-  server.maxConnections = 1024; // far above any real use; bounds file descriptors under abuse
 
   prepareSocketDir(dirnameOf(opts.socketPath), opts.defaultSocketDir);
   await listenPrivately(server, opts.socketPath);
