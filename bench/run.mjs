@@ -12,6 +12,8 @@
 //   4. agent RSS with the 10k secrets unlocked                     goal ≤ 80 MiB
 //   5. get_token with a refresh due (bench/refresh-bench.mjs)    goal: 1 refresh per 1000 calls
 //   6. sigil tui first frame and keypress → frame (bench/tui-bench.mjs)  goal ≤ 250 ms, ≤ 16 ms
+//   7. a client pipelining get_token without reading for 30 s (bench/flooder.mjs): agent RSS
+//      goal < 150 MiB, other clients' get_token p99 < 5 ms (vs their p99 without it)
 //
 // Prints a table per section and writes everything to .bench-out/results.json.
 // Timings are reported, never asserted: the exit code is non-zero only when something
@@ -64,7 +66,7 @@ const { values: opt } = parseArgs({
     duration: { type: 'string', default: '3000' },
     warmup: { type: 'string', default: '500' },
     secrets: { type: 'string', default: '10000' },
-    only: { type: 'string', default: '1,2,3,4,5,6' },
+    only: { type: 'string', default: '1,2,3,4,5,6,7' },
     'cpu-prof': { type: 'string' },
     pin: { type: 'boolean', default: false },
     rounds: { type: 'string', default: '2' },
@@ -89,7 +91,8 @@ const PASSPHRASE = 'correct horse battery staple bench';
 const SERVICE = 'bench';
 const ACCOUNT = 'personal';
 const TOKEN = 'ghp_' + randomBytes(18).toString('hex'); // a GitHub-PAT-sized static token
-const GOALS = { tokenRatio: 1.15, rpsRatio: 0.8, p99Ms: 2, unlockMs: 1500, writeMs: 50, rssMiB: 80 };
+const GOALS = { tokenRatio: 1.15, rpsRatio: 0.8, p99Ms: 2, unlockMs: 1500, writeMs: 50, rssMiB: 80, floodRssMiB: 150, floodP99Ms: 5 };
+const FLOOD_MS = 30_000;
 
 const results = {
   started: new Date().toISOString(),
@@ -666,6 +669,65 @@ async function benchRss() {
 }
 
 // =====================================================================================
+// 7. a client that pipelines and never reads
+// =====================================================================================
+async function benchFlood() {
+  section(`7. one client pipelines get_token without reading for ${FLOOD_MS / 1000} s; 4 others keep asking`);
+  const others = 4;
+  const before = await runLoad(agent, others, 3000);
+  const flooder = spawn(NODE, [join(ROOT, 'bench/flooder.mjs'), agent.socket, SERVICE, ACCOUNT, String(FLOOD_MS)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  track(flooder.pid);
+  let out = '';
+  flooder.stdout.setEncoding('utf8').on('data', (d) => (out += d));
+  const done = new Promise((res) => flooder.on('close', res));
+  let peakKiB = 0;
+  const sampler = setInterval(() => {
+    try {
+      peakKiB = Math.max(peakKiB, memOf(agent.pid).rssKiB);
+    } catch {
+      // the agent died: reported below
+    }
+  }, 250);
+  await sleep(1000); // the flood fills the agent's bound first
+  const during = await runLoad(agent, others, FLOOD_MS - 3000 - WARMUP_MS);
+  await done;
+  clearInterval(sampler);
+  untrack(flooder.pid);
+  const flood = JSON.parse(out || '{}');
+  const alive = (() => {
+    try {
+      process.kill(agent.pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  })();
+  if (!alive) throw new Error('the agent died under the flood');
+  const r = {
+    floodWritten: flood.written,
+    floodStalled: flood.stalled,
+    peakRssKiB: peakKiB,
+    othersP99Before: before.p99,
+    othersP99During: during.p99,
+    othersRpsBefore: before.rps,
+    othersRpsDuring: during.rps,
+    met: peakKiB / 1024 < GOALS.floodRssMiB && during.p99 < GOALS.floodP99Ms,
+  };
+  log(
+    table(
+      ['', 'value'],
+      [
+        ['requests the flooder got in (it stalled: the bound held)', `${flood.written?.toLocaleString('en-US')} (${flood.stalled ? 'stalled' : 'never stalled'})`],
+        ['agent RSS, peak during the flood', fmt.mib(peakKiB)],
+        [`${others} other clients' get_token p99, without / with the flood`, `${fmt.ms(before.p99, 3)} / ${fmt.ms(during.p99, 3)} (${fmt.x(during.p99 / before.p99)})`],
+        [`${others} other clients' req/s, without / with the flood`, `${Math.round(before.rps)} / ${Math.round(during.rps)} (${fmt.x(during.rps / before.rps)})`],
+      ],
+    ),
+  );
+  results.sections.flood = r;
+}
+
+// =====================================================================================
 async function main() {
   const stale = staleBuild();
   log(`Sigilforge benchmark — node ${process.version}, ${NCPU} × ${cpus()[0]?.model ?? 'cpu'}, load average ${loadavg()}`);
@@ -691,6 +753,7 @@ async function main() {
   if (ONLY.has('2')) await benchThroughput();
   if (ONLY.has('3')) await benchUnlockWrite();
   if (ONLY.has('4')) await benchRss();
+  if (ONLY.has('7')) await benchFlood();
   await stopAgent();
   if (ONLY.has('5')) {
     section('5. get_token with a refresh due (real OpenID provider on loopback)');
@@ -731,6 +794,10 @@ async function main() {
   if (s.refresh) {
     rows.push([`refreshes per ${s.refresh.calls} concurrent due calls`, '= 1', s.refresh.due.map((r) => r.refreshes).join(' '), verdict(s.refresh.met)]);
     rows.push([`  their p50 / p99 (cached: ${fmt.ms(s.refresh.cachedP50Ms)} / ${fmt.ms(s.refresh.cachedP99Ms)})`, '-', `${fmt.ms(s.refresh.p50Ms)} / ${fmt.ms(s.refresh.p99Ms)}`, '']);
+  }
+  if (s.flood) {
+    rows.push([`agent RSS while a client pipelines without reading`, `< ${GOALS.floodRssMiB} MiB`, fmt.mib(s.flood.peakRssKiB), verdict(s.flood.peakRssKiB / 1024 < GOALS.floodRssMiB)]);
+    rows.push([`  other clients' p99 meanwhile (÷ without it ${fmt.x(s.flood.othersP99During / s.flood.othersP99Before)})`, `< ${GOALS.floodP99Ms} ms`, fmt.ms(s.flood.othersP99During, 3), verdict(s.flood.othersP99During < GOALS.floodP99Ms)]);
   }
   if (s.tui) {
     const t = s.tui;
