@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BIN, eventually, ROOT, Sandbox, which, type Background } from '../support/sandbox.js';
 import { killStrayAgents } from '../agent/helpers.js';
+import { shQuote, TmuxPane } from '../support/tmux.js';
 
 /**
  * Clients trust whatever listens at the socket path (issue: another local user creates
@@ -104,6 +105,23 @@ describe.runIf(CAN_SWITCH)('clients refuse an agent of another uid, sending noth
     expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(refusal(sock, false));
     expect(r.code).toBe(12);
+    expect(received()).toBe('');
+  });
+
+  it.runIf(which('tmux'))('sigil tui says it refuses the agent, and sends nothing', async () => {
+    await startImpostor(sock);
+    const term = new TmuxPane();
+    try {
+      const vars = Object.entries({ ...sb.env, SIGIL_AUTH_SOCK: sock })
+        .filter(([k]) => k !== 'TERM')
+        .map(([k, v]) => `${k}=${shQuote(v)}`)
+        .join(' ');
+      term.start(`env -u CI ${vars} ${shQuote(process.execPath)} ${shQuote(BIN.sigil)} tui`, 200, 30);
+      // The message is long: joined, since the terminal may wrap it.
+      await term.waitHistory(/refusing the agent at SIGIL_AUTH_SOCK=\S+: it runs as nobody/);
+    } finally {
+      term.kill();
+    }
     expect(received()).toBe('');
   });
 
