@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { AgentClient } from '../../src/client/agent-client.js';
 import { BIN, type RunResult, type Sandbox } from '../support/sandbox.js';
 
 /** A CLI command whose stderr is watched while it runs (it waits for a sign-in). */
@@ -64,4 +65,19 @@ export function followingBrowser(sb: Sandbox): string {
   writeFileSync(path, `#!/bin/sh\nexec "${process.execPath}" -e 'fetch(process.argv[1]).then(r => r.text()).catch(() => {})' "$1" >/dev/null 2>&1\n`);
   chmodSync(path, 0o700);
   return path;
+}
+
+/**
+ * Makes an OAuth account's access token due now, keeping its refresh token: set_token with a
+ * placeholder access token that expires at once. Fresh tokens are never due (the agent
+ * refreshes at min(5 min, half the lifetime) left), so tests and the bench that need a refresh
+ * on the next use say so with this instead of waiting.
+ */
+export async function makeDue(sb: Sandbox, service: string, account: string): Promise<void> {
+  const c = await AgentClient.connect({ socketPath: sb.socket });
+  try {
+    await c.request('set_token', { service, account, access_token: 'expired-placeholder', expires_in: 0 });
+  } finally {
+    c.close();
+  }
 }

@@ -5,7 +5,7 @@ import { AgentClient } from '../../src/client/agent-client.js';
 import { approveDevice, launchBrowser, loginAndConsent, type TestBrowser } from '../support/browser.js';
 import { startOidcServer, type OidcServer } from '../support/oidc-server.js';
 import { eventually, Sandbox, TEST_PASSPHRASE } from '../support/sandbox.js';
-import { spawnSigil, writeConfig } from './flow-helpers.js';
+import { makeDue, spawnSigil, writeConfig } from './flow-helpers.js';
 
 /**
  * The whole OAuth path against a real OpenID provider (oidc-provider) and a real browser
@@ -73,10 +73,11 @@ describe('OAuth against a real OpenID provider', () => {
 
   it('refreshes an expiring token, and the rotated refresh token survives an agent restart', async () => {
     expect((await addWithBrowser('carol')).code).toBe(0);
-    // Access tokens live 60 s here, less than the 5 minutes a served token must have left,
-    // so every use refreshes — and each refresh rotates the refresh token.
+    // Each use finds the token due, so each refreshes — and each refresh rotates the refresh token.
     const refreshes = op.counts.refresh;
+    await makeDue(sb, 'corp', 'carol');
     const first = await sb.token('corp', 'carol');
+    await makeDue(sb, 'corp', 'carol');
     const second = await sb.token('corp', 'carol');
     expect(first.code).toBe(0);
     expect(second.code).toBe(0);
@@ -89,6 +90,7 @@ describe('OAuth against a real OpenID provider', () => {
     await sb.startAgent();
     expect((await sb.sigil(['unlock', '--passphrase-stdin'], { input: TEST_PASSPHRASE })).code).toBe(0);
     // Had the old refresh token been kept, the provider would now revoke the whole grant.
+    await makeDue(sb, 'corp', 'carol');
     const after = await sb.token('corp', 'carol');
     expect(after.stderr).toBe('');
     expect(after.code).toBe(0);
@@ -113,6 +115,7 @@ describe('OAuth against a real OpenID provider', () => {
 
   it('refreshes once for 200 concurrent callers of an expired account', async () => {
     expect((await addWithBrowser('erin')).code).toBe(0);
+    await makeDue(sb, 'corp', 'erin');
     const refreshes = op.counts.refresh;
     const clients = await Promise.all(Array.from({ length: 20 }, () => AgentClient.connect({ socketPath: sb.socket })));
     try {
@@ -134,6 +137,7 @@ describe('OAuth against a real OpenID provider', () => {
   it('answers REAUTH_REQUIRED after the grant is revoked, marks the account and notifies', async () => {
     expect((await addWithBrowser('frank')).code).toBe(0);
     await op.revokeAllGrants();
+    await makeDue(sb, 'corp', 'frank');
     const r = await sb.token('corp', 'frank');
     expect(r.code).toBe(9);
     expect(r.stderr).toBe('sigil-token: corp/frank was signed out by the provider (invalid_grant) — run: sigil accounts authorize corp frank\n');
