@@ -52,7 +52,7 @@ function issuerMismatch(p: Provider, err: unknown): string | null {
   const cause = (err as { cause?: { attribute?: unknown; body?: { issuer?: unknown } } } | null)?.cause;
   if (cause?.attribute !== 'issuer') return null;
   const found = typeof cause.body?.issuer === 'string' ? JSON.stringify(cause.body.issuer.slice(0, 300)) : 'no issuer';
-  return `its metadata names the issuer ${found}, but config.toml says issuer = "${p.issuer}" (the two must be identical)`;
+  return `the issuer in its metadata is ${found}, but the configured issuer is "${p.issuer}" (the two must be identical)`;
 }
 
 export async function configureProvider(p: Provider, clientSecret: string | null, baseFetch?: Fetch): Promise<oidc.Configuration> {
