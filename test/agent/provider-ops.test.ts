@@ -1,13 +1,11 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { AgentClient } from '../../src/client/agent-client.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/protocol/codes.js';
 import type { FlowStart, ProviderInfo } from '../../src/protocol/results.js';
-import { launchBrowser, loginAndConsent, type TestBrowser } from '../support/browser.js';
 import { listenLoopback, type LoopbackHttp } from '../support/loopback-http.js';
 import { startOidcServer, type OidcServer } from '../support/oidc-server.js';
-import { Sandbox } from '../support/sandbox.js';
-import { auditUntil } from './helpers.js';
-import { makeDue, spawnSigil, writeConfig } from '../oauth/flow-helpers.js';
+import type { Sandbox } from '../support/sandbox.js';
+import { agentSuite, auditUntil } from './helpers.js';
+import { makeDue, oidcSuite } from '../oauth/flow-helpers.js';
 
 async function providers(sb: Sandbox): Promise<ProviderInfo[]> {
   const r = await sb.sigil(['providers', 'list', '--json']);
@@ -16,30 +14,11 @@ async function providers(sb: Sandbox): Promise<ProviderInfo[]> {
 }
 
 describe('a provider client secret can be removed (real OpenID provider, public client)', () => {
-  let op: OidcServer;
-  let browser: TestBrowser;
-  let sb: Sandbox;
-  beforeAll(async () => {
-    op = await startOidcServer();
-    browser = await launchBrowser();
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await op?.close();
-  });
-  beforeEach(async () => {
-    sb = new Sandbox();
-    writeConfig(sb, `[providers.corp]\nissuer = "${op.issuer}"\nclient_id = "${op.clientId}"\nscopes = ["openid"]\n`);
-    await sb.startAgent();
-    await sb.initAndUnlock();
-  });
-  afterEach(() => sb.cleanup());
+  const suite = oidcSuite();
 
   it('after --remove, refresh works again; providers list shows whether one is set', async () => {
-    const cmd = spawnSigil(sb, ['accounts', 'add', 'corp', 'alice', '--browser', '--no-open']);
-    const [, url] = await cmd.waitFor(/\n {2}(http:\/\/\S+)\n/);
-    await loginAndConsent(browser.context, url!, { login: 'alice' });
-    expect((await cmd.done).code).toBe(0);
+    const { op, sb } = suite;
+    expect((await suite.signIn('alice')).code).toBe(0);
     expect((await providers(sb)).find((p) => p.name === 'corp')).toMatchObject({ client_secret_set: false });
 
     // A secret given to a public client by mistake: the provider refuses every refresh.
@@ -75,8 +54,6 @@ describe('a provider client secret can be removed (real OpenID provider, public 
 describe('discovery providers: what is known, and their default scopes', () => {
   let op: OidcServer;
   let wrongIssuer: LoopbackHttp;
-  let sb: Sandbox;
-  let client: AgentClient;
   beforeAll(async () => {
     op = await startOidcServer();
     // Discovery metadata naming an issuer other than the one it is served for.
@@ -85,21 +62,15 @@ describe('discovery providers: what is known, and their default scopes', () => {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ issuer: 'https://login.elsewhere.example/realms/x', authorization_endpoint: 'https://login.elsewhere.example/auth', token_endpoint: 'https://login.elsewhere.example/token' }));
     });
-    sb = new Sandbox();
-    writeConfig(sb, `[providers.corp]\nissuer = "${op.issuer}"\nclient_id = "${op.clientId}"\n`);
-    await sb.startAgent();
-    await sb.initAndUnlock();
-    client = await AgentClient.connect({ socketPath: sb.socket });
   });
   afterAll(async () => {
-    client?.close();
-    sb?.cleanup();
     await wrongIssuer?.close();
     await op?.close();
   });
+  const agent = agentSuite(() => `[providers.corp]\nissuer = "${op.issuer}"\nclient_id = "${op.clientId}"\n`); // no scopes
 
   it('providers list says "not yet discovered" (device unknown) until the issuer was asked', async () => {
-    expect((await providers(sb)).find((p) => p.name === 'corp')).toEqual({
+    expect((await providers(agent.sb)).find((p) => p.name === 'corp')).toEqual({
       name: 'corp',
       configured: true,
       builtin: false,
@@ -109,20 +80,20 @@ describe('discovery providers: what is known, and their default scopes', () => {
       discovered: false,
       device: null,
     });
-    expect((await sb.sigil(['providers', 'list'])).stdout).toMatch(/^corp +custom +not yet discovered +none +openid$/m);
+    expect((await agent.sb.sigil(['providers', 'list'])).stdout).toMatch(/^corp +custom +not yet discovered +none +openid$/m);
   });
 
   it('a discovery provider with no scopes asks for openid, and offline_access where the issuer offers it', async () => {
-    const flow = await client.request<FlowStart>('start_flow', { service: 'corp', account: 'bob', kind: 'auth_code' });
+    const flow = await agent.client.request<FlowStart>('start_flow', { service: 'corp', account: 'bob', kind: 'auth_code' });
     expect(new URL(flow.authorization_url!).searchParams.get('scope')).toBe('openid offline_access');
-    await client.request('cancel_flow', { flow_id: flow.flow_id });
+    await agent.client.request('cancel_flow', { flow_id: flow.flow_id });
     // Discovered now: the list says what the issuer offers.
-    expect((await providers(sb)).find((p) => p.name === 'corp')).toMatchObject({ scopes: ['openid', 'offline_access'], discovered: true, device: true });
-    expect((await sb.sigil(['providers', 'list'])).stdout).toMatch(/^corp +custom +ready +none +openid offline_access$/m);
+    expect((await providers(agent.sb)).find((p) => p.name === 'corp')).toMatchObject({ scopes: ['openid', 'offline_access'], discovered: true, device: true });
+    expect((await agent.sb.sigil(['providers', 'list'])).stdout).toMatch(/^corp +custom +ready +none +openid offline_access$/m);
   });
 
   it('a discovered issuer that does not match names both issuers', async () => {
-    const e = client.request('add_provider', { name: 'elsewhere', issuer: wrongIssuer.baseUrl, client_id: 'x' });
+    const e = agent.client.request('add_provider', { name: 'elsewhere', issuer: wrongIssuer.baseUrl, client_id: 'x' });
     await expect(e).rejects.toMatchObject({
       code: ErrorCode.PROVIDER_ERROR,
       message: `discovery at ${wrongIssuer.baseUrl} failed: the issuer in its metadata is "https://login.elsewhere.example/realms/x", but the configured issuer is "${wrongIssuer.baseUrl}" (the two must be identical)`,

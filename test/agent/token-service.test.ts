@@ -1,16 +1,14 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AccountMeta } from '../../src/agent/account-registry.js';
 import { accountStatus, refreshLeadS } from '../../src/agent/token-service.js';
-import { AgentClient } from '../../src/client/agent-client.js';
 import { MAX_EXPIRES_IN_S } from '../../src/protocol/token-rules.js';
-import { launchBrowser, loginAndConsent, type TestBrowser } from '../support/browser.js';
 import { listenLoopback, type LoopbackHttp } from '../support/loopback-http.js';
-import { startOidcServer, type OidcServer } from '../support/oidc-server.js';
-import { eventually, Sandbox, TEST_PASSPHRASE } from '../support/sandbox.js';
-import { makeDue, spawnSigil, writeConfig } from '../oauth/flow-helpers.js';
+import { eventually, TEST_PASSPHRASE } from '../support/sandbox.js';
+import { makeDue, oidcSuite } from '../oauth/flow-helpers.js';
+import { agentSuite } from './helpers.js';
 
 const meta = (expires_at: number, issued_at?: number): AccountMeta => ({
   service: 'corp',
@@ -49,90 +47,65 @@ describe('when a token is due (refreshLeadS)', () => {
 });
 
 describe('short-lived access tokens are not refreshed on every call (real OpenID provider)', () => {
-  let op: OidcServer;
-  let browser: TestBrowser;
-  let sb: Sandbox;
-
-  beforeAll(async () => {
-    op = await startOidcServer({ accessTokenTtlS: 300 });
-    browser = await launchBrowser();
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await op?.close();
-  });
-  beforeEach(async () => {
-    sb = new Sandbox();
-    writeConfig(sb, `[providers.corp]\nissuer = "${op.issuer}"\nclient_id = "${op.clientId}"\nscopes = ["openid"]\n`);
-    await sb.startAgent();
-    await sb.initAndUnlock();
-  });
-  afterEach(() => sb.cleanup());
-
-  async function addWithBrowser(account: string): Promise<void> {
-    const cmd = spawnSigil(sb, ['accounts', 'add', 'corp', account, '--browser', '--no-open']);
-    const [, url] = await cmd.waitFor(/\n {2}(http:\/\/\S+)\n/);
-    await loginAndConsent(browser.context, url!, { login: account });
-    expect((await cmd.done).code).toBe(0);
-  }
-
-  const parallelTokens = (account: string, n: number) => Promise.all(Array.from({ length: n }, () => sb.token('corp', account)));
+  const suite = oidcSuite({ provider: { accessTokenTtlS: 300 } });
+  const addWithBrowser = async (account: string) => expect((await suite.signIn(account)).code).toBe(0);
+  const parallelTokens = (account: string, n: number) => Promise.all(Array.from({ length: n }, () => suite.sb.token('corp', account)));
 
   it.each([300, 120, 60])('%i s tokens: 5 back-to-back and 20 parallel sigil-token calls make at most one refresh each', async (ttl) => {
-    op.setAccessTokenTtl(ttl);
+    suite.op.setAccessTokenTtl(ttl);
     const account = `t${ttl}`;
     await addWithBrowser(account);
 
-    const before = op.counts.refresh;
+    const before = suite.op.counts.refresh;
     for (let i = 0; i < 5; i++) {
-      const r = await sb.token('corp', account);
+      const r = await suite.sb.token('corp', account);
       expect(r.stderr).toBe('');
       expect(r.code).toBe(0);
     }
-    expect(op.counts.refresh - before).toBeLessThanOrEqual(1);
+    expect(suite.op.counts.refresh - before).toBeLessThanOrEqual(1);
 
-    const mid = op.counts.refresh;
+    const mid = suite.op.counts.refresh;
     const parallel = await parallelTokens(account, 20);
     expect(parallel.map((r) => r.code)).toEqual(Array(20).fill(0));
-    expect(op.counts.refresh - mid).toBeLessThanOrEqual(1);
+    expect(suite.op.counts.refresh - mid).toBeLessThanOrEqual(1);
 
-    const accounts = JSON.parse((await sb.sigil(['accounts', 'list', '--json'])).stdout) as { status: string }[];
+    const accounts = JSON.parse((await suite.sb.sigil(['accounts', 'list', '--json'])).stdout) as { status: string }[];
     expect(accounts[0]!.status).toBe('valid');
   });
 
   it('20 parallel calls on a due token share one refresh and get the same token', async () => {
-    op.setAccessTokenTtl(300);
+    suite.op.setAccessTokenTtl(300);
     await addWithBrowser('due');
-    await makeDue(sb, 'corp', 'due');
-    const before = op.counts.refresh;
+    await makeDue(suite.sb, 'corp', 'due');
+    const before = suite.op.counts.refresh;
     const parallel = await parallelTokens('due', 20);
     expect(parallel.map((r) => r.code)).toEqual(Array(20).fill(0));
     expect(new Set(parallel.map((r) => r.stdout)).size).toBe(1);
-    expect(op.counts.refresh - before).toBe(1);
+    expect(suite.op.counts.refresh - before).toBe(1);
   });
 
   it('an account stored before the issue time was kept refreshes once, then keeps its token', async () => {
-    op.setAccessTokenTtl(60);
+    suite.op.setAccessTokenTtl(60);
     await addWithBrowser('old');
-    const accountsToml = join(sb.home, 'config/sigilforge/accounts.toml');
+    const accountsToml = join(suite.sb.home, 'config/sigilforge/accounts.toml');
     expect(readFileSync(accountsToml, 'utf8')).toMatch(/^issued_at = \d+$/m);
 
     // As an older agent wrote it: no issued_at.
-    const status = JSON.parse((await sb.sigil(['status', '--json'])).stdout) as { pid: number };
+    const status = JSON.parse((await suite.sb.sigil(['status', '--json'])).stdout) as { pid: number };
     process.kill(status.pid, 'SIGTERM');
-    await eventually(() => !existsSync(sb.socket));
+    await eventually(() => !existsSync(suite.sb.socket));
     writeFileSync(accountsToml, readFileSync(accountsToml, 'utf8').replace(/^issued_at = \d+\n/m, ''));
-    await sb.startAgent();
-    expect((await sb.sigil(['unlock', '--passphrase-stdin'], { input: TEST_PASSPHRASE })).code).toBe(0);
+    await suite.sb.startAgent();
+    expect((await suite.sb.sigil(['unlock', '--passphrase-stdin'], { input: TEST_PASSPHRASE })).code).toBe(0);
 
-    const before = op.counts.refresh;
-    const first = await sb.token('corp', 'old'); // the 5-minute fallback: a 60 s token is due
+    const before = suite.op.counts.refresh;
+    const first = await suite.sb.token('corp', 'old'); // the 5-minute fallback: a 60 s token is due
     expect(first.code).toBe(0);
-    expect(op.counts.refresh).toBe(before + 1);
+    expect(suite.op.counts.refresh).toBe(before + 1);
     expect(readFileSync(accountsToml, 'utf8')).toMatch(/^issued_at = \d+$/m);
-    const second = await sb.token('corp', 'old');
+    const second = await suite.sb.token('corp', 'old');
     expect(second.stdout).toBe(first.stdout);
-    expect(op.counts.refresh).toBe(before + 1);
+    expect(suite.op.counts.refresh).toBe(before + 1);
   });
 });
 
@@ -157,23 +130,12 @@ async function fakeTokenEndpoint(answer: Record<string, unknown>): Promise<Loopb
 describe('what a provider answers is checked before it is stored', () => {
   const answer: Record<string, unknown> = {};
   let fake: Awaited<ReturnType<typeof fakeTokenEndpoint>>;
-  let sb: Sandbox;
-  let client: AgentClient;
-
   beforeAll(async () => {
     fake = await fakeTokenEndpoint(answer);
-    sb = new Sandbox();
-    writeConfig(sb, `[providers.fake]\nauthorization_endpoint = "${fake.baseUrl}/authorize"\ntoken_endpoint = "${fake.baseUrl}/token"\nclient_id = "x"\n`);
-    await sb.startAgent();
-    await sb.initAndUnlock();
-    client = await AgentClient.connect({ socketPath: sb.socket });
-    await client.request('set_token', { service: 'fake', account: 'me', access_token: 'imported', refresh_token: 'refresh-0', expires_in: 0 });
   });
-  afterAll(async () => {
-    client?.close();
-    sb?.cleanup();
-    await fake?.close();
-  });
+  afterAll(() => fake?.close());
+  const agent = agentSuite(() => `[providers.fake]\nauthorization_endpoint = "${fake.baseUrl}/authorize"\ntoken_endpoint = "${fake.baseUrl}/token"\nclient_id = "x"\n`);
+  beforeAll(() => agent.client.request('set_token', { service: 'fake', account: 'me', access_token: 'imported', refresh_token: 'refresh-0', expires_in: 0 }));
 
   it.each([
     ['a header line', 'Bearer\r\nX-Evil: 1'],
@@ -182,27 +144,27 @@ describe('what a provider answers is checked before it is stored', () => {
     answer.token_type = tokenType;
     answer.expires_in = 3600;
     const before = fake.refreshes();
-    const r = await sb.sigil(['token', 'get', '--format', 'header', 'fake', 'me']);
+    const r = await agent.sb.sigil(['token', 'get', '--format', 'header', 'fake', 'me']);
     expect(fake.refreshes()).toBe(before + 1);
     expect(r.code).toBe(10); // PROVIDER_ERROR
     expect(r.stdout).toBe('');
     expect(r.stderr).toContain('refreshing fake/me failed');
     expect(r.stderr).not.toContain('X-Evil');
     expect(r.stderr).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f]/);
-    const accounts = JSON.parse((await sb.sigil(['accounts', 'list', '--json'])).stdout) as { token_type: string }[];
+    const accounts = JSON.parse((await agent.sb.sigil(['accounts', 'list', '--json'])).stdout) as { token_type: string }[];
     expect(accounts[0]!.token_type).toBe('Bearer');
   });
 
   it('takes "bearer" as Bearer, and bounds an expires_in of 1e308 to ten years', async () => {
     answer.token_type = 'bearer';
     answer.expires_in = 1e308;
-    const r = await sb.sigil(['token', 'get', '--format', 'header', 'fake', 'me']);
+    const r = await agent.sb.sigil(['token', 'get', '--format', 'header', 'fake', 'me']);
     expect(r.stderr).toBe('');
     expect(r.stdout).toMatch(/^Authorization: Bearer access-\d+\n$/);
-    const accounts = JSON.parse((await sb.sigil(['accounts', 'list', '--json'])).stdout) as { expires_at: number }[];
+    const accounts = JSON.parse((await agent.sb.sigil(['accounts', 'list', '--json'])).stdout) as { expires_at: number }[];
     const nowS = Date.now() / 1000;
     expect(accounts[0]!.expires_at).toBeGreaterThan(nowS + MAX_EXPIRES_IN_S - 60);
     expect(accounts[0]!.expires_at).toBeLessThanOrEqual(nowS + MAX_EXPIRES_IN_S);
-    expect((await sb.sigil(['accounts', 'list'])).stdout).not.toContain('e+');
+    expect((await agent.sb.sigil(['accounts', 'list'])).stdout).not.toContain('e+');
   });
 });
