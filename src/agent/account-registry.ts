@@ -2,6 +2,7 @@ import { stringify } from 'smol-toml';
 import { readTomlFile } from '../config/toml-file.js';
 import { ErrorCode } from '../protocol/codes.js';
 import { SigilError } from '../protocol/errors.js';
+import { authScheme } from '../protocol/token-rules.js';
 import { writeFileAtomic } from '../stores/atomic-file.js';
 
 /**
@@ -19,6 +20,8 @@ export interface AccountMeta {
   token_type?: string;
   /** Unix seconds when the stored access token expires; absent = never. */
   expires_at?: number;
+  /** Unix seconds when it was issued: its lifetime, expires_at − issued_at, sets when it is refreshed. */
+  issued_at?: number;
   scopes?: string[];
   needs_auth?: boolean;
 }
@@ -47,8 +50,11 @@ export class AccountRegistry {
           kind: m.kind === 'oauth' ? 'oauth' : 'static',
           created: typeof m.created === 'string' ? m.created : new Date(0).toISOString(),
         };
-        if (typeof m.token_type === 'string') entry.token_type = m.token_type;
+        // A type that is no scheme (written before types were checked) is dropped: Bearer is served.
+        const tokenType = typeof m.token_type === 'string' ? authScheme(m.token_type) : null;
+        if (tokenType) entry.token_type = tokenType;
         if (typeof m.expires_at === 'number') entry.expires_at = m.expires_at;
+        if (typeof m.issued_at === 'number') entry.issued_at = m.issued_at;
         if (Array.isArray(m.scopes)) entry.scopes = m.scopes.filter((s): s is string => typeof s === 'string');
         if (m.needs_auth === true) entry.needs_auth = true;
         reg.accounts.set(id(service, account), entry);

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type * as oidc from 'openid-client';
 import { describeError, oauthErrorCode } from '../oauth/oauth-errors.js';
+import { defaultScopes } from '../oauth/provider-config.js';
 import type { ProviderRegistry } from '../oauth/provider-registry.js';
 import type { FlowKind } from '../oauth/provider-presets.js';
 import { ErrorCode } from '../protocol/codes.js';
@@ -49,8 +50,8 @@ export class FlowManager {
     }
     const provider = this.providers.provider(service);
     const config = await this.providers.configuration(service);
-    const scopes = scopesArg ?? existing?.scopes ?? provider.scopes;
     const meta = config.serverMetadata();
+    const scopes = scopesArg ?? existing?.scopes ?? defaultScopes(provider, meta);
     if (kind === 'device' && !meta.device_authorization_endpoint) {
       throw new SigilError(ErrorCode.BAD_REQUEST, `${service} has no device authorization endpoint; use the browser flow`);
     }

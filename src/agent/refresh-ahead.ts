@@ -1,19 +1,21 @@
 import { ErrorCode } from '../protocol/codes.js';
 import { SigilError } from '../protocol/errors.js';
 import type { AgentState } from './agent-state.js';
+import { MIN_VALIDITY_S, refreshLeadS } from './token-service.js';
 
 /**
  * Optional background refresh (`[agent] refresh_ahead = "10m"`): each OAuth account's token
- * is refreshed `window` before it expires, so `sigil-token` never waits for a provider. A
- * token whose whole lifetime is shorter than the window is refreshed at half-life instead,
- * or a 60-second token would be refreshed in a loop.
+ * is refreshed `window` before it expires, so `sigil-token` never waits for a provider. The
+ * rule is get_token's (refreshLeadS): a token whose whole lifetime is shorter than twice the
+ * window is refreshed at half-life instead, or a 60-second token would be refreshed in a
+ * loop; and a window under get_token's 5 minutes counts as 5 minutes, or a caller would find
+ * the token due before the background got to it.
  */
 const RETRY_AFTER_ERROR_MS = 60_000; // a provider that is down is asked again, not hammered
 const MIN_DELAY_MS = 1_000;
 
 export class RefreshAhead {
   private readonly timers = new Map<string, NodeJS.Timeout>();
-  private readonly issuedAt = new Map<string, number>();
   private running = false;
 
   constructor(
@@ -38,8 +40,7 @@ export class RefreshAhead {
   }
 
   /** Called whenever an account's tokens change. */
-  tokensStored(service: string, account: string, nowS: number): void {
-    this.issuedAt.set(`${service}/${account}`, nowS);
+  tokensStored(service: string, account: string): void {
     this.schedule(service, account);
   }
 
@@ -53,8 +54,7 @@ export class RefreshAhead {
     let wait = delayMs;
     if (wait === undefined) {
       const now = Date.now() / 1000;
-      const issued = this.issuedAt.get(key) ?? now;
-      const lead = Math.min(this.windowS, Math.max(0, (meta.expires_at - issued) / 2));
+      const lead = refreshLeadS(meta, Math.max(this.windowS, MIN_VALIDITY_S));
       wait = Math.max(MIN_DELAY_MS, (meta.expires_at - lead - now) * 1000);
     }
     const timer = setTimeout(() => void this.fire(service, account), wait);

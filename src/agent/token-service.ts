@@ -2,14 +2,27 @@ import type * as oidc from 'openid-client';
 import { ErrorCode } from '../protocol/codes.js';
 import { SigilError } from '../protocol/errors.js';
 import { credentialKey } from '../protocol/names.js';
+import { authScheme, MAX_EXPIRES_IN_S } from '../protocol/token-rules.js';
 import { describeError, oauthErrorCode } from '../oauth/oauth-errors.js';
 import type { ProviderRegistry } from '../oauth/provider-registry.js';
 import type { AccountMeta } from './account-registry.js';
 import type { AgentState } from './agent-state.js';
 import type { SecretStore } from '../stores/secret-store.js';
 
-/** DESIGN.md: a cached token is served only while it stays valid this much longer. */
+/** DESIGN.md: a cached token is served only while it stays valid this much longer… */
 export const MIN_VALIDITY_S = 5 * 60;
+
+/**
+ * … or, for a token issued with less than twice that, while it has more than half its
+ * lifetime left: a 300-second token (Keycloak's default) would otherwise be due the moment
+ * it arrives, and every call would refresh. `capS` is MIN_VALIDITY_S on use, the
+ * refresh_ahead window in the background. Entries stored before the issue time was kept (no
+ * issued_at) count as long-lived: their next refresh records it.
+ */
+export function refreshLeadS(meta: AccountMeta, capS = MIN_VALIDITY_S): number {
+  if (meta.expires_at === undefined || meta.issued_at === undefined) return capS;
+  return Math.min(capS, Math.max(0, (meta.expires_at - meta.issued_at) / 2));
+}
 
 /** What get_token answers. Handed out as is and never changed afterwards (it may be cached). */
 export type IssuedToken = {
@@ -42,17 +55,12 @@ export function accountStatus(meta: AccountMeta, nowS: number): AccountStatus {
   if (meta.expires_at === undefined) return meta.kind === 'static' ? 'static' : 'valid';
   // An expired OAuth access token is normal: the next use refreshes it.
   if (meta.expires_at <= nowS) return meta.kind === 'static' ? 'expired' : 'expiring';
-  return meta.expires_at - nowS <= MIN_VALIDITY_S ? 'expiring' : 'valid';
-}
-
-/** "bearer" (GitHub) and "Bearer" (RFC 6750) are the same scheme; headers want "Bearer". */
-function normalizeTokenType(t: string | undefined): string {
-  return !t || t.toLowerCase() === 'bearer' ? 'Bearer' : t;
+  return meta.expires_at - nowS <= refreshLeadS(meta) ? 'expiring' : 'valid';
 }
 
 /**
  * Hands out access tokens: static ones as stored, OAuth ones refreshed when they have
- * less than MIN_VALIDITY_S left — one refresh per account at a time whatever the number of
+ * less than refreshLeadS() left — one refresh per account at a time whatever the number of
  * callers (providers with reuse detection revoke the whole grant when a rotated refresh
  * token is used twice), and the rotated refresh token is durable before anyone sees the
  * new access token.
@@ -96,7 +104,7 @@ export class TokenService {
     if (!meta || meta.needs_auth) return null;
     const now = this.nowS();
     const left = meta.expires_at === undefined ? Infinity : meta.expires_at - now;
-    if (left <= (meta.kind === 'static' ? 0 : MIN_VALIDITY_S)) return null;
+    if (left <= (meta.kind === 'static' ? 0 : refreshLeadS(meta))) return null;
     const key = `${service}/${account}`;
     const hit = this.issued.get(key);
     if (hit && hit.meta === meta && hit.store === store && hit.writes === this.state.storeWrites) {
@@ -131,7 +139,7 @@ export class TokenService {
       }
       return this.issue(meta, value);
     }
-    if (value && left > MIN_VALIDITY_S) return this.issue(meta, value);
+    if (value && left > refreshLeadS(meta)) return this.issue(meta, value);
     try {
       const fresh = await this.refresh(service, account);
       value?.fill(0);
@@ -182,14 +190,21 @@ export class TokenService {
     await store.set(credentialKey(service, account, 'access_token'), input.access_token);
     if (input.refresh_token) await store.set(credentialKey(service, account, 'refresh_token'), input.refresh_token);
     return reg.update(service, account, {
-      token_type: normalizeTokenType(input.token_type),
+      token_type: (input.token_type && authScheme(input.token_type)) || 'Bearer', // set_token checked it
       expires_at: input.expires_at,
+      issued_at: input.expires_at === undefined ? undefined : this.nowS(),
       needs_auth: undefined,
     });
   }
 
   /** Stores what a token endpoint answered (a flow's result or a refresh). */
   async storeTokens(service: string, account: string, res: oidc.TokenEndpointResponse, requestedScopes?: string[]): Promise<IssuedToken> {
+    // Checked before anything is stored. openid-client already refuses every type but bearer
+    // and DPoP; this keeps control characters out of accounts.toml and headers whatever the
+    // library lets through. Refused rather than taken for Bearer: a word that is no scheme
+    // means a broken (or hostile) provider, and guessing would present its token wrongly.
+    const tokenType = authScheme(res.token_type ?? 'Bearer');
+    if (!tokenType) throw new SigilError(ErrorCode.PROVIDER_ERROR, `the provider answered ${service}/${account}'s token request with a token_type that is no HTTP authentication scheme`);
     const store = this.state.requireStore();
     const reg = this.state.registry;
     if (!reg.get(service, account)) {
@@ -199,16 +214,20 @@ export class TokenService {
     // omits it (Spotify may) means "keep using the old one", so nothing is overwritten then.
     if (res.refresh_token) await store.set(credentialKey(service, account, 'refresh_token'), Buffer.from(res.refresh_token));
     await store.set(credentialKey(service, account, 'access_token'), Buffer.from(res.access_token));
-    const expiresAt = typeof res.expires_in === 'number' ? this.nowS() + res.expires_in : undefined;
+    // A lifetime past ten years (`expires_in: 1e308`) is taken as ten years rather than refused:
+    // the sign-in itself is good, and the token is then merely refreshed sooner than claimed.
+    const now = this.nowS();
+    const expiresAt = typeof res.expires_in === 'number' ? now + Math.min(res.expires_in, MAX_EXPIRES_IN_S) : undefined;
     const scopes = typeof res.scope === 'string' ? res.scope.split(/[ ,]+/).filter(Boolean) : requestedScopes;
     const meta = await reg.update(service, account, {
       kind: 'oauth',
-      token_type: normalizeTokenType(res.token_type),
+      token_type: tokenType,
       expires_at: expiresAt,
+      issued_at: expiresAt === undefined ? undefined : now,
       ...(scopes ? { scopes } : {}),
       needs_auth: undefined,
     });
-    this.state.refreshAhead.tokensStored(service, account, this.nowS());
+    this.state.refreshAhead.tokensStored(service, account);
     return { access_token: res.access_token, token_type: meta.token_type ?? 'Bearer', expires_at: meta.expires_at ?? null };
   }
 

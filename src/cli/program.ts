@@ -166,8 +166,9 @@ export function buildProgram(): Command {
     .action(lazy(providersCmd, (m) => m.providersAdd));
   provider
     .command('secret <service>')
-    .description("store a provider's client secret in the vault (asked on the terminal, or --stdin)")
+    .description("store a provider's client secret in the vault (asked on the terminal, or --stdin), or --remove it")
     .option('--stdin', 'read the secret from stdin')
+    .option('--remove', 'remove the stored client secret (a public client needs none)')
     .action(lazy(providersCmd, (m) => m.providersSecret));
 
   program.command('resolve <ref>').description('print the value of an auth:// or secret:// reference').action(lazy(refs, (m) => m.resolveRef));

@@ -42,6 +42,19 @@ function usesHttp(p: Provider): boolean {
   );
 }
 
+/**
+ * openid-client's "discovered metadata issuer does not match the expected issuer", with both
+ * issuers named: the fix is nearly always to copy the provider's spelling into config.toml
+ * (a trailing slash, a realm path). The provider's is quoted as JSON, since it is the
+ * provider's text.
+ */
+function issuerMismatch(p: Provider, err: unknown): string | null {
+  const cause = (err as { cause?: { attribute?: unknown; body?: { issuer?: unknown } } } | null)?.cause;
+  if (cause?.attribute !== 'issuer') return null;
+  const found = typeof cause.body?.issuer === 'string' ? JSON.stringify(cause.body.issuer.slice(0, 300)) : 'no issuer';
+  return `the issuer in its metadata is ${found}, but the configured issuer is "${p.issuer}" (the two must be identical)`;
+}
+
 export async function configureProvider(p: Provider, clientSecret: string | null, baseFetch?: Fetch): Promise<oidc.Configuration> {
   const auth = clientSecret ? oidc.ClientSecretPost(clientSecret) : oidc.None();
   const hook = providerFetch(p, baseFetch);
@@ -62,7 +75,7 @@ export async function configureProvider(p: Provider, clientSecret: string | null
       const { supportsPKCE: _helper, ...discovered } = found.serverMetadata();
       config = new oidc.Configuration({ ...discovered, ...explicit }, p.client_id, undefined, auth);
     } catch (err) {
-      throw new SigilError(ErrorCode.PROVIDER_ERROR, `discovery at ${p.issuer} failed: ${describeError(err)}`, { cause: err });
+      throw new SigilError(ErrorCode.PROVIDER_ERROR, `discovery at ${p.issuer} failed: ${issuerMismatch(p, err) ?? describeError(err)}`, { cause: err });
     }
   } else {
     // Plain OAuth 2.0: no issuer to discover; the token endpoint's origin stands in for it.

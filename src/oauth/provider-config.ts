@@ -9,6 +9,8 @@ export interface Provider extends ProviderEndpoints {
   scopes: string[];
   auth_params: Record<string, string>;
   quirks: ProviderQuirks;
+  /** `scopes` is the default of an issuer found by discovery, not configured: see defaultScopes. */
+  scopesDefaulted?: boolean;
 }
 
 const URL_KEYS: readonly (keyof ProviderEndpoints)[] = ['issuer', 'authorization_endpoint', 'token_endpoint', 'device_authorization_endpoint', 'revocation_endpoint'];
@@ -64,6 +66,12 @@ export function resolveProvider(name: string, providers: Record<string, Record<s
     delete p.token_endpoint;
     if (cfg.device_authorization_endpoint === undefined) delete p.device_authorization_endpoint;
   }
+  // An OpenID issuer with no scopes configured: `openid`, or it is plain OAuth 2.0 (no ID
+  // token, and Keycloak, Okta and others refuse or narrow the grant).
+  if (!preset && cfg.scopes === undefined && p.issuer && !p.token_endpoint) {
+    p.scopes = ['openid'];
+    p.scopesDefaulted = true;
+  }
   if (cfg.scopes !== undefined) {
     if (!Array.isArray(cfg.scopes) || !cfg.scopes.every((s) => typeof s === 'string')) {
       throw new SigilError(ErrorCode.BAD_REQUEST, `config.toml: "providers.${name}.scopes" must be a list of strings`);
@@ -80,6 +88,16 @@ export function resolveProvider(name: string, providers: Record<string, Record<s
   }
   if (!p.issuer && !p.token_endpoint) throw new SigilError(ErrorCode.BAD_REQUEST, `config.toml: [providers.${name}] needs token_endpoint`);
   return p;
+}
+
+/**
+ * The scopes a flow asks for when neither the request nor the account names any: the
+ * provider's, plus `offline_access` for a defaulted discovery provider whose metadata offers
+ * it — Okta and Auth0 issue a refresh token only for it, Keycloak's then outlives the browser
+ * session. Not asked where not offered: some issuers (GitLab) refuse a scope they do not know.
+ */
+export function defaultScopes(p: Provider, meta: { scopes_supported?: string[] } | undefined): string[] {
+  return p.scopesDefaulted && meta?.scopes_supported?.includes('offline_access') ? [...p.scopes, 'offline_access'] : p.scopes;
 }
 
 /** Which flows a provider can run, from what it has. */

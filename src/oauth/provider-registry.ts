@@ -10,6 +10,11 @@ import { resolveProvider, supportedFlows, type Provider } from './provider-confi
  */
 export class ProviderRegistry {
   private readonly configs = new Map<string, Promise<oidc.Configuration>>();
+  /**
+   * What discovery found per provider (no secret in it, so kept across locks): until then
+   * `providers list` cannot say which flows an issuer offers.
+   */
+  private readonly discoveredMeta = new Map<string, oidc.ServerMetadata>();
   /** config.toml's [providers.*] tables: the registry's own copy, grown by add(). */
   private readonly providers: Record<string, Record<string, unknown>>;
 
@@ -47,6 +52,7 @@ export class ProviderRegistry {
       const { configureProvider } = await import('./provider-client.js');
       const config = await configureProvider(p, null, this.baseFetch);
       const meta = config.serverMetadata();
+      this.discoveredMeta.set(name, meta);
       if (supportedFlows(p, meta).length === 0) {
         throw new SigilError(ErrorCode.PROVIDER_ERROR, `discovery at ${p.issuer} found neither an authorization_endpoint nor a device_authorization_endpoint`);
       }
@@ -60,13 +66,20 @@ export class ProviderRegistry {
     this.configs.delete(name);
   }
 
+  /** A discovery provider's metadata once discovered (by a flow, a refresh or add_provider's check). */
+  discovered(service: string): oidc.ServerMetadata | undefined {
+    return this.discoveredMeta.get(service);
+  }
+
   configuration(service: string): Promise<oidc.Configuration> {
     let config = this.configs.get(service);
     if (!config) {
       const p = this.provider(service);
-      config = Promise.all([this.clientSecret(service), import('./provider-client.js')]).then(([secret, { configureProvider }]) =>
-        configureProvider(p, secret, this.baseFetch),
-      );
+      config = Promise.all([this.clientSecret(service), import('./provider-client.js')]).then(async ([secret, { configureProvider }]) => {
+        const c = await configureProvider(p, secret, this.baseFetch);
+        if (p.issuer && !p.token_endpoint) this.discoveredMeta.set(service, c.serverMetadata());
+        return c;
+      });
       this.configs.set(service, config);
       config.catch(() => this.configs.delete(service));
     }

@@ -45,9 +45,15 @@ export interface ProviderInfo {
   name: string;
   configured: boolean;
   builtin: boolean;
+  /** Whether the vault holds a client secret for it; null while locked. */
+  client_secret_set: boolean | null;
   scopes?: string[];
+  /** Found by issuer discovery … */
   discovery?: boolean;
-  device?: boolean;
+  /** … and already discovered (false: flows and scopes not known yet). */
+  discovered?: boolean;
+  /** Offers the device flow; null while undiscovered. */
+  device?: boolean | null;
   problem?: string;
 }
 

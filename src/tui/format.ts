@@ -7,8 +7,6 @@ export type Tone = 'ok' | 'warn' | 'bad' | 'dim' | 'plain';
 
 /** A static token this close to its end needs a person to replace it: shown in yellow. */
 const WARN_STATIC_UNDER_S = 7 * 86400;
-/** The agent refreshes an OAuth token with less than this left on its next use. */
-const REFRESH_MARGIN_S = 300;
 
 export function accountStatusLabel(a: AccountInfo, nowS: number): { text: string; tone: Tone } {
   if (a.status === 'needs_auth') return { text: 'needs auth', tone: 'bad' };
@@ -21,7 +19,8 @@ export function accountStatusLabel(a: AccountInfo, nowS: number): { text: string
   }
   // OAuth access tokens are short-lived by design (an hour is typical) and renewed by the
   // agent: an expiring one is routine, not a warning.
-  if (left !== null && left < REFRESH_MARGIN_S) return { text: 'refresh due', tone: 'dim' };
+  // "expiring" is the agent's own rule (5 minutes, or half a short token's lifetime).
+  if (a.status === 'expiring') return { text: 'refresh due', tone: 'dim' };
   return { text: 'valid', tone: 'ok' };
 }
 

@@ -1,5 +1,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { afterEach, beforeEach, expect } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, expect } from 'vitest';
+import { AgentClient } from '../../src/client/agent-client.js';
+import { writeConfig } from '../oauth/flow-helpers.js';
 import { BIN, Sandbox } from '../support/sandbox.js';
 
 /**
@@ -102,4 +104,32 @@ export function sandboxEach(set: (sb: Sandbox) => void): void {
     killStrayAgents(current);
     current.cleanup();
   });
+}
+
+/**
+ * For the calling suite: one sandbox whose agent runs unlocked (with `config()` as its
+ * config.toml, when given, written before it starts) and a client connected to it.
+ */
+export function agentSuite(config?: () => string): { readonly sb: Sandbox; readonly client: AgentClient } {
+  let sb: Sandbox | undefined;
+  let client: AgentClient | undefined;
+  beforeAll(async () => {
+    sb = new Sandbox();
+    if (config) writeConfig(sb, config());
+    await sb.startAgent();
+    await sb.initAndUnlock();
+    client = await AgentClient.connect({ socketPath: sb.socket });
+  });
+  afterAll(() => {
+    client?.close();
+    sb?.cleanup();
+  });
+  return {
+    get sb() {
+      return sb!;
+    },
+    get client() {
+      return client!;
+    },
+  };
 }

@@ -53,4 +53,16 @@ describe('accounts.toml', () => {
     expect(again.list()).toEqual([{ service: 'google', account: 'me@example.com', kind: 'static', created: '2026-01-01T00:00:00.000Z', expires_at: 1_900_000_000, scopes: ['openid'] }]);
     expect(() => again.require('github', 'work')).toThrow('no account github/work');
   });
+
+  it('keeps issued_at, and drops a token_type that is no HTTP scheme (it would forge header lines)', () => {
+    const path = join(dir, 'accounts.toml');
+    writeFileSync(
+      path,
+      '[corp.a]\nkind = "oauth"\ncreated = "2026-01-01T00:00:00.000Z"\ntoken_type = "Bearer\\r\\nX-Evil: 1"\nexpires_at = 1900000300\nissued_at = 1900000000\n' +
+        '[corp.b]\nkind = "oauth"\ncreated = "2026-01-01T00:00:00.000Z"\ntoken_type = "bearer"\n',
+    );
+    const reg = AccountRegistry.load(path);
+    expect(reg.get('corp', 'a')).toEqual({ service: 'corp', account: 'a', kind: 'oauth', created: '2026-01-01T00:00:00.000Z', expires_at: 1_900_000_300, issued_at: 1_900_000_000 });
+    expect(reg.get('corp', 'b')?.token_type).toBe('Bearer');
+  });
 });

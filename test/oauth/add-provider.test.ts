@@ -75,7 +75,16 @@ describe('add_provider (real agent, real OpenID provider)', () => {
     expect(statSync(configPath).mode & 0o777).toBe(0o600);
 
     const { providers } = await client.request<{ providers: ProviderInfo[] }>('list_providers');
-    expect(providers.find((p) => p.name === 'corp')).toEqual({ name: 'corp', configured: true, builtin: false, scopes: ['openid', 'offline_access'], discovery: true, device: true });
+    expect(providers.find((p) => p.name === 'corp')).toEqual({
+      name: 'corp',
+      configured: true,
+      builtin: false,
+      client_secret_set: false,
+      scopes: ['openid', 'offline_access'],
+      discovery: true,
+      discovered: true, // add_provider's check discovered it
+      device: true,
+    });
 
     // No restart: both flows start against the provider just added.
     const device = await client.request<FlowStart>('start_flow', { service: 'corp', account: 'alice', kind: 'device' });

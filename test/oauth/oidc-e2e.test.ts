@@ -2,10 +2,10 @@ import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { AgentClient } from '../../src/client/agent-client.js';
-import { approveDevice, launchBrowser, loginAndConsent, type TestBrowser } from '../support/browser.js';
+import { approveDevice, launchBrowser, loginAndConsent, type Decision, type TestBrowser } from '../support/browser.js';
 import { startOidcServer, type OidcServer } from '../support/oidc-server.js';
 import { eventually, Sandbox, TEST_PASSPHRASE } from '../support/sandbox.js';
-import { spawnSigil, writeConfig } from './flow-helpers.js';
+import { makeDue, oidcSuite, spawnSigil, writeConfig } from './flow-helpers.js';
 
 /**
  * The whole OAuth path against a real OpenID provider (oidc-provider) and a real browser
@@ -13,36 +13,15 @@ import { spawnSigil, writeConfig } from './flow-helpers.js';
  * browser signs in and consents.
  */
 describe('OAuth against a real OpenID provider', () => {
+  const suite = oidcSuite({
+    provider: { accessTokenTtlS: 60, deviceInterval: 1 },
+    configHead: (sb) => `[agent]\nnotify_cmd = "echo \\"$SIGIL_SERVICE/$SIGIL_ACCOUNT $SIGIL_EVENT\\" >> ${join(sb.home, 'notified.txt')}"\n\n`,
+  });
   let op: OidcServer;
   let browser: TestBrowser;
   let sb: Sandbox;
-
-  beforeAll(async () => {
-    op = await startOidcServer({ accessTokenTtlS: 60, deviceInterval: 1 });
-    browser = await launchBrowser();
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await op?.close();
-  });
-  beforeEach(async () => {
-    sb = new Sandbox();
-    writeConfig(
-      sb,
-      `[agent]\nnotify_cmd = "echo \\"$SIGIL_SERVICE/$SIGIL_ACCOUNT $SIGIL_EVENT\\" >> ${join(sb.home, 'notified.txt')}"\n\n[providers.corp]\nissuer = "${op.issuer}"\nclient_id = "${op.clientId}"\nscopes = ["openid"]\n`,
-    );
-    await sb.startAgent();
-    await sb.initAndUnlock();
-  });
-  afterEach(() => sb.cleanup());
-
-  /** `sigil accounts add corp NAME --browser` with Chromium doing the signing in. */
-  async function addWithBrowser(account: string, decision: 'approve' | 'deny' = 'approve') {
-    const cmd = spawnSigil(sb, ['accounts', 'add', 'corp', account, '--browser', '--no-open']);
-    const [, url] = await cmd.waitFor(/\n {2}(http:\/\/\S+)\n/);
-    await loginAndConsent(browser.context, url!, { login: account, decision });
-    return cmd.done;
-  }
+  beforeEach(() => ({ op, browser, sb } = suite));
+  const addWithBrowser = (account: string, decision?: Decision) => suite.signIn(account, decision);
 
   it('adds an account with authorization code + PKCE, then serves its token', async () => {
     const before = op.counts.authorizationCode;
@@ -73,10 +52,11 @@ describe('OAuth against a real OpenID provider', () => {
 
   it('refreshes an expiring token, and the rotated refresh token survives an agent restart', async () => {
     expect((await addWithBrowser('carol')).code).toBe(0);
-    // Access tokens live 60 s here, less than the 5 minutes a served token must have left,
-    // so every use refreshes — and each refresh rotates the refresh token.
+    // Each use finds the token due, so each refreshes — and each refresh rotates the refresh token.
     const refreshes = op.counts.refresh;
+    await makeDue(sb, 'corp', 'carol');
     const first = await sb.token('corp', 'carol');
+    await makeDue(sb, 'corp', 'carol');
     const second = await sb.token('corp', 'carol');
     expect(first.code).toBe(0);
     expect(second.code).toBe(0);
@@ -89,6 +69,7 @@ describe('OAuth against a real OpenID provider', () => {
     await sb.startAgent();
     expect((await sb.sigil(['unlock', '--passphrase-stdin'], { input: TEST_PASSPHRASE })).code).toBe(0);
     // Had the old refresh token been kept, the provider would now revoke the whole grant.
+    await makeDue(sb, 'corp', 'carol');
     const after = await sb.token('corp', 'carol');
     expect(after.stderr).toBe('');
     expect(after.code).toBe(0);
@@ -113,6 +94,7 @@ describe('OAuth against a real OpenID provider', () => {
 
   it('refreshes once for 200 concurrent callers of an expired account', async () => {
     expect((await addWithBrowser('erin')).code).toBe(0);
+    await makeDue(sb, 'corp', 'erin');
     const refreshes = op.counts.refresh;
     const clients = await Promise.all(Array.from({ length: 20 }, () => AgentClient.connect({ socketPath: sb.socket })));
     try {
@@ -134,6 +116,7 @@ describe('OAuth against a real OpenID provider', () => {
   it('answers REAUTH_REQUIRED after the grant is revoked, marks the account and notifies', async () => {
     expect((await addWithBrowser('frank')).code).toBe(0);
     await op.revokeAllGrants();
+    await makeDue(sb, 'corp', 'frank');
     const r = await sb.token('corp', 'frank');
     expect(r.code).toBe(9);
     expect(r.stderr).toBe('sigil-token: corp/frank was signed out by the provider (invalid_grant) — run: sigil accounts authorize corp frank\n');
@@ -238,28 +221,11 @@ describe("the agent's callback server under abuse", () => {
 });
 
 describe('refresh ahead (optional)', () => {
-  let op: OidcServer;
-  let browser: TestBrowser;
-  let sb: Sandbox;
-  beforeAll(async () => {
-    op = await startOidcServer({ accessTokenTtlS: 4 });
-    browser = await launchBrowser();
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await op?.close();
-  });
-  afterEach(() => sb.cleanup());
+  const suite = oidcSuite({ provider: { accessTokenTtlS: 4 }, configHead: () => `[agent]\nrefresh_ahead = "10m"\n\n` });
 
   it('refreshes in the background before expiry, and stops when locked', async () => {
-    sb = new Sandbox();
-    writeConfig(sb, `[agent]\nrefresh_ahead = "10m"\n\n[providers.corp]\nissuer = "${op.issuer}"\nclient_id = "${op.clientId}"\nscopes = ["openid"]\n`);
-    await sb.startAgent();
-    await sb.initAndUnlock();
-    const cmd = spawnSigil(sb, ['accounts', 'add', 'corp', 'zoe', '--browser', '--no-open']);
-    const [, url] = await cmd.waitFor(/\n {2}(http:\/\/\S+)\n/);
-    await loginAndConsent(browser.context, url!, { login: 'zoe' });
-    expect((await cmd.done).code).toBe(0);
+    const { op, sb } = suite;
+    expect((await suite.signIn('zoe')).code).toBe(0);
     // A 4-second token: refreshed at half-life, without anyone asking for it.
     const start = op.counts.refresh;
     await eventually(() => op.counts.refresh >= start + 2, 10_000);

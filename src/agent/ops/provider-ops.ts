@@ -2,8 +2,9 @@ import { readFile, realpath } from 'node:fs/promises';
 import { parse, TomlError } from 'smol-toml';
 import { ErrorCode } from '../../protocol/codes.js';
 import { SigilError } from '../../protocol/errors.js';
-import { bytesArg, stringArg, type Args } from '../../protocol/messages.js';
+import { booleanArg, bytesArg, stringArg, type Args } from '../../protocol/messages.js';
 import { checkService, credentialKey } from '../../protocol/names.js';
+import { defaultScopes, type Provider } from '../../oauth/provider-config.js';
 import { PRESETS } from '../../oauth/provider-presets.js';
 import { writeFileAtomic } from '../../stores/atomic-file.js';
 import type { AgentState } from '../agent-state.js';
@@ -124,18 +125,38 @@ async function appendProvider(configPath: string, name: string, table: Record<st
   await writeFileAtomic(target, Buffer.from(next, 'utf8'), 0o600);
 }
 
+/**
+ * What list_providers can say about a provider's flows without asking it: a discovery
+ * provider's are unknown (device: null, discovered: false) until something discovered it.
+ */
+function endpointsKnown(state: AgentState, p: Provider): Record<string, unknown> {
+  if (!(p.issuer && !p.token_endpoint)) return { scopes: p.scopes, discovery: false, device: Boolean(p.device_authorization_endpoint) };
+  const meta = state.providers.discovered(p.name);
+  if (!meta) return { scopes: p.scopes, discovery: true, discovered: false, device: p.device_authorization_endpoint ? true : null };
+  return { scopes: defaultScopes(p, meta), discovery: true, discovered: true, device: Boolean(p.device_authorization_endpoint || meta.device_authorization_endpoint) };
+}
+
 export const providerOps: OpTable = {
-  // A provider's client secret lives in the vault, never in config.toml.
+  // A provider's client secret lives in the vault, never in config.toml. `remove: true` takes
+  // it out again (a public client given one by mistake fails every refresh with invalid_client).
   set_client_secret: {
     secret: true,
     audit: true,
-    target: (args) => str(args, 'service'),
+    // The audit line tells a removal from a change.
+    target: (args) => (args.remove === true ? `${str(args, 'service')} (remove)` : str(args, 'service')),
     async run({ state }, args) {
       const service = checkService(stringArg(args, 'service'));
+      const key = credentialKey(service, '_provider', 'client_secret');
+      if (booleanArg(args, 'remove') === true) {
+        if (args.client_secret !== undefined && args.client_secret !== null) throw new SigilError(ErrorCode.BAD_REQUEST, 'give either "client_secret" or "remove", not both');
+        const removed = await state.requireStore().delete(key);
+        state.providers.forget(); // the next flow or refresh goes without a secret
+        return { service, removed };
+      }
       state.providers.provider(service); // the provider must exist: a typo should not store a secret nowhere
       const value = bytesArg(args, 'client_secret');
       try {
-        await state.requireStore().set(credentialKey(service, '_provider', 'client_secret'), value);
+        await state.requireStore().set(key, value);
       } finally {
         value.fill(0);
       }
@@ -170,14 +191,23 @@ export const providerOps: OpTable = {
   list_providers: {
     secret: false,
     audit: false,
-    run({ state }) {
+    async run({ state }) {
       const names = new Set([...Object.keys(PRESETS), ...state.providerNames()]);
-      const providers = [...names].sort().map((name) => {
+      // Whether a client secret is stored: known only while unlocked (null otherwise). Key
+      // names only: no secret is decrypted for this.
+      const store = state.locked ? null : state.requireStore();
+      const secretSet = async (name: string) => {
+        const key = credentialKey(name, '_provider', 'client_secret');
+        return store ? (await store.list(key)).includes(key) : null;
+      };
+      const sorted = [...names].sort();
+      const secrets = await Promise.all(sorted.map(secretSet));
+      const providers = sorted.map((name, i) => {
+        const client_secret_set = secrets[i];
         try {
-          const p = state.providers.provider(name);
-          return { name, configured: true, builtin: name in PRESETS, scopes: p.scopes, discovery: Boolean(p.issuer && !p.token_endpoint), device: Boolean(p.device_authorization_endpoint || p.issuer) };
+          return { name, configured: true, builtin: name in PRESETS, client_secret_set, ...endpointsKnown(state, state.providers.provider(name)) };
         } catch (err) {
-          return { name, configured: false, builtin: name in PRESETS, problem: (err as Error).message };
+          return { name, configured: false, builtin: name in PRESETS, client_secret_set, problem: (err as Error).message };
         }
       });
       return { providers };

@@ -1,3 +1,5 @@
+import { ErrorCode } from '../../protocol/codes.js';
+import { SigilError } from '../../protocol/errors.js';
 import { checkService } from '../../protocol/names.js';
 import type { ProviderInfo } from '../../protocol/results.js';
 import { call } from '../agent.js';
@@ -8,13 +10,25 @@ export async function providersList(opts: { json?: boolean }): Promise<void> {
   const { providers } = await call<{ providers: ProviderInfo[] }>('list_providers');
   if (opts.json) return printJson(providers);
   printTable(
-    ['PROVIDER', 'KIND', 'STATUS', 'SCOPES'],
-    providers.map((p) => [p.name, p.builtin ? 'built-in' : 'custom', p.configured ? 'ready' : 'needs client_id', (p.scopes ?? []).join(' ')]),
+    ['PROVIDER', 'KIND', 'STATUS', 'CLIENT SECRET', 'SCOPES'],
+    providers.map((p) => [p.name, p.builtin ? 'built-in' : 'custom', providerStatus(p), p.client_secret_set === null ? '(locked)' : p.client_secret_set ? 'set' : 'none', (p.scopes ?? []).join(' ')]),
   );
 }
 
-export async function providersSecret(service: string, opts: { stdin?: boolean }): Promise<void> {
+/** Only what is known: an issuer that was never asked may still turn out unusable. */
+function providerStatus(p: ProviderInfo): string {
+  if (!p.configured) return 'needs client_id';
+  return p.discovered === false ? 'not yet discovered' : 'ready';
+}
+
+export async function providersSecret(service: string, opts: { stdin?: boolean; remove?: boolean }): Promise<void> {
   checkService(service);
+  if (opts.remove) {
+    if (opts.stdin) throw new SigilError(ErrorCode.BAD_REQUEST, '--remove takes no secret: leave out --stdin');
+    const { removed } = await call<{ removed: boolean }>('set_client_secret', { service, remove: true });
+    info(removed ? `Removed the client secret for ${service} from the vault.` : `No client secret for ${service} was stored.`);
+    return;
+  }
   const secret = await readSecret(`Client secret for ${service}: `, { stdin: !!opts.stdin });
   try {
     await call('set_client_secret', { service, client_secret: secret });

@@ -1,6 +1,7 @@
 import { ErrorCode } from '../../protocol/codes.js';
 import { SigilError } from '../../protocol/errors.js';
 import { checkAccount, checkService } from '../../protocol/names.js';
+import { MAX_EXPIRES_IN_S } from '../../protocol/token-rules.js';
 import { parseDuration } from '../../util/duration.js';
 import type { TokenAnswer } from '../../protocol/results.js';
 import { call } from '../agent.js';
@@ -17,6 +18,7 @@ export async function tokenSet(service: string, account: string, opts: { stdin?:
     } catch (err) {
       throw new SigilError(ErrorCode.BAD_REQUEST, `--expires-in: ${(err as Error).message}`);
     }
+    if (expiresIn > MAX_EXPIRES_IN_S) throw new SigilError(ErrorCode.BAD_REQUEST, `--expires-in: "${opts.expiresIn}" is more than 10 years (3650d)`);
   }
   const token = await readSecret(`Token for ${service}/${account}: `, { stdin: !!opts.stdin });
   try {
