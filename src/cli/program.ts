@@ -1,6 +1,7 @@
 import { Argument, Command, CommanderError, Option } from 'commander';
 import { EXIT_CODES, type ErrorCode } from '../protocol/codes.js';
 import { SigilError } from '../protocol/errors.js';
+import { terminalText } from '../util/terminal-text.js';
 import { VERSION } from '../version.js';
 
 /**
@@ -66,7 +67,7 @@ const workFactor = () => new Option('--scrypt-work-factor <n>', 'scrypt cost as 
 export function buildProgram(): Command {
   const program = new Command('sigil')
     .description('Sigilforge: credentials and OAuth tokens for developers and their scripts, held by sigil-agent')
-    .version(VERSION, '-V, --version')
+    .version(`sigil ${VERSION}`, '-V, --version')
     .showHelpAfterError('(run sigil --help for usage)')
     .addHelpText('after', helpFooter());
 
@@ -277,7 +278,7 @@ export async function cliMain(argv: string[]): Promise<number> {
       return err.exitCode === 0 ? 0 : EXIT_CODES.BAD_REQUEST;
     }
     if (err instanceof SigilError) {
-      process.stderr.write(`sigil: ${err.message}\n`);
+      process.stderr.write(`sigil: ${terminalText(err.message, { lines: true })}\n`);
       return err.exitCode;
     }
     process.stderr.write(`sigil: unexpected error: ${(err as Error)?.stack ?? String(err)}\n`);

@@ -121,6 +121,17 @@ export function numberArg(args: Args, name: string): number | undefined {
   return v;
 }
 
+/** A whole number from min to max (max: the largest safe integer); names the argument when not. */
+export function integerArg(args: Args, name: string, range: { min: number; max?: number }): number | undefined {
+  const v = numberArg(args, name);
+  if (v === undefined) return undefined;
+  const max = range.max ?? Number.MAX_SAFE_INTEGER;
+  if (!Number.isSafeInteger(v) || v < range.min || v > max) {
+    throw new SigilError(ErrorCode.BAD_REQUEST, `argument "${name}" must be a whole number from ${range.min}${range.max === undefined ? '' : ` to ${range.max}`}`);
+  }
+  return v;
+}
+
 export function booleanArg(args: Args, name: string): boolean | undefined {
   const v = args[name];
   if (v === undefined || v === null) return undefined;

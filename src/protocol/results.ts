@@ -83,10 +83,15 @@ export interface AuditEntry {
   exe?: string;
 }
 
+/** audit_tail: `cursor` is where newer lines begin (`after`), `start` where these began (`before`; 0: the log's start). */
 export interface AuditPage {
   entries: AuditEntry[];
   cursor: number;
+  start: number;
 }
+
+/** Lines one audit_tail answers at most (and fewer when they would not fit a frame): more come page by page. */
+export const AUDIT_MAX_LIMIT = 10_000;
 
 /** get_token */
 export interface TokenAnswer {
