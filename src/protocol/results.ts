@@ -36,7 +36,8 @@ export interface AccountInfo {
   /** Unix seconds. */
   expires_at: number | null;
   scopes: string[];
-  created: string;
+  /** Unix seconds (null: unknown). */
+  created: number | null;
   /** Unix seconds, since the agent started. */
   last_used: number | null;
 }
@@ -73,7 +74,8 @@ export interface FlowDone {
 }
 
 export interface AuditEntry {
-  time?: string;
+  /** Unix seconds, milliseconds as the fraction. */
+  time?: number;
   op?: string;
   target?: string;
   result?: string;
@@ -109,9 +111,9 @@ export interface AddedProvider {
 /** `secret_history`: the kept versions of a secret, newest first; never their values. */
 export interface SecretHistory {
   name: string;
-  /** When the current value was written, when known (ISO time). */
-  current_updated?: string;
-  versions: { version: number; replaced_at: string }[];
+  /** When the current value was written, when known (Unix seconds). */
+  current_updated?: number;
+  versions: { version: number; replaced_at: number | null }[];
 }
 
 /** `rollback_secret`: `version` is current again; the value it replaced was kept as `saved_as`. */

@@ -2,6 +2,7 @@ import { ErrorCode } from '../../protocol/codes.js';
 import { SigilError } from '../../protocol/errors.js';
 import { booleanArg, bytesArg, integerArg, PROTOCOL_VERSIONS, stringArg, type Args } from '../../protocol/messages.js';
 import { forgetPassphrase, unlockAtLoginEnabled } from '../../stores/remembered-passphrase.js';
+import { unixSecondsMs } from '../../util/unix-time.js';
 import { VERSION } from '../../version.js';
 import { AUDIT_MAX_LIMIT } from '../../protocol/results.js';
 import { readAuditTail } from '../audit-reader.js';
@@ -106,7 +107,10 @@ export const sessionOps: OpTable = {
       const after = integerArg(args, 'after', { min: 0 });
       const before = integerArg(args, 'before', { min: 0 });
       if (after !== undefined && before !== undefined) throw new SigilError(ErrorCode.BAD_REQUEST, 'give "after" (newer lines) or "before" (older lines), not both');
-      return { ...readAuditTail(state.paths.audit, { limit, ...(after !== undefined ? { after } : {}), ...(before !== undefined ? { before } : {}) }) };
+      const page = readAuditTail(state.paths.audit, { limit, ...(after !== undefined ? { after } : {}), ...(before !== undefined ? { before } : {}) });
+      // The log's ISO times go out as Unix seconds, as every time in a result does.
+      for (const e of page.entries) if (typeof e.time === 'string') e.time = unixSecondsMs(e.time) ?? e.time;
+      return { ...page };
     },
   },
 };

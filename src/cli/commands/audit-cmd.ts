@@ -14,7 +14,8 @@ function line(e: AuditEntry): string {
   const who = e.pid !== undefined ? ` pid=${String(e.pid)}` : '';
   const client = e.client !== undefined ? ` ${String(e.client)}` : '';
   const target = e.target !== undefined ? ` ${String(e.target)}` : '';
-  return terminalText(`${String(e.time)} ${String(e.op)}${target} ${String(e.result)}${client}${who}`);
+  const time = typeof e.time === 'number' ? new Date(e.time * 1000).toISOString() : String(e.time);
+  return terminalText(`${time} ${String(e.op)}${target} ${String(e.result)}${client}${who}`);
 }
 
 export async function audit(opts: { lines?: string; follow?: boolean; json?: boolean }): Promise<void> {

@@ -6,11 +6,20 @@ import { changePassphrase, createVault } from '../../stores/vault-store.js';
 import { sigilPaths } from '../../util/paths.js';
 import { call } from '../agent.js';
 import { info } from '../output.js';
-import { readNewSecret, readSecret } from '../secret-input.js';
+import { readNewSecret, readSecret, type InputSource } from '../secret-input.js';
 
 export interface PassOpts {
   passphraseStdin?: boolean;
   scryptWorkFactor?: string;
+}
+
+/**
+ * A passphrase from stdin is one line (without its "\n" or "\r\n"), whatever follows: what
+ * `pass show` prints and what age's prompt can type back; passwd reads the old, then the new.
+ * Values (--stdin elsewhere) stay whole.
+ */
+function passphraseSource(opts: PassOpts): InputSource {
+  return { stdin: !!opts.passphraseStdin, line: true };
 }
 
 function workFactor(opts: PassOpts): number | undefined {
@@ -22,7 +31,7 @@ function workFactor(opts: PassOpts): number | undefined {
 
 export async function init(opts: PassOpts): Promise<void> {
   const paths = sigilPaths();
-  const pass = await readNewSecret('New vault passphrase: ', { stdin: !!opts.passphraseStdin });
+  const pass = await readNewSecret('New vault passphrase: ', passphraseSource(opts));
   try {
     const wf = workFactor(opts);
     await createVault(paths, pass, wf === undefined ? {} : { workFactor: wf });
@@ -81,7 +90,7 @@ async function forget(): Promise<void> {
 }
 
 async function withPassphrase<T>(opts: PassOpts, use: (passphrase: Buffer) => Promise<T>): Promise<T> {
-  const passphrase = await readSecret('Vault passphrase: ', { stdin: !!opts.passphraseStdin });
+  const passphrase = await readSecret('Vault passphrase: ', passphraseSource(opts));
   try {
     return await use(passphrase);
   } finally {
@@ -96,11 +105,11 @@ export async function lock(): Promise<void> {
 
 export async function passwd(opts: PassOpts): Promise<void> {
   const paths = sigilPaths();
-  const stdin = !!opts.passphraseStdin;
-  const old = await readSecret('Current passphrase: ', { stdin, line: true });
+  const src = passphraseSource(opts);
+  const old = await readSecret('Current passphrase: ', src);
   let next: Buffer | null = null;
   try {
-    next = await readNewSecret('New passphrase: ', { stdin, line: true });
+    next = await readNewSecret('New passphrase: ', src);
     const wf = workFactor(opts);
     await changePassphrase(paths, old, next, wf === undefined ? {} : { workFactor: wf });
     info('Passphrase changed. The vault itself was not re-encrypted (it is encrypted to a key, not the passphrase).');
