@@ -5,6 +5,9 @@
 
 export interface AgentStatus {
   locked: boolean;
+  /** A vault exists at vault_path (false: nothing to unlock yet — sigil init). */
+  vault: boolean;
+  vault_path: string;
   pid: number;
   version: string;
   socket: string;

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { ErrorCode } from '../../protocol/codes.js';
 import { SigilError } from '../../protocol/errors.js';
 import { booleanArg, bytesArg, integerArg, PROTOCOL_VERSIONS, stringArg, type Args } from '../../protocol/messages.js';
@@ -34,6 +35,9 @@ export const sessionOps: OpTable = {
       const locksIn = state.idle.locksIn();
       return {
         locked: state.locked,
+        // One stat: whether there is anything to unlock (sigil unlock says so before asking).
+        vault: existsSync(state.paths.vault),
+        vault_path: state.paths.vault,
         pid: process.pid,
         version: VERSION,
         socket: state.socketPath,

@@ -51,8 +51,10 @@ const REMEMBERED = 'the passphrase is remembered in the OS keyring: the agent wi
 export async function unlock(opts: UnlockOpts): Promise<void> {
   if (opts.remember && opts.forget) throw new SigilError(ErrorCode.BAD_REQUEST, '--remember and --forget cannot be used together');
   if (opts.forget) return forget();
-  if (opts.remember) return unlockAndRemember(opts);
   const status = await call<AgentStatus>('status');
+  // Before asking for a passphrase that could not be used.
+  if (status.vault === false) throw new SigilError(ErrorCode.NOT_FOUND, `no vault at ${status.vault_path} — run: sigil init`);
+  if (opts.remember) return unlockAndRemember(opts);
   if (!status.locked) {
     info('The agent is already unlocked.');
     return;
