@@ -171,11 +171,16 @@ export function buildProgram(): Command {
     .option('--stdin', 'read the secret from stdin')
     .action(lazy(providersCmd, (m) => m.providersSecret));
 
-  program.command('resolve <ref>').description('print the value of an auth:// or secret:// reference').action(lazy(refs, (m) => m.resolveRef));
+  program
+    .command('resolve <ref>')
+    .description('print the value of an auth:// or secret:// reference')
+    .option('--json', 'print JSON')
+    .action(lazy(refs, (m) => m.resolveRef));
   program
     .command('check <ref>')
     .description('check that a reference is valid and resolvable, without printing it')
     .option('-q, --quiet', 'say nothing; the exit status tells')
+    .option('--json', 'print JSON: {ref, ok} (and code, message when not ok)')
     .action(lazy(refs, (m) => m.checkRef));
   program
     .command('run')

@@ -63,7 +63,7 @@ function readEnvFile(file: string): string {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : (code ?? 'unreadable');
-    throw new SigilError(ErrorCode.BAD_REQUEST, `cannot read env file ${file}: ${why}`);
+    throw new SigilError(code === 'ENOENT' ? ErrorCode.NOT_FOUND : ErrorCode.BAD_REQUEST, `cannot read env file ${file}: ${why}`);
   }
 }
 

@@ -18,7 +18,8 @@ export async function secretSet(name: string, opts: { stdin?: boolean; overwrite
 }
 
 export async function secretGet(name: string, opts: { json?: boolean }): Promise<void> {
-  const r = await call<{ name: string; value: string }>('get_secret', { name: checkSecretName(name) });
+  // secret://NAME as resolve takes it: the reference people copy is accepted here too.
+  const r = await call<{ name: string; value: string }>('get_secret', { name: checkSecretName(name.replace(/^secret:\/\//, '')) });
   if (opts.json) return printJson(r);
   process.stdout.write(r.value + '\n');
 }
