@@ -57,6 +57,8 @@ export const OPS = [
   'answer_confirm',
   // Unlock at login (sigil unlock --forget; remembering is unlock's `remember`).
   'forget_passphrase',
+  // sigil passwd: the agent rewrites identity.age, so the change is throttled and audited.
+  'passwd',
 ] as const;
 export type Op = (typeof OPS)[number];
 

@@ -102,6 +102,24 @@ export const sessionOps: OpTable = {
     },
   },
 
+  // The vault's passphrase changes; the vault itself is not re-encrypted (it is sealed to a key).
+  passwd: {
+    secret: false,
+    audit: true,
+    async run({ state }, args) {
+      const old = bytesArg(args, 'passphrase');
+      const next = bytesArg(args, 'new_passphrase');
+      try {
+        const workFactor = integerArg(args, 'work_factor', { min: 1, max: 22 });
+        await state.changePassphrase(old, next, workFactor === undefined ? {} : { workFactor });
+        return { changed: true };
+      } finally {
+        old.fill(0);
+        next.fill(0);
+      }
+    },
+  },
+
   audit_tail: {
     secret: false,
     audit: false,

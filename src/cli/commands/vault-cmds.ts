@@ -3,7 +3,7 @@ import { SigilError } from '../../protocol/errors.js';
 import type { AgentStatus, UnlockAnswer } from '../../protocol/results.js';
 import { unlockAtLoginEnabled } from '../../stores/remembered-passphrase.js';
 import { changePassphrase, createVault } from '../../stores/vault-store.js';
-import { sigilPaths } from '../../util/paths.js';
+import { sigilPaths, type SigilPaths } from '../../util/paths.js';
 import { call } from '../agent.js';
 import { info } from '../output.js';
 import { readNewSecret, readSecret, type InputSource } from '../secret-input.js';
@@ -112,13 +112,37 @@ export async function passwd(opts: PassOpts): Promise<void> {
   let next: Buffer | null = null;
   try {
     next = await readNewSecret('New passphrase: ', src);
-    const wf = workFactor(opts);
-    await changePassphrase(paths, old, next, wf === undefined ? {} : { workFactor: wf });
+    await changeThroughAgent(paths, old, next, workFactor(opts));
     info('Passphrase changed. The vault itself was not re-encrypted (it is encrypted to a key, not the passphrase).');
     if (unlockAtLoginEnabled(paths)) await rememberNew(next);
   } finally {
     old.fill(0);
     next?.fill(0);
+  }
+}
+
+/**
+ * The agent makes the change when one runs (so it is throttled like an unlock and audited);
+ * without one, the command makes it and writes the audit line itself (no agent shares the log).
+ */
+async function changeThroughAgent(paths: SigilPaths, old: Buffer, next: Buffer, wf: number | undefined): Promise<void> {
+  try {
+    await call('passwd', { passphrase: old, new_passphrase: next, ...(wf === undefined ? {} : { work_factor: wf }) });
+    return;
+  } catch (err) {
+    if (!(err instanceof SigilError) || err.code !== ErrorCode.NO_AGENT) throw err;
+  }
+  let result = 'ok';
+  try {
+    await changePassphrase(paths, old, next, wf === undefined ? {} : { workFactor: wf });
+  } catch (err) {
+    result = err instanceof SigilError ? err.code : ErrorCode.INTERNAL;
+    throw err;
+  } finally {
+    const { AuditLog } = await import('../../agent/audit-log.js');
+    const log = new AuditLog(paths.audit);
+    log.record({ op: 'passwd', result, peer: { pid: process.pid, uid: process.getuid?.() ?? -1, gid: process.getgid?.() ?? -1 }, client: 'sigil' });
+    await log.close();
   }
 }
 
