@@ -1,7 +1,7 @@
 import { ErrorCode } from '../protocol/codes.js';
 import { lockedError, SigilError } from '../protocol/errors.js';
 import type { SecretStore } from '../stores/secret-store.js';
-import { openVault, verifyPassphrase, type VaultOptions } from '../stores/vault-store.js';
+import { changePassphrase, openVault, verifyPassphrase, type VaultOptions } from '../stores/vault-store.js';
 import { openKeyringStore } from '../stores/keyring-store.js';
 import { moveEntries } from '../stores/move-entries.js';
 import { VaultLease } from '../stores/vault-lease.js';
@@ -202,6 +202,18 @@ export class AgentState {
     this.checkThrottle();
     try {
       await this.checkPassphrase(passphrase);
+    } catch (err) {
+      if (isBadPassphrase(err)) this.throttle.failed();
+      throw err;
+    }
+    this.throttle.succeeded();
+  }
+
+  /** passwd: identity.age under a new passphrase; a wrong old one costs as a wrong unlock does. */
+  async changePassphrase(old: Buffer, next: Buffer, opts: VaultOptions = {}): Promise<void> {
+    this.checkThrottle();
+    try {
+      await changePassphrase(this.paths, old, next, opts);
     } catch (err) {
       if (isBadPassphrase(err)) this.throttle.failed();
       throw err;

@@ -2,44 +2,69 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 
 /**
  * Reads the audit log from its end, so the cost is the lines asked for, not the size of
- * the file: a 100k-line log answers as fast as a 10-line one.
+ * the file: a 100k-line log answers as fast as a 10-line one. Every answer is also capped
+ * in bytes (it must fit one frame): a client wanting more lines than fit pages on, with
+ * `before` (older lines) or `after` (newer ones).
  */
 export interface AuditPage {
   entries: Record<string, unknown>[];
   /** Byte offset to pass as `after` to get only newer lines (follow mode). */
   cursor: number;
+  /** Byte offset where the oldest entry returned starts: pass it as `before` for older lines; 0: none. */
+  start: number;
 }
 
 const CHUNK = 64 * 1024;
 /** Follow mode never returns more than this per call: a client catching up pages on. */
 const MAX_FOLLOW_LINES = 1000;
+/**
+ * Log bytes per answer. A line's MessagePack form is smaller than its JSON (shorter keys, no
+ * quotes or commas), so this keeps every answer well under the 1 MiB frame cap.
+ */
+const MAX_ANSWER_BYTES = 512 * 1024;
+/** The agent writes lines of a few KiB at most (targets are cut to 200 characters): a longer one is not its own. */
+const MAX_LINE_BYTES = 64 * 1024;
 
-export function readAuditTail(path: string, opts: { limit?: number; after?: number } = {}): AuditPage {
+export interface AuditReadOptions {
+  limit?: number;
+  /** Only lines from this byte offset on (a `cursor`). */
+  after?: number;
+  /** Only lines that end before this byte offset (a `start`). */
+  before?: number;
+  /** Bytes of log per answer (tests make it small). */
+  maxBytes?: number;
+}
+
+export function readAuditTail(path: string, opts: AuditReadOptions = {}): AuditPage {
   let fd: number;
   try {
     fd = openSync(path, 'r');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { entries: [], cursor: 0 };
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { entries: [], cursor: 0, start: 0 };
     throw err;
   }
   try {
     const size = fstatSync(fd).size;
+    const maxBytes = opts.maxBytes ?? MAX_ANSWER_BYTES;
     if (opts.after !== undefined) {
       // A cursor past the end means the log was rotated: start over in the new file.
       const from = opts.after <= size ? opts.after : 0;
-      return readForward(fd, from, size);
+      return { ...readForward(fd, from, size, maxBytes), start: from };
     }
-    return { entries: readBackward(fd, size, opts.limit ?? 50), cursor: size };
+    const end = Math.min(opts.before ?? size, size);
+    return { ...readBackward(fd, end, opts.limit ?? 50, maxBytes), cursor: size };
   } finally {
     closeSync(fd);
   }
 }
 
-function readForward(fd: number, from: number, size: number): AuditPage {
+function readForward(fd: number, from: number, size: number, maxBytes: number): { entries: Record<string, unknown>[]; cursor: number } {
   const entries: Record<string, unknown>[] = [];
   let pos = from;
   let carry = '';
-  while (pos < size && entries.length < MAX_FOLLOW_LINES) {
+  let bytes = 0;
+  let full = false;
+  while (pos < size && !full) {
     const buf = Buffer.allocUnsafe(Math.min(CHUNK, size - pos));
     const n = readSync(fd, buf, 0, buf.length, pos);
     if (n === 0) break;
@@ -48,12 +73,15 @@ function readForward(fd: number, from: number, size: number): AuditPage {
     carry = lines.pop()!;
     pos += n;
     for (let i = 0; i < lines.length; i++) {
-      if (entries.length >= MAX_FOLLOW_LINES) {
+      const lineBytes = Buffer.byteLength(lines[i]!) + 1;
+      if (entries.length >= MAX_FOLLOW_LINES || (entries.length > 0 && bytes + lineBytes > maxBytes)) {
         // Stop after whole lines: put the rest back so the cursor lands on a line start.
         carry = lines.slice(i).join('\n') + '\n' + carry;
+        full = true;
         break;
       }
-      const e = parse(lines[i]!);
+      bytes += lineBytes;
+      const e = lineBytes <= MAX_LINE_BYTES ? parse(lines[i]!) : null;
       if (e) entries.push(e);
     }
   }
@@ -61,29 +89,37 @@ function readForward(fd: number, from: number, size: number): AuditPage {
   return { entries, cursor: pos - Buffer.byteLength(carry) };
 }
 
-function readBackward(fd: number, size: number, limit: number): Record<string, unknown>[] {
-  const out: Record<string, unknown>[] = [];
-  let pos = size;
-  let tail = Buffer.alloc(0);
-  while (pos > 0 && out.length < limit) {
-    const len = Math.min(CHUNK, pos);
-    pos -= len;
-    const buf = Buffer.allocUnsafe(len);
-    readSync(fd, buf, 0, len, pos);
-    tail = Buffer.concat([buf, tail]);
-    // Keep the (possibly partial) first line for the next round unless at the file's start.
-    const start = pos === 0 ? 0 : tail.indexOf(0x0a) + 1;
-    if (pos > 0 && start === 0) continue;
-    const lines = tail.toString('utf8', start).split('\n');
-    const found: Record<string, unknown>[] = [];
-    for (const line of lines) {
-      const e = parse(line);
+/** The last `limit` entries of the lines ending before `end`, within maxBytes of log. */
+function readBackward(fd: number, end: number, limit: number, maxBytes: number): { entries: Record<string, unknown>[]; start: number } {
+  const found: Record<string, unknown>[] = [];
+  let pos = end; // buf holds the file's bytes [pos, lineEnd)
+  let buf = Buffer.alloc(0);
+  let lineEnd = end; // the next line to take ends here (after its newline)
+  let bytes = 0;
+  while (lineEnd > 0 && found.length < limit) {
+    // The newline that ends the previous line, searched before this line's own last byte.
+    const from = lineEnd - pos - 2;
+    const nl = from >= 0 ? buf.lastIndexOf(0x0a, from) : -1;
+    if (nl < 0 && pos > 0) {
+      const len = Math.min(CHUNK, pos);
+      pos -= len;
+      const chunk = Buffer.allocUnsafe(len);
+      readSync(fd, chunk, 0, len, pos);
+      buf = Buffer.concat([chunk, buf]);
+      continue;
+    }
+    const lineStart = pos + nl + 1;
+    const lineBytes = lineEnd - lineStart;
+    if (found.length > 0 && bytes + lineBytes > maxBytes) break;
+    bytes += lineBytes;
+    if (lineBytes <= MAX_LINE_BYTES) {
+      const e = parse(buf.toString('utf8', lineStart - pos, lineEnd - pos).replace(/\n$/, ''));
       if (e) found.push(e);
     }
-    tail = tail.subarray(0, start);
-    out.unshift(...found.slice(Math.max(0, found.length - (limit - out.length))));
+    lineEnd = lineStart;
+    buf = buf.subarray(0, lineEnd - pos);
   }
-  return out;
+  return { entries: found.reverse(), start: lineEnd };
 }
 
 function parse(line: string): Record<string, unknown> | null {

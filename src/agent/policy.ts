@@ -5,6 +5,7 @@ import { SigilError } from '../protocol/errors.js';
 import type { Args } from '../protocol/messages.js';
 import { parseRef } from '../protocol/refs.js';
 import type { PeerCred } from '../util/peer-cred.js';
+import { terminalText } from '../util/terminal-text.js';
 
 /**
  * Per-client policy (config.toml's `[[policy]]`, after securityd's and Ephemos' designs): an
@@ -119,6 +120,5 @@ export class Policy {
 }
 
 function printable(text: string): string {
-  const cut = text.length > 200 ? text.slice(0, 200) + '…' : text;
-  return cut.replace(/[\x00-\x1f\x7f]/g, '?');
+  return terminalText(text, { max: 200 });
 }

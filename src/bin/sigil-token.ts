@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --
 import { join } from 'node:path';
 import { tokenMain } from '../token/main.js';
 

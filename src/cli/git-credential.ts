@@ -3,6 +3,8 @@ import { loadConfig, type GitMapping } from '../config/config.js';
 import { SigilError } from '../protocol/errors.js';
 import type { AccountInfo, TokenAnswer } from '../protocol/results.js';
 import { sigilPaths } from '../util/paths.js';
+import { terminalText } from '../util/terminal-text.js';
+import { VERSION } from '../version.js';
 
 /**
  * git-credential-sigil: git's credential-helper protocol (gitcredentials(7), git-credential(1))
@@ -184,6 +186,10 @@ export async function gitCredentialMain(argv: string[], env: NodeJS.ProcessEnv =
     await write(process.stdout, USAGE);
     return 0;
   }
+  if (action === '-V' || action === '--version') {
+    await write(process.stdout, `${NAME} ${VERSION}\n`);
+    return 0;
+  }
   if (action === undefined || argv.length > 1) {
     process.stderr.write(`${NAME}: expected one action: get, store or erase\n${USAGE}`);
     return 2;
@@ -196,7 +202,7 @@ export async function gitCredentialMain(argv: string[], env: NodeJS.ProcessEnv =
   } catch (err) {
     // Never the token: messages here come from Pass, SigilError (no secrets by contract) or config.
     const reason = err instanceof Pass || err instanceof SigilError ? err.message : `unexpected error: ${(err as Error)?.message ?? String(err)}`;
-    process.stderr.write(`${NAME}: ${reason}\n`);
+    process.stderr.write(`${NAME}: ${terminalText(reason, { lines: true })}\n`);
   }
   return 0;
 }

@@ -1,9 +1,13 @@
+import { terminalText } from '../util/terminal-text.js';
+
 /** What every command prints with: JSON for --json, aligned columns for people. */
 export function printJson(value: unknown): void {
   process.stdout.write(JSON.stringify(value, null, 2) + '\n');
 }
 
-export function printTable(headers: string[], rows: string[][]): void {
+/** Cells hold the agent's and config.toml's names: never raw control characters on the terminal. */
+export function printTable(headers: string[], rawRows: string[][]): void {
+  const rows = rawRows.map((r) => r.map((c) => terminalText(c)));
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]) =>
     cells

@@ -1,6 +1,7 @@
 import { Argument, Command, CommanderError, Option } from 'commander';
 import { EXIT_CODES, type ErrorCode } from '../protocol/codes.js';
 import { SigilError } from '../protocol/errors.js';
+import { terminalText } from '../util/terminal-text.js';
 import { VERSION } from '../version.js';
 
 /**
@@ -66,7 +67,7 @@ const workFactor = () => new Option('--scrypt-work-factor <n>', 'scrypt cost as 
 export function buildProgram(): Command {
   const program = new Command('sigil')
     .description('Sigilforge: credentials and OAuth tokens for developers and their scripts, held by sigil-agent')
-    .version(VERSION, '-V, --version')
+    .version(`sigil ${VERSION}`, '-V, --version')
     .showHelpAfterError('(run sigil --help for usage)')
     .addHelpText('after', helpFooter());
 
@@ -171,11 +172,16 @@ export function buildProgram(): Command {
     .option('--remove', 'remove the stored client secret (a public client needs none)')
     .action(lazy(providersCmd, (m) => m.providersSecret));
 
-  program.command('resolve <ref>').description('print the value of an auth:// or secret:// reference').action(lazy(refs, (m) => m.resolveRef));
+  program
+    .command('resolve <ref>')
+    .description('print the value of an auth:// or secret:// reference')
+    .option('--json', 'print JSON')
+    .action(lazy(refs, (m) => m.resolveRef));
   program
     .command('check <ref>')
     .description('check that a reference is valid and resolvable, without printing it')
     .option('-q, --quiet', 'say nothing; the exit status tells')
+    .option('--json', 'print JSON: {ref, ok} (and code, message when not ok)')
     .action(lazy(refs, (m) => m.checkRef));
   program
     .command('run')
@@ -278,7 +284,7 @@ export async function cliMain(argv: string[]): Promise<number> {
       return err.exitCode === 0 ? 0 : EXIT_CODES.BAD_REQUEST;
     }
     if (err instanceof SigilError) {
-      process.stderr.write(`sigil: ${err.message}\n`);
+      process.stderr.write(`sigil: ${terminalText(err.message, { lines: true })}\n`);
       return err.exitCode;
     }
     process.stderr.write(`sigil: unexpected error: ${(err as Error)?.stack ?? String(err)}\n`);

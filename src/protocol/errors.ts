@@ -1,4 +1,5 @@
 import { ErrorCode, EXIT_CODES, isErrorCode } from './codes.js';
+import { terminalText } from '../util/terminal-text.js';
 
 /**
  * The only exception type that crosses module boundaries on purpose. `message` is
@@ -23,11 +24,12 @@ export class SigilError extends Error {
     return { code: this.code, message: this.message };
   }
 
+  /** An agent's error: its message is printed by every client, so control characters are escaped here, once. */
   static fromWire(error: unknown): SigilError {
     if (error && typeof error === 'object') {
       const { code, message } = error as { code?: unknown; message?: unknown };
       if (isErrorCode(code)) {
-        return new SigilError(code, typeof message === 'string' ? message : code);
+        return new SigilError(code, typeof message === 'string' ? terminalText(message, { lines: true }) : code);
       }
     }
     return new SigilError(ErrorCode.INTERNAL, 'agent sent a malformed error');

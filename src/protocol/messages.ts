@@ -57,6 +57,8 @@ export const OPS = [
   'answer_confirm',
   // Unlock at login (sigil unlock --forget; remembering is unlock's `remember`).
   'forget_passphrase',
+  // sigil passwd: the agent rewrites identity.age, so the change is throttled and audited.
+  'passwd',
 ] as const;
 export type Op = (typeof OPS)[number];
 
@@ -118,6 +120,17 @@ export function numberArg(args: Args, name: string): number | undefined {
   const v = args[name];
   if (v === undefined || v === null) return undefined;
   if (typeof v !== 'number' || !Number.isFinite(v)) throw new SigilError(ErrorCode.BAD_REQUEST, `argument "${name}" must be a number`);
+  return v;
+}
+
+/** A whole number from min to max (max: the largest safe integer); names the argument when not. */
+export function integerArg(args: Args, name: string, range: { min: number; max?: number }): number | undefined {
+  const v = numberArg(args, name);
+  if (v === undefined) return undefined;
+  const max = range.max ?? Number.MAX_SAFE_INTEGER;
+  if (!Number.isSafeInteger(v) || v < range.min || v > max) {
+    throw new SigilError(ErrorCode.BAD_REQUEST, `argument "${name}" must be a whole number from ${range.min}${range.max === undefined ? '' : ` to ${range.max}`}`);
+  }
   return v;
 }
 

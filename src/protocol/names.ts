@@ -1,5 +1,6 @@
 import { ErrorCode } from './codes.js';
 import { SigilError } from './errors.js';
+import { terminalText } from '../util/terminal-text.js';
 
 /**
  * Names people type: services, accounts, secret keys, credential types. Checked by the
@@ -58,6 +59,5 @@ export function secretKey(name: string): string {
 
 /** Names are echoed in errors: keep control characters out of the terminal. */
 function printable(s: string): string {
-  const clipped = s.length > 80 ? s.slice(0, 80) + '…' : s;
-  return clipped.replace(/[\x00-\x1f\x7f]/g, '?');
+  return terminalText(s, { max: 80 });
 }

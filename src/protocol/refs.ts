@@ -1,5 +1,6 @@
 import { ErrorCode } from './codes.js';
 import { SigilError } from './errors.js';
+import { terminalText } from '../util/terminal-text.js';
 import { checkAccount, checkCredentialType, checkSecretName, checkService } from './names.js';
 
 /**
@@ -37,8 +38,7 @@ export function formatRef(ref: Ref): string {
 }
 
 function refError(text: string, why: string): SigilError {
-  const shown = text.length > 100 ? text.slice(0, 100) + '…' : text;
-  return new SigilError(ErrorCode.BAD_REQUEST, `invalid reference "${shown.replace(/[\x00-\x1f\x7f]/g, '?')}": ${why}`);
+  return new SigilError(ErrorCode.BAD_REQUEST, `invalid reference "${terminalText(text, { max: 100 })}": ${why}`);
 }
 
 function wrap(text: string, check: () => string): string {

@@ -5,6 +5,9 @@
 
 export interface AgentStatus {
   locked: boolean;
+  /** A vault exists at vault_path (false: nothing to unlock yet — sigil init). */
+  vault: boolean;
+  vault_path: string;
   pid: number;
   version: string;
   socket: string;
@@ -36,7 +39,8 @@ export interface AccountInfo {
   /** Unix seconds. */
   expires_at: number | null;
   scopes: string[];
-  created: string;
+  /** Unix seconds (null: unknown). */
+  created: number | null;
   /** Unix seconds, since the agent started. */
   last_used: number | null;
 }
@@ -79,7 +83,8 @@ export interface FlowDone {
 }
 
 export interface AuditEntry {
-  time?: string;
+  /** Unix seconds, milliseconds as the fraction. */
+  time?: number;
   op?: string;
   target?: string;
   result?: string;
@@ -89,10 +94,15 @@ export interface AuditEntry {
   exe?: string;
 }
 
+/** audit_tail: `cursor` is where newer lines begin (`after`), `start` where these began (`before`; 0: the log's start). */
 export interface AuditPage {
   entries: AuditEntry[];
   cursor: number;
+  start: number;
 }
+
+/** Lines one audit_tail answers at most (and fewer when they would not fit a frame): more come page by page. */
+export const AUDIT_MAX_LIMIT = 10_000;
 
 /** get_token */
 export interface TokenAnswer {
@@ -110,9 +120,9 @@ export interface AddedProvider {
 /** `secret_history`: the kept versions of a secret, newest first; never their values. */
 export interface SecretHistory {
   name: string;
-  /** When the current value was written, when known (ISO time). */
-  current_updated?: string;
-  versions: { version: number; replaced_at: string }[];
+  /** When the current value was written, when known (Unix seconds). */
+  current_updated?: number;
+  versions: { version: number; replaced_at: number | null }[];
 }
 
 /** `rollback_secret`: `version` is current again; the value it replaced was kept as `saved_as`. */

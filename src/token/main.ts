@@ -5,6 +5,8 @@ import { loadSyncClient, syncClientFile } from '../native/sync-client.js';
 import { EXIT_CODES } from '../protocol/codes.js';
 import { SigilError } from '../protocol/errors.js';
 import type { TokenAnswer } from '../protocol/results.js';
+import { terminalText } from '../util/terminal-text.js';
+import { VERSION } from '../version.js';
 
 /**
  * sigil-token SERVICE ACCOUNT: one valid access token and a newline on stdout, nothing
@@ -23,6 +25,10 @@ export interface TokenMainOptions {
 export async function tokenMain(argv: string[], opts: TokenMainOptions = {}): Promise<number> {
   if (argv[0] === '-h' || argv[0] === '--help') {
     process.stdout.write(USAGE + '\nPrints a fresh access token for the account, refreshed by the agent when needed.\nExit codes: see sigil-token(1).\n');
+    return 0;
+  }
+  if (argv[0] === '-V' || argv[0] === '--version') {
+    process.stdout.write(`sigil-token ${VERSION}\n`);
     return 0;
   }
   if (argv.length !== 2 || argv.some((a) => a.startsWith('-'))) {
@@ -46,7 +52,7 @@ export async function tokenMain(argv: string[], opts: TokenMainOptions = {}): Pr
     process.exit(0);
   } catch (err) {
     const e = err instanceof SigilError ? err : new SigilError('INTERNAL', (err as Error)?.message ?? String(err));
-    process.stderr.write(`sigil-token: ${e.message}\n`);
+    process.stderr.write(`sigil-token: ${terminalText(e.message, { lines: true })}\n`);
     return e.exitCode;
   }
 }

@@ -67,10 +67,11 @@ export function truncate(text: string, width: number): string {
   return width === 1 ? '…' : text.slice(0, width - 1) + '…';
 }
 
-export function auditTime(iso: string | undefined): string {
-  if (!iso) return '';
-  const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) return iso.slice(0, 19);
+/** An audit entry's time (Unix seconds) as local "YYYY-MM-DD HH:MM:SS". */
+export function auditTime(unixS: number | undefined): string {
+  if (typeof unixS !== 'number') return '';
+  const d = new Date(unixS * 1000);
+  if (Number.isNaN(d.getTime())) return '';
   const p = (n: number) => String(n).padStart(2, '0');
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
 }

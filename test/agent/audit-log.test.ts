@@ -74,6 +74,6 @@ describe('audit log', () => {
   });
 
   it('answers an empty page for a missing log', async () => {
-    expect(readAuditTail(join(dir, 'none.log'))).toEqual({ entries: [], cursor: 0 });
+    expect(readAuditTail(join(dir, 'none.log'))).toEqual({ entries: [], cursor: 0, start: 0 });
   });
 });

@@ -20,30 +20,31 @@ describe('sigil CLI', () => {
       by sigil-agent
 
       Options:
-        -V, --version          output the version number
-        -h, --help             display help for command
+        -V, --version            output the version number
+        -h, --help               display help for command
 
       Commands:
-        init [options]         create the vault (asks for a passphrase twice)
-        unlock [options]       decrypt the vault into the agent
-        lock                   drop every decrypted secret from the agent
-        passwd [options]       change the vault passphrase
-        status [options]       show whether the agent is locked, when it will lock,
-                               and what it holds
-        secret                 free-form secrets (API keys, passwords)
-        token                  access tokens of accounts
-        accounts               accounts and their health
-        providers              OAuth providers: built-in presets and config.toml
-        resolve <ref>          print the value of an auth:// or secret:// reference
-        check [options] <ref>  check that a reference is valid and resolvable, without
-                               printing it
-        run [options]          run a command, resolving references in its environment
-        inject [options]       fill the {{ reference }} placeholders of a template
-        age-key [options]      print the vault's age identity (for SOPS_AGE_KEY_CMD)
-        audit [options]        show the audit log (newest last)
-        tui                    full-screen UI: accounts, sign-ins, audit log, lock
-        completion <shell>     print a shell completion script (bash, zsh or fish)
-        help [command]         display help for command
+        init [options]           create the vault (asks for a passphrase twice)
+        unlock [options]         decrypt the vault into the agent
+        lock                     drop every decrypted secret from the agent
+        passwd [options]         change the vault passphrase
+        status [options]         show whether the agent is locked, when it will lock,
+                                 and what it holds
+        secret                   free-form secrets (API keys, passwords)
+        token                    access tokens of accounts
+        accounts                 accounts and their health
+        providers                OAuth providers: built-in presets and config.toml
+        resolve [options] <ref>  print the value of an auth:// or secret:// reference
+        check [options] <ref>    check that a reference is valid and resolvable,
+                                 without printing it
+        run [options]            run a command, resolving references in its
+                                 environment
+        inject [options]         fill the {{ reference }} placeholders of a template
+        age-key [options]        print the vault's age identity (for SOPS_AGE_KEY_CMD)
+        audit [options]          show the audit log (newest last)
+        tui                      full-screen UI: accounts, sign-ins, audit log, lock
+        completion <shell>       print a shell completion script (bash, zsh or fish)
+        help [command]           display help for command
 
       The agent is found through $SIGIL_AUTH_SOCK; start one with: eval "$(sigil-agent)"
       Exit codes: 0 ok, 1 internal error, 2 usage, 3 no agent, 4 locked,

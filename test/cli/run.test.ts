@@ -132,13 +132,14 @@ describe('sigil run', () => {
     const quote = join(sb.home, 'quote.env');
     writeFileSync(quote, `A=1\nB="${SECRET}\n`);
     expect((await runNode(sb, '', { pre: ['--env-file', quote] })).stderr).toBe(`sigil: ${quote}:2: unterminated " quote for B\n`);
-    // Node itself looks for any `--env-file X` in argv, even after the script name, and exits
-    // 9 ("node: X: not found") before sigil runs when X is missing; either way nothing starts.
+  });
+
+  // Node 20 reads any `--env-file X` in its argv, even after the script's name: with the plain
+  // `#!/usr/bin/env node` launcher a missing file was Node's error with exit 9 (REAUTH_REQUIRED's).
+  it('reports a missing --env-file itself, run through its launcher (not node: exit 9)', async () => {
     const nope = join(sb.home, 'nope.env');
-    const missing = await runNode(sb, 'console.log("started")', { pre: ['--env-file', nope] });
-    expect(missing.code).not.toBe(0);
-    expect(missing.stdout).toBe('');
-    expect(missing.stderr).toContain(nope);
+    const missing = await sb.exec(BIN.sigil, ['run', '--env-file', nope, '--', process.execPath, '-e', 'console.log("started")']);
+    expect(missing).toMatchObject({ code: 7, stdout: '', stderr: `sigil: cannot read env file ${nope}: no such file\n` });
   });
 
   it('starts nothing when a reference fails: the error names the variable and the reference', async () => {

@@ -5,8 +5,8 @@ import { BIN, Sandbox, TEST_PASSPHRASE } from '../support/sandbox.js';
 
 interface History {
   name: string;
-  current_updated?: string;
-  versions: { version: number; replaced_at: string }[];
+  current_updated?: number;
+  versions: { version: number; replaced_at: number }[];
 }
 
 describe('sigil secret history / rollback (a real agent)', () => {
@@ -43,7 +43,9 @@ describe('sigil secret history / rollback (a real agent)', () => {
 
     const h = await history('db/prod/password');
     expect(h.versions.map((v) => v.version)).toEqual([7, 6, 5, 4, 3]);
-    for (const v of h.versions) expect(Number.isNaN(Date.parse(v.replaced_at))).toBe(false);
+    // Times are Unix seconds, as everywhere in --json output.
+    const now = Date.now() / 1000;
+    for (const v of h.versions) expect(Number.isInteger(v.replaced_at) && v.replaced_at <= now && v.replaced_at > now - 600).toBe(true);
     expect(h.current_updated).toBe(h.versions[0]!.replaced_at);
     expect((await history('db/prod/password/old')).versions.map((v) => v.version)).toEqual([1]);
 

@@ -29,7 +29,7 @@ describe('references', () => {
   });
 
   it('keeps control characters out of messages', () => {
-    expect(() => checkService('a\x1b[2Jb')).toThrow('invalid service name "a?[2Jb"');
+    expect(() => checkService('a\x1b[2Jb')).toThrow('invalid service name "a\\x1b[2Jb"');
   });
 
   it('builds the storage keys of DESIGN.md', () => {

@@ -162,5 +162,5 @@ export function fakeStatus(locked = false): Record<string, unknown> {
 }
 
 export function fakeAccount(service: string, account: string, extra: Partial<AccountInfo> = {}): AccountInfo {
-  return { service, account, kind: 'oauth', status: 'valid', token_type: 'Bearer', expires_at: null, scopes: ['repo'], created: '2025-01-01T00:00:00.000Z', last_used: null, ...extra };
+  return { service, account, kind: 'oauth', status: 'valid', token_type: 'Bearer', expires_at: null, scopes: ['repo'], created: 1735689600, last_used: null, ...extra };
 }

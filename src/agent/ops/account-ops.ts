@@ -6,6 +6,7 @@ import type { AccountMeta } from '../account-registry.js';
 import type { AgentState } from '../agent-state.js';
 import { accountTarget, type OpTable } from '../op-table.js';
 import { accountStatus } from '../token-service.js';
+import { unixSeconds } from '../../util/unix-time.js';
 import { accountArgs } from './token-ops.js';
 
 function describe(state: AgentState, meta: AccountMeta): Record<string, unknown> {
@@ -17,7 +18,7 @@ function describe(state: AgentState, meta: AccountMeta): Record<string, unknown>
     token_type: meta.token_type ?? null,
     expires_at: meta.expires_at ?? null,
     scopes: meta.scopes ?? [],
-    created: meta.created,
+    created: unixSeconds(meta.created),
     last_used: state.tokens.lastUsedAt(meta.service, meta.account) ?? null,
   };
 }

@@ -4,6 +4,7 @@ import { bytesArg, numberArg, stringArg, type Args } from '../../protocol/messag
 import { checkSecretName, credentialKey, SECRET_PREFIX, secretKey } from '../../protocol/names.js';
 import { formatRef, parseRef } from '../../protocol/refs.js';
 import { str, type OpTable } from '../op-table.js';
+import { unixSeconds } from '../../util/unix-time.js';
 import { deleteHistory, listHistory, readVersion, replaceSecret, serialized } from '../secret-history.js';
 
 const secretTarget = (args: Args) => {
@@ -120,7 +121,8 @@ export const secretOps: OpTable = {
       if (current === null && versions.length === 0) throw noSuchSecret(name);
       // The newest kept version was replaced by the value that is current now, at that time.
       const updated = current !== null ? versions[0]?.replaced_at : undefined;
-      return { name, ...(updated ? { current_updated: updated } : {}), versions };
+      const wire = versions.map((v) => ({ version: v.version, replaced_at: unixSeconds(v.replaced_at) }));
+      return { name, ...(updated ? { current_updated: unixSeconds(updated) } : {}), versions: wire };
     },
   },
 

@@ -1,8 +1,11 @@
+import { existsSync } from 'node:fs';
 import { ErrorCode } from '../../protocol/codes.js';
 import { SigilError } from '../../protocol/errors.js';
-import { booleanArg, bytesArg, numberArg, PROTOCOL_VERSIONS, type Args } from '../../protocol/messages.js';
+import { booleanArg, bytesArg, integerArg, PROTOCOL_VERSIONS, stringArg, type Args } from '../../protocol/messages.js';
 import { forgetPassphrase, unlockAtLoginEnabled } from '../../stores/remembered-passphrase.js';
+import { unixSecondsMs } from '../../util/unix-time.js';
 import { VERSION } from '../../version.js';
+import { AUDIT_MAX_LIMIT } from '../../protocol/results.js';
 import { readAuditTail } from '../audit-reader.js';
 import { peerCredSupported } from '../../util/peer-cred.js';
 import { auditRemember, KEYRING_TARGET, rememberVerified, unlockFromKeyring } from '../login-unlock.js';
@@ -13,7 +16,8 @@ export const sessionOps: OpTable = {
     secret: false,
     audit: false,
     run(ctx, args) {
-      if (typeof args.client === 'string') ctx.setClient(args.client.slice(0, 64));
+      const client = stringArg(args, 'client', { optional: true });
+      if (client !== undefined) ctx.setClient(checkClientName(client));
       const offered = Array.isArray(args.versions) ? args.versions.filter((v): v is number => typeof v === 'number') : [1];
       const common = PROTOCOL_VERSIONS.filter((v) => offered.includes(v));
       if (common.length === 0) {
@@ -31,6 +35,9 @@ export const sessionOps: OpTable = {
       const locksIn = state.idle.locksIn();
       return {
         locked: state.locked,
+        // One stat: whether there is anything to unlock (sigil unlock says so before asking).
+        vault: existsSync(state.paths.vault),
+        vault_path: state.paths.vault,
         pid: process.pid,
         version: VERSION,
         socket: state.socketPath,
@@ -95,17 +102,51 @@ export const sessionOps: OpTable = {
     },
   },
 
+  // The vault's passphrase changes; the vault itself is not re-encrypted (it is sealed to a key).
+  passwd: {
+    secret: false,
+    audit: true,
+    async run({ state }, args) {
+      const old = bytesArg(args, 'passphrase');
+      const next = bytesArg(args, 'new_passphrase');
+      try {
+        const workFactor = integerArg(args, 'work_factor', { min: 1, max: 22 });
+        await state.changePassphrase(old, next, workFactor === undefined ? {} : { workFactor });
+        return { changed: true };
+      } finally {
+        old.fill(0);
+        next.fill(0);
+      }
+    },
+  },
+
   audit_tail: {
     secret: false,
     audit: false,
     async run({ state }, args) {
       await state.audit.flush();
-      const limit = Math.min(Math.max(numberArg(args, 'limit') ?? 50, 1), 10_000);
-      const after = numberArg(args, 'after');
-      return { ...readAuditTail(state.paths.audit, after === undefined ? { limit } : { limit, after }) };
+      const limit = integerArg(args, 'limit', { min: 1, max: AUDIT_MAX_LIMIT }) ?? 50;
+      const after = integerArg(args, 'after', { min: 0 });
+      const before = integerArg(args, 'before', { min: 0 });
+      if (after !== undefined && before !== undefined) throw new SigilError(ErrorCode.BAD_REQUEST, 'give "after" (newer lines) or "before" (older lines), not both');
+      const page = readAuditTail(state.paths.audit, { limit, ...(after !== undefined ? { after } : {}), ...(before !== undefined ? { before } : {}) });
+      // The log's ISO times go out as Unix seconds, as every time in a result does.
+      for (const e of page.entries) if (typeof e.time === 'string') e.time = unixSecondsMs(e.time) ?? e.time;
+      return { ...page };
     },
   },
 };
+
+/**
+ * The client name goes into every audit line of the connection and onto screens (sigil audit,
+ * the TUI): a short word of printable ASCII, so no client can forge lines or send escapes.
+ */
+const CLIENT_NAME = /^[\x21-\x7e][\x20-\x7e]{0,63}$/;
+
+function checkClientName(name: string): string {
+  if (!CLIENT_NAME.test(name)) throw new SigilError(ErrorCode.BAD_REQUEST, 'argument "client" must be 1 to 64 printable ASCII characters');
+  return name;
+}
 
 function fromKeyring(args: Args): boolean {
   return args.passphrase === undefined || args.passphrase === null;

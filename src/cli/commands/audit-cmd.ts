@@ -1,4 +1,6 @@
+import { readAuditLines } from '../../client/audit-tail.js';
 import type { AuditEntry, AuditPage } from '../../protocol/results.js';
+import { terminalText } from '../../util/terminal-text.js';
 import { call } from '../agent.js';
 import { printJson } from '../output.js';
 import { ErrorCode } from '../../protocol/codes.js';
@@ -7,26 +9,29 @@ import { SigilError } from '../../protocol/errors.js';
 /** How often --follow asks for new lines: quick enough to feel live, cheap for the agent. */
 const FOLLOW_POLL_MS = 500;
 
+/** One entry as one line: every field escaped, since any client can put text in a target or its name. */
 function line(e: AuditEntry): string {
   const who = e.pid !== undefined ? ` pid=${String(e.pid)}` : '';
   const client = e.client !== undefined ? ` ${String(e.client)}` : '';
   const target = e.target !== undefined ? ` ${String(e.target)}` : '';
-  return `${String(e.time)} ${String(e.op)}${target} ${String(e.result)}${client}${who}`;
+  const time = typeof e.time === 'number' ? new Date(e.time * 1000).toISOString() : String(e.time);
+  return terminalText(`${time} ${String(e.op)}${target} ${String(e.result)}${client}${who}`);
 }
 
 export async function audit(opts: { lines?: string; follow?: boolean; json?: boolean }): Promise<void> {
   const limit = opts.lines === undefined ? 20 : Number(opts.lines);
-  if (!Number.isInteger(limit) || limit < 1) throw new SigilError(ErrorCode.BAD_REQUEST, '-n must be a positive integer');
+  if (!Number.isSafeInteger(limit) || limit < 1) throw new SigilError(ErrorCode.BAD_REQUEST, '-n must be a positive integer');
   const show = (entries: AuditEntry[]) => {
     for (const e of entries) process.stdout.write((opts.json ? JSON.stringify(e) : line(e)) + '\n');
   };
-  let page = await call<AuditPage>('audit_tail', { limit });
+  const tail = (op: string, args: Record<string, unknown>) => call<AuditPage>(op, args);
+  let page = await readAuditLines(tail, limit);
   if (opts.json && !opts.follow) return printJson(page.entries);
   show(page.entries);
   if (!opts.follow) return;
   for (;;) {
     await new Promise((r) => setTimeout(r, FOLLOW_POLL_MS));
-    page = await call<AuditPage>('audit_tail', { after: page.cursor });
+    page = await tail('audit_tail', { after: page.cursor });
     show(page.entries);
   }
 }

@@ -1,16 +1,26 @@
+import { toSigilError } from '../../protocol/errors.js';
 import { parseRef } from '../../protocol/refs.js';
 import { call } from '../agent.js';
-import { info } from '../output.js';
+import { info, printJson } from '../output.js';
 
-export async function resolveRef(ref: string): Promise<void> {
+export async function resolveRef(ref: string, opts: { json?: boolean } = {}): Promise<void> {
   parseRef(ref);
   const r = await call<{ value: string }>('resolve', { ref });
+  if (opts.json) return printJson({ ref, value: r.value });
   process.stdout.write(r.value + '\n');
 }
 
 /** Exit status says it all: 0 resolvable, 2 malformed, 7 missing, 4 locked… (sigil(1)). */
-export async function checkRef(ref: string, opts: { quiet?: boolean }): Promise<void> {
-  parseRef(ref);
-  await call('resolve', { ref });
+export async function checkRef(ref: string, opts: { quiet?: boolean; json?: boolean }): Promise<void> {
+  try {
+    parseRef(ref);
+    await call('resolve', { ref });
+  } catch (err) {
+    // --json: the verdict on stdout too; the exit status and the message stay as without it.
+    const e = toSigilError(err);
+    if (opts.json) printJson({ ref, ok: false, code: e.code, message: e.message });
+    throw err;
+  }
+  if (opts.json) return printJson({ ref, ok: true });
   if (!opts.quiet) info(`${ref}: ok`);
 }

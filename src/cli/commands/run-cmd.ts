@@ -4,6 +4,7 @@ import { constants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { ErrorCode } from '../../protocol/codes.js';
 import { SigilError } from '../../protocol/errors.js';
+import { terminalText } from '../../util/terminal-text.js';
 import { parseDotenv } from '../dotenv.js';
 import { looksLikeRef, resolveRefs, type RefUse } from '../resolve-refs.js';
 import { MaskingStream, SecretMasker } from '../secret-masker.js';
@@ -37,7 +38,7 @@ export async function run(argv: string[], opts: RunOptions): Promise<never> {
   for (const [name, value] of Object.entries(env)) {
     const ref = value.trim();
     if (!looksLikeRef(ref)) continue;
-    uses.push({ ref, where: printable(name) });
+    uses.push({ ref, where: terminalText(name) });
     names.push(name);
   }
   const values = await resolveRefs(uses);
@@ -62,7 +63,7 @@ function readEnvFile(file: string): string {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : (code ?? 'unreadable');
-    throw new SigilError(ErrorCode.BAD_REQUEST, `cannot read env file ${file}: ${why}`);
+    throw new SigilError(code === 'ENOENT' ? ErrorCode.NOT_FOUND : ErrorCode.BAD_REQUEST, `cannot read env file ${file}: ${why}`);
   }
 }
 
@@ -125,9 +126,4 @@ function pipeMasked(from: Readable, to: Writable, secrets: string[]): Promise<vo
     });
     from.pipe(stream).pipe(to, { end: false });
   });
-}
-
-/** Variable names are echoed in errors: keep control characters out of the terminal. */
-function printable(s: string): string {
-  return s.replace(/[\x00-\x1f\x7f]/g, '?');
 }

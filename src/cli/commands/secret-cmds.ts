@@ -18,7 +18,8 @@ export async function secretSet(name: string, opts: { stdin?: boolean; overwrite
 }
 
 export async function secretGet(name: string, opts: { json?: boolean }): Promise<void> {
-  const r = await call<{ name: string; value: string }>('get_secret', { name: checkSecretName(name) });
+  // secret://NAME as resolve takes it: the reference people copy is accepted here too.
+  const r = await call<{ name: string; value: string }>('get_secret', { name: checkSecretName(name.replace(/^secret:\/\//, '')) });
   if (opts.json) return printJson(r);
   process.stdout.write(r.value + '\n');
 }
@@ -57,10 +58,10 @@ export async function secretRollback(name: string, version: string): Promise<voi
   info(`${name} is at version ${r.version} again` + (r.saved_as !== undefined ? ` (the value it replaced is version ${r.saved_as}).` : '.'));
 }
 
-/** ISO time as local "YYYY-MM-DD HH:MM:SS" (seconds: versions often change within a minute). */
-function localTime(iso: string): string {
-  const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) return iso;
+/** Unix seconds as local "YYYY-MM-DD HH:MM:SS" (seconds: versions often change within a minute). */
+function localTime(s: number | null): string {
+  if (s === null) return '-';
+  const d = new Date(s * 1000);
   const p = (n: number) => String(n).padStart(2, '0');
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
 }

@@ -9,7 +9,7 @@ export async function status(opts: { json?: boolean }): Promise<void> {
   const lines = [
     `agent:    pid ${s.pid}, sigilforge ${s.version}`,
     `socket:   ${s.socket}`,
-    `state:    ${s.locked ? 'locked' : 'unlocked'}`,
+    `state:    ${s.vault === false ? 'no vault — run: sigil init' : s.locked ? 'locked' : 'unlocked'}`,
   ];
   if (!s.locked) {
     lines.push(`locks in: ${s.locks_in_s === null ? 'never (no timeout)' : formatDuration(s.locks_in_s)} (after ${formatDuration(s.lock_timeout_s)} idle)`);

@@ -3,14 +3,23 @@ import { SigilError } from '../../protocol/errors.js';
 import type { AgentStatus, UnlockAnswer } from '../../protocol/results.js';
 import { unlockAtLoginEnabled } from '../../stores/remembered-passphrase.js';
 import { changePassphrase, createVault } from '../../stores/vault-store.js';
-import { sigilPaths } from '../../util/paths.js';
+import { sigilPaths, type SigilPaths } from '../../util/paths.js';
 import { call } from '../agent.js';
 import { info } from '../output.js';
-import { readNewSecret, readSecret } from '../secret-input.js';
+import { readNewSecret, readSecret, type InputSource } from '../secret-input.js';
 
 export interface PassOpts {
   passphraseStdin?: boolean;
   scryptWorkFactor?: string;
+}
+
+/**
+ * A passphrase from stdin is one line (without its "\n" or "\r\n"), whatever follows: what
+ * `pass show` prints and what age's prompt can type back; passwd reads the old, then the new.
+ * Values (--stdin elsewhere) stay whole.
+ */
+function passphraseSource(opts: PassOpts): InputSource {
+  return { stdin: !!opts.passphraseStdin, line: true };
 }
 
 function workFactor(opts: PassOpts): number | undefined {
@@ -22,7 +31,7 @@ function workFactor(opts: PassOpts): number | undefined {
 
 export async function init(opts: PassOpts): Promise<void> {
   const paths = sigilPaths();
-  const pass = await readNewSecret('New vault passphrase: ', { stdin: !!opts.passphraseStdin });
+  const pass = await readNewSecret('New vault passphrase: ', passphraseSource(opts));
   try {
     const wf = workFactor(opts);
     await createVault(paths, pass, wf === undefined ? {} : { workFactor: wf });
@@ -42,8 +51,10 @@ const REMEMBERED = 'the passphrase is remembered in the OS keyring: the agent wi
 export async function unlock(opts: UnlockOpts): Promise<void> {
   if (opts.remember && opts.forget) throw new SigilError(ErrorCode.BAD_REQUEST, '--remember and --forget cannot be used together');
   if (opts.forget) return forget();
-  if (opts.remember) return unlockAndRemember(opts);
   const status = await call<AgentStatus>('status');
+  // Before asking for a passphrase that could not be used.
+  if (status.vault === false) throw new SigilError(ErrorCode.NOT_FOUND, `no vault at ${status.vault_path} — run: sigil init`);
+  if (opts.remember) return unlockAndRemember(opts);
   if (!status.locked) {
     info('The agent is already unlocked.');
     return;
@@ -81,7 +92,7 @@ async function forget(): Promise<void> {
 }
 
 async function withPassphrase<T>(opts: PassOpts, use: (passphrase: Buffer) => Promise<T>): Promise<T> {
-  const passphrase = await readSecret('Vault passphrase: ', { stdin: !!opts.passphraseStdin });
+  const passphrase = await readSecret('Vault passphrase: ', passphraseSource(opts));
   try {
     return await use(passphrase);
   } finally {
@@ -96,18 +107,42 @@ export async function lock(): Promise<void> {
 
 export async function passwd(opts: PassOpts): Promise<void> {
   const paths = sigilPaths();
-  const stdin = !!opts.passphraseStdin;
-  const old = await readSecret('Current passphrase: ', { stdin, line: true });
+  const src = passphraseSource(opts);
+  const old = await readSecret('Current passphrase: ', src);
   let next: Buffer | null = null;
   try {
-    next = await readNewSecret('New passphrase: ', { stdin, line: true });
-    const wf = workFactor(opts);
-    await changePassphrase(paths, old, next, wf === undefined ? {} : { workFactor: wf });
+    next = await readNewSecret('New passphrase: ', src);
+    await changeThroughAgent(paths, old, next, workFactor(opts));
     info('Passphrase changed. The vault itself was not re-encrypted (it is encrypted to a key, not the passphrase).');
     if (unlockAtLoginEnabled(paths)) await rememberNew(next);
   } finally {
     old.fill(0);
     next?.fill(0);
+  }
+}
+
+/**
+ * The agent makes the change when one runs (so it is throttled like an unlock and audited);
+ * without one, the command makes it and writes the audit line itself (no agent shares the log).
+ */
+async function changeThroughAgent(paths: SigilPaths, old: Buffer, next: Buffer, wf: number | undefined): Promise<void> {
+  try {
+    await call('passwd', { passphrase: old, new_passphrase: next, ...(wf === undefined ? {} : { work_factor: wf }) });
+    return;
+  } catch (err) {
+    if (!(err instanceof SigilError) || err.code !== ErrorCode.NO_AGENT) throw err;
+  }
+  let result = 'ok';
+  try {
+    await changePassphrase(paths, old, next, wf === undefined ? {} : { workFactor: wf });
+  } catch (err) {
+    result = err instanceof SigilError ? err.code : ErrorCode.INTERNAL;
+    throw err;
+  } finally {
+    const { AuditLog } = await import('../../agent/audit-log.js');
+    const log = new AuditLog(paths.audit);
+    log.record({ op: 'passwd', result, peer: { pid: process.pid, uid: process.getuid?.() ?? -1, gid: process.getgid?.() ?? -1 }, client: 'sigil' });
+    await log.close();
   }
 }
 

@@ -1,5 +1,6 @@
 import { Box, Text } from 'ink';
 import type { ConfirmQuestion } from '../hooks/use-confirm-requests.js';
+import { terminalText } from '../../util/terminal-text.js';
 import { truncate } from '../format.js';
 
 /** What a client is asking for, in the person's words. */
@@ -19,8 +20,8 @@ export function ConfirmUseBox({ question, nowMs, width }: { question: ConfirmQue
       <Text bold color="yellow">
         Allow this use? (confirm = true)
       </Text>
-      <Text wrap="truncate">{truncate(`${who} wants ${WANTS[question.op] ?? 'to use'} ${question.target}`, inner)}</Text>
-      {question.exe ? <Text color="gray" wrap="truncate">{truncate(`program: ${question.exe}`, inner)}</Text> : null}
+      <Text wrap="truncate">{truncate(terminalText(`${who} wants ${WANTS[question.op] ?? 'to use'} ${question.target}`), inner)}</Text>
+      {question.exe ? <Text color="gray" wrap="truncate">{truncate(terminalText(`program: ${question.exe}`), inner)}</Text> : null}
       <Text>
         <Text inverse> y </Text> allow once · <Text inverse> n </Text> deny · <Text color="gray">{left} s left</Text>
       </Text>

@@ -1,4 +1,5 @@
 import { Text } from 'ink';
+import { terminalText } from '../../util/terminal-text.js';
 import { truncate } from '../format.js';
 import type { Notice } from '../hooks/use-notice.js';
 import { toneColor } from './tone.js';
@@ -7,7 +8,7 @@ import { toneColor } from './tone.js';
 export function NoticeLine({ notice, width }: { notice: Notice | null; width: number }) {
   return (
     <Text color={notice ? toneColor(notice.tone) : undefined} wrap="truncate">
-      {notice ? truncate(notice.text, width) : ' '}
+      {notice ? truncate(terminalText(notice.text), width) : ' '}
     </Text>
   );
 }

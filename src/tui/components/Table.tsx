@@ -1,5 +1,6 @@
 import { Box, Text } from 'ink';
 import type { ReactNode } from 'react';
+import { terminalText } from '../../util/terminal-text.js';
 import { truncate, type Tone } from '../format.js';
 import { toneColor } from './tone.js';
 
@@ -33,7 +34,8 @@ const MARK = '› ';
  */
 export function Table<T>({ columns, rows, selected, offset, height, width, rowKey, empty }: TableProps<T>) {
   const shown = rows.slice(offset, offset + Math.max(0, height - 1));
-  const cells = shown.map((r) => columns.map((c) => c.cell(r)));
+  // Cells show the agent's data (audit targets, client names): never raw control characters.
+  const cells = shown.map((r) => columns.map((c) => terminalText(c.cell(r))));
   const widths = columns.map((c, i) => Math.min(c.max ?? Infinity, Math.max(c.title.length, ...cells.map((row) => row[i]!.length))));
   const used = widths.slice(0, -1).reduce((a, b) => a + b + GAP, MARK.length);
   widths[widths.length - 1] = Math.max(1, Math.min(widths[widths.length - 1]!, width - used - 1));

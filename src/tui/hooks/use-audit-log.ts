@@ -1,11 +1,9 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
-import type { AuditEntry, AuditPage } from '../../protocol/results.js';
+import { readAuditLines } from '../../client/audit-tail.js';
+import { AUDIT_MAX_LIMIT, type AuditEntry, type AuditPage } from '../../protocol/results.js';
 import { auditMatches } from '../format.js';
 import { useDeps } from './use-deps.js';
 import { useInterval } from './use-interval.js';
-
-/** The agent answers at most this many lines per audit_tail (src/agent/ops/session-ops.ts). */
-export const AUDIT_MAX_LIMIT = 10_000;
 
 export interface AuditView {
   /** The entries on screen, oldest first. */
@@ -78,7 +76,7 @@ export function useAuditLog(rows: number, filter: string, active: boolean): Audi
         const lim = pendingTail.current;
         if (lim === 0) return; // an earlier run already read this much
         try {
-          const page = await session.call<AuditPage>('audit_tail', { limit: lim });
+          const page = await readAuditLines((op, args) => session.call<AuditPage>(op, args), lim);
           const old = state.current.entries;
           const appended = old.length ? appendedSince(old[old.length - 1]!, page.entries) : [];
           cursor.current = page.cursor;

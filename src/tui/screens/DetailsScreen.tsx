@@ -47,7 +47,7 @@ export function DetailsScreen({ account: a, active, nowS, reload, notify, onBack
     ['token type', a.token_type ?? '—'],
     ['expires', a.expires_at === null ? 'never (as far as the agent knows)' : when(a.expires_at)],
     ['scopes', a.scopes.join(' ') || '—'],
-    ['created', a.created],
+    ['created', when(a.created)],
     ['last used', ago(a.last_used, nowS)],
   ];
   return (
