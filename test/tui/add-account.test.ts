@@ -55,7 +55,7 @@ describe('add account (real agent, fake GitHub)', () => {
     const app = await mountApp(deps);
     try {
       await toKindStep(app, 'work');
-      // No browser can come back here (canOpenBrowser false): the device flow is preselected.
+      // No browser can come back here (preferred: device): the device flow is preselected.
       expect(app.lastFrame()).toMatch(/› device code/);
       await app.press(KEY.enter);
       const frame = await app.waitFor(SPACED_CODE);
@@ -117,7 +117,7 @@ describe('add account (real agent, fake GitHub)', () => {
     // The fake's authorize endpoint approves at once: following its redirect is the sign-in.
     const opened: string[] = [];
     const deps = realDeps(sb, {
-      canOpenBrowser: () => true,
+      browser: () => ({ preferred: 'auth_code', canLaunch: true }),
       openUrl: async (url) => {
         opened.push(url);
         void fetch(url).catch(() => {});

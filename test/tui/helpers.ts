@@ -49,7 +49,8 @@ export function realDeps(sb: Sandbox, overrides: Partial<TuiDeps> = {}): TuiDeps
       opened.push(url);
       return true;
     },
-    canOpenBrowser: () => false,
+    browser: () => ({ preferred: 'device', canLaunch: false }),
+    hyperlinks: false,
     now: Date.now,
     poll: TEST_POLL,
     calls,
@@ -154,7 +155,7 @@ export function fakeDeps(handlers: Record<string, (args: Record<string, unknown>
     },
     close() {},
   };
-  return { session: new AgentSession(async () => port), openUrl: async () => true, canOpenBrowser: () => false, now: Date.now, poll: TEST_POLL, ...overrides };
+  return { session: new AgentSession(async () => port), openUrl: async () => true, browser: () => ({ preferred: 'device', canLaunch: false }), hyperlinks: false, now: Date.now, poll: TEST_POLL, ...overrides };
 }
 
 export function fakeStatus(locked = false): Record<string, unknown> {
