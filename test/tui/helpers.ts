@@ -61,6 +61,8 @@ export function realDeps(sb: Sandbox, overrides: Partial<TuiDeps> = {}): TuiDeps
 
 export interface Mounted {
   lastFrame(): string;
+  /** Everything written to the terminal so far: each frame, and what the app wrote itself. */
+  written(): string[];
   /** Writes keys (one input event per call) inside act(), then lets ink flush a lone Esc. */
   press(...keys: string[]): Promise<void>;
   /** Types text one character per input event, as a person does. */
@@ -83,6 +85,7 @@ export async function mountApp(deps: TuiDeps): Promise<Mounted> {
   const frame = () => inst.lastFrame() ?? '';
   const m: Mounted = {
     lastFrame: frame,
+    written: () => inst.frames,
     async press(...keys) {
       for (const k of keys) {
         await act(async () => {
