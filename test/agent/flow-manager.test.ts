@@ -3,8 +3,8 @@ import { AgentClient } from '../../src/client/agent-client.js';
 import type { FlowStart } from '../../src/protocol/results.js';
 import { startFakeGithub, type FakeGithub } from '../support/fake-github.js';
 import { startOidcServer, type OidcServer } from '../support/oidc-server.js';
-import { eventually, Sandbox } from '../support/sandbox.js';
-import { spawnSigil, writeConfig } from '../oauth/flow-helpers.js';
+import { eventually, type Sandbox } from '../support/sandbox.js';
+import { agentWithConfig, fakeGithubProvider, oidcProvider, spawnSigil } from '../oauth/flow-helpers.js';
 
 /** The flow_complete lines of the audit log, read through the agent (it flushes first). */
 async function flowEnds(sb: Sandbox): Promise<{ target?: string; result: string }[]> {
@@ -36,10 +36,7 @@ describe('flow_complete says how a flow ended (real oidc-provider)', () => {
     await op?.close();
   });
   beforeEach(async () => {
-    sb = new Sandbox();
-    writeConfig(sb, `[providers.corp]\nissuer = "${op.issuer}"\nclient_id = "${op.clientId}"\nscopes = ["openid"]\n`);
-    await sb.startAgent();
-    await sb.initAndUnlock();
+    sb = await agentWithConfig(oidcProvider(op));
   });
   afterEach(() => sb.cleanup());
 
@@ -102,11 +99,7 @@ describe('a flow that runs out of time stays FLOW_TIMEOUT (real agent, fake GitH
   let sb: Sandbox;
   beforeAll(async () => {
     gh = await startFakeGithub({ interval: 1, deviceExpiresIn: 1 });
-    sb = new Sandbox();
-    const e = gh.endpoints;
-    writeConfig(sb, `[providers.github]\nclient_id = "Iv1.sigiltest"\ntoken_endpoint = "${e.token_endpoint}"\ndevice_authorization_endpoint = "${e.device_authorization_endpoint}"\n`);
-    await sb.startAgent();
-    await sb.initAndUnlock();
+    sb = await agentWithConfig(fakeGithubProvider(gh));
   });
   afterAll(async () => {
     sb?.cleanup();

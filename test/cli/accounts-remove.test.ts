@@ -1,24 +1,16 @@
-import { createServer } from 'node:net';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { AgentClient } from '../../src/client/agent-client.js';
 import { launchBrowser, loginAndConsent, type TestBrowser } from '../support/browser.js';
 import { startOidcServer, type OidcServer } from '../support/oidc-server.js';
-import { Sandbox } from '../support/sandbox.js';
-import { spawnSigil, writeConfig } from '../oauth/flow-helpers.js';
+import { closedPort } from '../support/loopback-http.js';
+import type { Sandbox } from '../support/sandbox.js';
+import { agentWithConfig, oidcProvider, spawnSigil } from '../oauth/flow-helpers.js';
 
 /**
  * `sigil accounts remove` said "Removed …" whether or not the provider revoked the grant (the
  * TUI said it): now it says revoked, no revocation endpoint (revoke it there: the page when
  * known), or revocation failed and why — and --json carries the same.
  */
-async function closedPort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
-
 /** An OAuth account with a refresh token, stored straight through set_token (no sign-in). */
 async function oauthAccount(sb: Sandbox, service: string, account: string): Promise<void> {
   const c = await AgentClient.connect({ socketPath: sb.socket });
@@ -36,10 +28,7 @@ describe('accounts remove against a real OpenID provider (it has a revocation en
   beforeAll(async () => {
     op = await startOidcServer();
     browser = await launchBrowser();
-    sb = new Sandbox();
-    writeConfig(sb, `[providers.corp]\nissuer = "${op.issuer}"\nclient_id = "${op.clientId}"\nscopes = ["openid"]\n`);
-    await sb.startAgent();
-    await sb.initAndUnlock();
+    sb = await agentWithConfig(oidcProvider(op));
   });
   afterAll(async () => {
     sb?.cleanup();
@@ -76,17 +65,13 @@ describe('accounts remove without revocation at the provider', () => {
   let port: number;
   beforeEach(async () => {
     port = await closedPort();
-    sb = new Sandbox();
-    writeConfig(
-      sb,
+    sb = await agentWithConfig(
       // github: the preset's own endpoints (never contacted here); own: a provider without a
       // revocation endpoint; down: one whose revocation endpoint does not answer.
       `[providers.github]\nclient_id = "Iv1.sigiltest"\n\n` +
         `[providers.own]\nclient_id = "x"\nauthorization_endpoint = "http://127.0.0.1:${port}/authorize"\ntoken_endpoint = "http://127.0.0.1:${port}/token"\n\n` +
         `[providers.down]\nclient_id = "x"\nauthorization_endpoint = "http://127.0.0.1:${port}/authorize"\ntoken_endpoint = "http://127.0.0.1:${port}/token"\nrevocation_endpoint = "http://127.0.0.1:${port}/revoke"\n`,
     );
-    await sb.startAgent();
-    await sb.initAndUnlock();
   });
   afterEach(() => sb.cleanup());
 

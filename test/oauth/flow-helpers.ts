@@ -1,7 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BIN, type RunResult, type Sandbox } from '../support/sandbox.js';
+import type { FakeGithub } from '../support/fake-github.js';
+import type { OidcServer } from '../support/oidc-server.js';
+import { BIN, Sandbox, type RunResult } from '../support/sandbox.js';
 
 /** A CLI command whose stderr is watched while it runs (it waits for a sign-in). */
 export interface LiveCommand {
@@ -53,6 +55,26 @@ export function writeConfig(sb: Sandbox, toml: string): void {
   const dir = join(sb.home, 'config/sigilforge');
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'config.toml'), toml);
+}
+
+/** A new sandbox whose agent runs unlocked with config.toml `toml`. */
+export async function agentWithConfig(toml: string): Promise<Sandbox> {
+  const sb = new Sandbox();
+  writeConfig(sb, toml);
+  await sb.startAgent();
+  await sb.initAndUnlock();
+  return sb;
+}
+
+/** config.toml's [providers.github] pointing at the fake (client_id "Iv1.sigiltest"). */
+export function fakeGithubProvider(gh: FakeGithub): string {
+  const e = gh.endpoints;
+  return `[providers.github]\nclient_id = "Iv1.sigiltest"\nauthorization_endpoint = "${e.authorization_endpoint}"\ntoken_endpoint = "${e.token_endpoint}"\ndevice_authorization_endpoint = "${e.device_authorization_endpoint}"\n`;
+}
+
+/** config.toml's [providers.corp]: the real OpenID provider, by discovery, scopes openid. */
+export function oidcProvider(op: OidcServer): string {
+  return `[providers.corp]\nissuer = "${op.issuer}"\nclient_id = "${op.clientId}"\nscopes = ["openid"]\n`;
 }
 
 /**

@@ -7,26 +7,34 @@ import { spacedCode } from '../../src/tui/format.js';
 import { startFakeGithub, type FakeGithub } from '../support/fake-github.js';
 import { startOidcServer, type OidcServer } from '../support/oidc-server.js';
 import { Sandbox } from '../support/sandbox.js';
-import { writeConfig } from '../oauth/flow-helpers.js';
+import { agentWithConfig, fakeGithubProvider, writeConfig } from '../oauth/flow-helpers.js';
+import { closedPort } from '../support/loopback-http.js';
 import type { TuiDeps } from '../../src/tui/deps.js';
 import { KEY, mountApp, realDeps, type Mounted } from './helpers.js';
 
 /** The device code as the TUI shows it: spaced letters, e.g. "W D J B - M J H T". */
 const SPACED_CODE = /([A-Z0-9] ){4}- ([A-Z0-9] ){3}[A-Z0-9]/;
 
+/** a → provider github → name → scopes as prefilled → the flow kind list. */
+async function toKindStep(app: Mounted, name: string): Promise<void> {
+  await app.waitFor('SERVICE');
+  await app.press('a');
+  await app.waitFor(/› github\s+preset/);
+  await app.press(KEY.enter);
+  await app.waitFor('Account name for github:');
+  await app.type(name);
+  await app.press(KEY.enter);
+  await app.waitFor('Scopes:');
+  await app.press(KEY.enter);
+  await app.waitFor('How to sign in:');
+}
+
 describe('add account (real agent, fake GitHub)', () => {
   let gh: FakeGithub;
   let sb: Sandbox;
   beforeAll(async () => {
     gh = await startFakeGithub({ interval: 1 });
-    sb = new Sandbox();
-    const e = gh.endpoints;
-    writeConfig(
-      sb,
-      `[providers.github]\nclient_id = "Iv1.sigiltest"\nauthorization_endpoint = "${e.authorization_endpoint}"\ntoken_endpoint = "${e.token_endpoint}"\ndevice_authorization_endpoint = "${e.device_authorization_endpoint}"\n`,
-    );
-    await sb.startAgent();
-    await sb.initAndUnlock();
+    sb = await agentWithConfig(fakeGithubProvider(gh));
   });
   afterAll(async () => {
     sb.cleanup();
@@ -35,20 +43,6 @@ describe('add account (real agent, fake GitHub)', () => {
 
   async function accounts(): Promise<{ service: string; account: string; kind: string }[]> {
     return JSON.parse((await sb.sigil(['accounts', 'list', '--json'])).stdout) as { service: string; account: string; kind: string }[];
-  }
-
-  /** a → provider github → name → scopes as prefilled → the flow kind list. */
-  async function toKindStep(app: Mounted, name: string): Promise<void> {
-    await app.waitFor('SERVICE');
-    await app.press('a');
-    await app.waitFor(/› github\s+preset/);
-    await app.press(KEY.enter);
-    await app.waitFor('Account name for github:');
-    await app.type(name);
-    await app.press(KEY.enter);
-    await app.waitFor('Scopes:');
-    await app.press(KEY.enter);
-    await app.waitFor('How to sign in:');
   }
 
   it('shows the device code large with the verification URL, and Esc cancels the flow', async () => {
@@ -144,11 +138,7 @@ describe('the sign-in URL (real agent, fake GitHub)', () => {
   let sb: Sandbox;
   beforeAll(async () => {
     gh = await startFakeGithub();
-    sb = new Sandbox();
-    const e = gh.endpoints;
-    writeConfig(sb, `[providers.github]\nclient_id = "Iv1.sigiltest"\nauthorization_endpoint = "${e.authorization_endpoint}"\ntoken_endpoint = "${e.token_endpoint}"\ndevice_authorization_endpoint = "${e.device_authorization_endpoint}"\n`);
-    await sb.startAgent();
-    await sb.initAndUnlock();
+    sb = await agentWithConfig(fakeGithubProvider(gh));
   });
   afterAll(async () => {
     sb.cleanup();
@@ -172,16 +162,8 @@ describe('the sign-in URL (real agent, fake GitHub)', () => {
       ...overrides,
     });
     const app = await mountApp(deps);
-    await app.waitFor('SERVICE');
-    await app.press('a');
-    await app.waitFor(/› github\s+preset/);
-    await app.press(KEY.enter);
-    await app.waitFor('Account name for github:');
-    await app.type(`u${Math.random().toString(36).slice(2, 8)}`);
-    await app.press(KEY.enter);
-    await app.waitFor('Scopes:');
-    await app.press(KEY.enter);
-    await app.waitFor(/› browser/);
+    await toKindStep(app, `u${Math.random().toString(36).slice(2, 8)}`);
+    expect(app.lastFrame()).toMatch(/› browser/);
     await app.press(KEY.enter);
     await app.waitFor('Sign in to github by visiting:');
     expect(opened).toHaveLength(1);
@@ -237,14 +219,8 @@ describe('the sign-in URL (real agent, fake GitHub)', () => {
   it('copies the device flow\'s verification URI, shown on a line of its own', async () => {
     const app = await mountApp(realDeps(sb));
     try {
-      await app.waitFor('SERVICE');
-      await app.press('a');
-      await app.waitFor(/› github\s+preset/);
-      await app.press(KEY.enter);
-      await app.waitFor('Account name for github:');
-      await app.type('dev');
-      await app.press(KEY.enter, KEY.enter);
-      await app.waitFor(/› device code/);
+      await toKindStep(app, 'dev');
+      expect(app.lastFrame()).toMatch(/› device code/);
       await app.press(KEY.enter);
       const frame = await app.waitFor(SPACED_CODE);
       const verification = `${gh.endpoints.device_authorization_endpoint.replace(/\/code$/, '')}`;
@@ -278,14 +254,6 @@ describe('add account with a custom OpenID issuer (real agent, real oidc-provide
   });
 
   const configText = () => readFileSync(join(sb.home, 'config/sigilforge/config.toml'), 'utf8');
-
-  async function closedPort(): Promise<number> {
-    const srv = createServer();
-    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-    const port = (srv.address() as { port: number }).port;
-    await new Promise<void>((r) => srv.close(() => r()));
-    return port;
-  }
 
   /** a → down to the last entry of the provider list, "Custom OpenID issuer…". */
   async function toCustomEntry(app: Mounted): Promise<void> {

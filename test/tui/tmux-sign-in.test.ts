@@ -2,9 +2,9 @@ import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeGithub, type FakeGithub } from '../support/fake-github.js';
-import { BIN, Sandbox, which } from '../support/sandbox.js';
+import { BIN, which, type Sandbox } from '../support/sandbox.js';
 import { shQuote, sleep, TmuxPane } from '../support/tmux.js';
-import { spawnSigil, writeConfig } from '../oauth/flow-helpers.js';
+import { agentWithConfig, fakeGithubProvider, spawnSigil } from '../oauth/flow-helpers.js';
 
 /**
  * The sign-in URL in a real terminal (tmux, 80 columns): the TUI prints it whole on one line,
@@ -56,11 +56,7 @@ describe.skipIf(!hasTmux)('the sign-in URL in tmux', () => {
 
   beforeAll(async () => {
     gh = await startFakeGithub();
-    sb = new Sandbox();
-    const e = gh.endpoints;
-    writeConfig(sb, `[providers.github]\nclient_id = "Iv1.sigiltest"\nauthorization_endpoint = "${e.authorization_endpoint}"\ntoken_endpoint = "${e.token_endpoint}"\ndevice_authorization_endpoint = "${e.device_authorization_endpoint}"\n`);
-    await sb.startAgent();
-    await sb.initAndUnlock();
+    sb = await agentWithConfig(fakeGithubProvider(gh));
   });
 
   afterAll(async () => {
