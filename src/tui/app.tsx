@@ -176,25 +176,25 @@ function Shell({ onQuit }: { onQuit(): void }) {
   return (
     <KeyCaptureContext.Provider value={setCapture}>
       <SpillContext.Provider value={spillRows}>
-      <Box flexDirection="column" width={columns} height={rows}>
-        {/* Blank rows for what soft-wrapping adds below: the terminal scrolls them away. */}
-        {spill ? <Box height={spill} flexShrink={0} /> : null}
-        <TabBar current={tab} crumb={crumb} locked={locked !== false} />
-        {/* The help hides the screen without unmounting it: a sign-in in progress goes on.
-            Clipped vertically only: lines are cut to the width already, and a horizontal
-            clip makes ink re-slice every line of every frame. */}
-        {help && !confirm.question ? <HelpOverlay height={bodyHeight} width={columns} /> : null}
-        {confirm.question ? (
-          <Box height={bodyHeight} flexDirection="column" justifyContent="center" alignItems="center">
-            <ConfirmUseBox question={confirm.question} nowMs={now()} width={columns} />
+        <Box flexDirection="column" width={columns} height={rows}>
+          {/* Blank rows for what soft-wrapping adds below: the terminal scrolls them away. */}
+          {spill ? <Box height={spill} flexShrink={0} /> : null}
+          <TabBar current={tab} crumb={crumb} locked={locked !== false} />
+          {/* The help hides the screen without unmounting it: a sign-in in progress goes on.
+              Clipped vertically only: lines are cut to the width already, and a horizontal
+              clip makes ink re-slice every line of every frame. */}
+          {help && !confirm.question ? <HelpOverlay height={bodyHeight} width={columns} /> : null}
+          {confirm.question ? (
+            <Box height={bodyHeight} flexDirection="column" justifyContent="center" alignItems="center">
+              <ConfirmUseBox question={confirm.question} nowMs={now()} width={columns} />
+            </Box>
+          ) : null}
+          <Box flexDirection="column" height={bodyHeight} overflowY="hidden" display={help || confirm.question ? 'none' : 'flex'}>
+            {body}
           </Box>
-        ) : null}
-        <Box flexDirection="column" height={bodyHeight} overflowY="hidden" display={help || confirm.question ? 'none' : 'flex'}>
-          {body}
+          <NoticeLine notice={notice} width={columns} />
+          <StatusBar status={status} connection={connection} width={columns} />
         </Box>
-        <NoticeLine notice={notice} width={columns} />
-        <StatusBar status={status} connection={connection} width={columns} />
-      </Box>
       </SpillContext.Provider>
     </KeyCaptureContext.Provider>
   );

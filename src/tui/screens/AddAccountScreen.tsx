@@ -15,7 +15,7 @@ import { useDeps } from '../hooks/use-deps.js';
 import { useFlow } from '../hooks/use-flow.js';
 import { useKeyCapture } from '../hooks/use-key-capture.js';
 import { useProviders } from '../hooks/use-providers.js';
-import { clipboardSequence } from '../terminal-links.js';
+import { clipboardSequence, printableUrl } from '../terminal-links.js';
 
 export interface AddPreset {
   service: string;
@@ -320,9 +320,9 @@ export function AddAccountScreen({ preset, active, height, notify, onDone }: Add
   );
 }
 
-/** The URL the c key copies: the one to open (with the code in it, when the provider gives that). */
+/** The URL the c key copies, as shown: the one to open (with the code in it, when the provider gives that). */
 function signInUrl(f: FlowStart): string {
-  return (f.kind === 'device' ? (f.verification_uri_complete ?? f.verification_uri) : f.authorization_url) ?? '';
+  return printableUrl((f.kind === 'device' ? (f.verification_uri_complete ?? f.verification_uri) : f.authorization_url) ?? '');
 }
 
 function FlowView({ state, service, account }: { state: ReturnType<typeof useFlow>['state']; service: string; account: string }) {
