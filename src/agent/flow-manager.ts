@@ -20,6 +20,13 @@ export interface FlowOutcome {
   expires_at: number | null;
 }
 
+/**
+ * How a flow was stopped before it finished, as its audit line says: a cancel (cancel_flow, or
+ * every client waiting on it went away), a newer flow for the account, or the lock. A flow that
+ * runs out of time is audited FLOW_TIMEOUT instead.
+ */
+type Stopped = 'cancelled' | 'replaced' | 'locked';
+
 interface Flow {
   id: string;
   service: string;
@@ -27,6 +34,10 @@ interface Flow {
   kind: FlowKind;
   abort: AbortController;
   outcome: Promise<FlowOutcome>;
+  /** why: set by stop(), read by the audit line; settled: the outcome is in. */
+  end: { why?: Stopped; settled: boolean };
+  /** Connections in wait_flow on it now. */
+  waiters: number;
 }
 
 /** How long a person gets to finish signing in before the flow gives up. */
@@ -58,7 +69,7 @@ export class FlowManager {
     if (kind === 'auth_code' && !meta.authorization_endpoint) {
       throw new SigilError(ErrorCode.BAD_REQUEST, `${service} has no authorization endpoint; use the device flow (--device)`);
     }
-    for (const f of this.flows.values()) if (f.service === service && f.account === account) this.cancel(f.id, 'replaced by a new flow');
+    for (const f of this.flows.values()) if (f.service === service && f.account === account) this.stop(f, 'replaced', `${was(f)} replaced by a new flow`);
 
     const id = randomBytes(12).toString('hex');
     const abort = new AbortController();
@@ -85,6 +96,7 @@ export class FlowManager {
     }
     if (provider.quirks.notice) info.notice = provider.quirks.notice;
 
+    const end: Flow['end'] = { settled: false };
     const outcome = (async (): Promise<FlowOutcome> => {
       try {
         const res = await tokens;
@@ -94,32 +106,60 @@ export class FlowManager {
         return { service, account, scopes: stored.scopes ?? scopes, expires_at: issued.expires_at };
       } catch (err) {
         const e = flowError(err, service, account);
-        this.state.audit.record({ op: 'flow_complete', target: `${service}/${account}`, result: e.code });
+        this.state.audit.record({ op: 'flow_complete', target: `${service}/${account}`, result: end.why ?? e.code });
         throw e;
       } finally {
         clearTimeout(timer);
+        end.settled = true;
         setTimeout(() => this.flows.delete(id), KEEP_FINISHED_MS).unref();
       }
     })();
     outcome.catch(() => {});
-    this.flows.set(id, { id, service, account, kind, abort, outcome });
+    this.flows.set(id, { id, service, account, kind, abort, outcome, end, waiters: 0 });
     return info;
   }
 
-  async wait(id: string): Promise<FlowOutcome> {
-    return this.require(id).outcome;
+  /**
+   * The flow's outcome. `gone` resolves when the waiting client has gone (its connection
+   * ended): when the last waiter goes (a `sigil accounts add` killed, a closed terminal)
+   * nobody is left to use the sign-in, so it is cancelled rather than left to time out.
+   */
+  async wait(id: string, gone?: Promise<void>): Promise<FlowOutcome> {
+    const flow = this.require(id);
+    if (!gone) return flow.outcome;
+    flow.waiters++;
+    let waiting = true;
+    const leave = () => {
+      if (!waiting) return false;
+      waiting = false;
+      return --flow.waiters === 0;
+    };
+    void gone.then(() => {
+      if (leave()) this.stop(flow, 'cancelled', `${was(flow)} cancelled: the client waiting for it went away`);
+    });
+    try {
+      return await flow.outcome;
+    } finally {
+      leave();
+    }
   }
 
-  cancel(id: string, why = 'cancelled'): boolean {
+  /** cancel_flow: false when the flow had already ended. */
+  cancel(id: string): boolean {
     const flow = this.require(id);
-    if (flow.abort.signal.aborted) return false;
-    flow.abort.abort(new SigilError(ErrorCode.FLOW_TIMEOUT, `the sign-in for ${flow.service}/${flow.account} was ${why}`));
-    return true;
+    return this.stop(flow, 'cancelled', `${was(flow)} cancelled`);
   }
 
   /** On lock: a flow cannot store its tokens in a locked vault. */
   cancelAll(): void {
-    for (const f of this.flows.values()) if (!f.abort.signal.aborted) f.abort.abort(new SigilError(ErrorCode.FLOW_TIMEOUT, 'the agent was locked'));
+    for (const f of this.flows.values()) this.stop(f, 'locked', 'the agent was locked');
+  }
+
+  private stop(flow: Flow, why: Stopped, message: string): boolean {
+    if (flow.end.settled || flow.abort.signal.aborted) return false;
+    flow.end.why = why;
+    flow.abort.abort(new SigilError(ErrorCode.FLOW_TIMEOUT, message));
+    return true;
   }
 
   get active(): number {
@@ -132,6 +172,8 @@ export class FlowManager {
     return flow;
   }
 }
+
+const was = (f: Flow) => `the sign-in for ${f.service}/${f.account} was`;
 
 /** What ended a flow, as one of our codes with the provider's words. */
 function flowError(err: unknown, service: string, account: string): SigilError {

@@ -262,24 +262,27 @@ export class TokenService {
   }
 
   /**
-   * Revokes the account's refresh token at the provider when it has a revocation endpoint
-   * (RFC 7009), so removing an account really signs it out. Best effort: a provider that
-   * is down must not stop a person from removing an account.
+   * Revokes the account's grant at the provider when it has a revocation endpoint (RFC 7009):
+   * the refresh token, or the access token when there is none (GitHub's non-expiring tokens),
+   * so removing an account really signs it out. Best effort: a provider that is down must not
+   * stop a person from removing an account. `unsupported`: the provider has no endpoint, so
+   * the grant stays until the person revokes it there.
    */
-  async revoke(service: string, account: string): Promise<{ revoked: boolean; error?: string }> {
+  async revoke(service: string, account: string): Promise<{ revoked: boolean; unsupported?: boolean; error?: string }> {
     const store = this.state.requireStore();
     const rt = await store.get(credentialKey(service, account, 'refresh_token'));
-    if (!rt) return { revoked: false };
+    const token = rt ?? (await store.get(credentialKey(service, account, 'access_token')));
+    if (!token) return { revoked: false };
     try {
       const config = await this.providers.configuration(service);
-      if (!config.serverMetadata().revocation_endpoint) return { revoked: false };
+      if (!config.serverMetadata().revocation_endpoint) return { revoked: false, unsupported: true };
       const { tokenRevocation } = await import('openid-client');
-      await tokenRevocation(config, rt.toString('utf8'), { token_type_hint: 'refresh_token' });
+      await tokenRevocation(config, token.toString('utf8'), { token_type_hint: rt ? 'refresh_token' : 'access_token' });
       return { revoked: true };
     } catch (err) {
       return { revoked: false, error: describeError(err) };
     } finally {
-      rt.fill(0);
+      token.fill(0);
     }
   }
 

@@ -150,7 +150,12 @@ export function buildProgram(): Command {
   );
   flowOptions(account.command('authorize <service> <account>').description('sign an account in again')).action(lazy(authz, (m) => m.accountsAuthorize));
   account.command('list').alias('ls').description('list accounts').option('--json', 'print JSON').action(lazy(accounts, (m) => m.accountsList));
-  account.command('remove <service> <account>').alias('rm').description('delete an account and its credentials').action(lazy(accounts, (m) => m.accountsRemove));
+  account
+    .command('remove <service> <account>')
+    .alias('rm')
+    .description('delete an account and its credentials, revoking the grant at the provider')
+    .option('--json', 'print JSON (with the revocation outcome)')
+    .action(lazy(accounts, (m) => m.accountsRemove));
 
   const provider = program.command('providers').description('OAuth providers: built-in presets and config.toml');
   provider.command('list').alias('ls').description('list providers and whether they are ready').option('--json', 'print JSON').action(lazy(providersCmd, (m) => m.providersList));

@@ -24,6 +24,8 @@ export interface ProviderEndpoints {
 
 export interface ProviderPreset extends ProviderEndpoints {
   scopes: string[];
+  /** Where a person revokes a grant by hand, for a provider without a revocation endpoint. */
+  revoke_page?: string;
   /** Extra authorization request parameters. */
   auth_params?: Record<string, string>;
   quirks?: ProviderQuirks;
@@ -35,6 +37,7 @@ export const PRESETS: Readonly<Record<string, ProviderPreset>> = {
     token_endpoint: 'https://github.com/login/oauth/access_token',
     device_authorization_endpoint: 'https://github.com/login/device/code',
     scopes: ['read:user'],
+    revoke_page: 'https://github.com/settings/applications',
     quirks: {
       errorsWithHttp200: true,
       reauthErrors: ['bad_refresh_token'],
@@ -45,6 +48,7 @@ export const PRESETS: Readonly<Record<string, ProviderPreset>> = {
     authorization_endpoint: 'https://accounts.spotify.com/authorize',
     token_endpoint: 'https://accounts.spotify.com/api/token',
     scopes: ['user-read-private'],
+    revoke_page: 'https://www.spotify.com/account/apps/',
   },
   google: {
     issuer: 'https://accounts.google.com',

@@ -45,6 +45,20 @@ export interface AccountInfo {
   last_used: number | null;
 }
 
+/** remove_account. revocation: what happened to the grant at the provider ("none": nothing
+ *  to revoke — a static token, or revoke: false). */
+export interface AccountRemoval {
+  service: string;
+  account: string;
+  removed_credentials: number;
+  revoked: boolean;
+  revocation: 'revoked' | 'unsupported' | 'failed' | 'none';
+  /** Why the revocation failed (the account is removed all the same). */
+  error?: string;
+  /** Where to revoke the grant by hand, when known. */
+  revoke_page?: string;
+}
+
 export interface ProviderInfo {
   name: string;
   configured: boolean;

@@ -1,12 +1,12 @@
 import { Box, Text, useInput } from 'ink';
-import { useCallback, useEffect, useRef, useState, type ReactNode } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
 import type { AccountInfo } from '../protocol/results.js';
 import { ConfirmUseBox } from './components/ConfirmUseBox.js';
 import { HelpOverlay } from './components/HelpOverlay.js';
 import { NoticeLine } from './components/NoticeLine.js';
 import { StatusBar } from './components/StatusBar.js';
 import { TabBar, type Tab } from './components/TabBar.js';
-import { DepsContext, KeyCaptureContext, type TuiDeps } from './deps.js';
+import { DepsContext, KeyCaptureContext, SpillContext, type SpillRows, type TuiDeps } from './deps.js';
 import { useAccounts } from './hooks/use-accounts.js';
 import { useAgentStatus } from './hooks/use-agent-status.js';
 import { useConfirmRequests } from './hooks/use-confirm-requests.js';
@@ -94,8 +94,24 @@ function Shell({ onQuit }: { onQuit(): void }) {
     else if (key.tab) setRoute((r) => (r.name === 'audit' ? { name: 'accounts' } : { name: 'audit' }));
   });
 
-  const bodyHeight = Math.max(3, rows - CHROME_ROWS);
   const active = !help && !confirm.question;
+  // Rows soft-wrapped lines of the screen add (UrlLine); none while the help or a question hides it.
+  const [spills, setSpills] = useState<Record<string, number>>({});
+  const spill = active ? Object.values(spills).reduce((a, b) => a + b, 0) : 0;
+  // Stable, so a line's effects do not run again each time another line's count changes.
+  const reserve = useCallback((id: string, n: number) => setSpills((s) => (s[id] === n ? s : { ...s, [id]: n })), []);
+  const release = useCallback(
+    (id: string) =>
+      setSpills((s) => {
+        if (!(id in s)) return s;
+        const rest = { ...s };
+        delete rest[id];
+        return rest;
+      }),
+    [],
+  );
+  const spillRows = useMemo<SpillRows>(() => ({ columns, reserve, release, granted: (id) => (active ? (spills[id] ?? 0) : 0) }), [columns, reserve, release, active, spills]);
+  const bodyHeight = Math.max(3, rows - CHROME_ROWS - spill);
   const nowS = Math.floor(now() / 1000);
   const toAccounts = () => setRoute({ name: 'accounts' });
   const authorize = (a: AccountInfo) => setRoute({ name: 'add', preset: { service: a.service, account: a.account, scopes: a.scopes } });
@@ -126,6 +142,7 @@ function Shell({ onQuit }: { onQuit(): void }) {
         preset={route.preset}
         active={active}
         height={bodyHeight}
+        notify={notify}
         onDone={(changed) => {
           if (changed) void accounts.reload();
           toAccounts();
@@ -158,23 +175,27 @@ function Shell({ onQuit }: { onQuit(): void }) {
 
   return (
     <KeyCaptureContext.Provider value={setCapture}>
-      <Box flexDirection="column" width={columns} height={rows}>
-        <TabBar current={tab} crumb={crumb} locked={locked !== false} />
-        {/* The help hides the screen without unmounting it: a sign-in in progress goes on.
-            Clipped vertically only: lines are cut to the width already, and a horizontal
-            clip makes ink re-slice every line of every frame. */}
-        {help && !confirm.question ? <HelpOverlay height={bodyHeight} width={columns} /> : null}
-        {confirm.question ? (
-          <Box height={bodyHeight} flexDirection="column" justifyContent="center" alignItems="center">
-            <ConfirmUseBox question={confirm.question} nowMs={now()} width={columns} />
+      <SpillContext.Provider value={spillRows}>
+        <Box flexDirection="column" width={columns} height={rows}>
+          {/* Blank rows for what soft-wrapping adds below: the terminal scrolls them away. */}
+          {spill ? <Box height={spill} flexShrink={0} /> : null}
+          <TabBar current={tab} crumb={crumb} locked={locked !== false} />
+          {/* The help hides the screen without unmounting it: a sign-in in progress goes on.
+              Clipped vertically only: lines are cut to the width already, and a horizontal
+              clip makes ink re-slice every line of every frame. */}
+          {help && !confirm.question ? <HelpOverlay height={bodyHeight} width={columns} /> : null}
+          {confirm.question ? (
+            <Box height={bodyHeight} flexDirection="column" justifyContent="center" alignItems="center">
+              <ConfirmUseBox question={confirm.question} nowMs={now()} width={columns} />
+            </Box>
+          ) : null}
+          <Box flexDirection="column" height={bodyHeight} overflowY="hidden" display={help || confirm.question ? 'none' : 'flex'}>
+            {body}
           </Box>
-        ) : null}
-        <Box flexDirection="column" height={bodyHeight} overflowY="hidden" display={help || confirm.question ? 'none' : 'flex'}>
-          {body}
+          <NoticeLine notice={notice} width={columns} />
+          <StatusBar status={status} connection={connection} width={columns} />
         </Box>
-        <NoticeLine notice={notice} width={columns} />
-        <StatusBar status={status} connection={connection} width={columns} />
-      </Box>
+      </SpillContext.Provider>
     </KeyCaptureContext.Provider>
   );
 }

@@ -1,16 +1,19 @@
 import { createContext } from 'react';
+import type { BrowserSupport } from '../cli/open-browser.js';
 import type { AgentSession } from './agent-session.js';
 
 /**
  * Everything the TUI reaches outside itself, injected so tests need no global patches: the
- * agent session, the browser opener, the clock and the poll periods.
+ * agent session, the browser opener, the terminal's abilities, the clock and the poll periods.
  */
 export interface TuiDeps {
   session: AgentSession;
   /** Opens a URL in the person's browser; false when nothing could be started. */
   openUrl(url: string): Promise<boolean>;
-  /** Whether a browser here could reach this machine's loopback (not over SSH, not a console). */
-  canOpenBrowser(): boolean;
+  /** Which flow to offer first and whether openUrl has a browser to start: the CLI's answer. */
+  browser(): BrowserSupport;
+  /** The terminal shows OSC 8 hyperlinks (else URLs are plain text). */
+  hyperlinks: boolean;
   /** Milliseconds since the epoch. */
   now(): number;
   poll: PollPeriods;
@@ -31,3 +34,19 @@ export const DepsContext = createContext<TuiDeps | null>(null);
 
 /** Which keys the shell (q, ?, l, 1, 2) may take: none while a screen reads typed text. */
 export const KeyCaptureContext = createContext<(capturing: boolean) => void>(() => {});
+
+/**
+ * Rows the terminal adds to ink's layout by soft-wrapping a line wider than the screen (a URL
+ * printed whole, so it can be copied): a line asks for them with reserve(), the shell keeps
+ * that many blank rows at the top — they scroll away as the terminal wraps the line — and
+ * granted() says when the layout has them, so no frame is taller than the terminal.
+ */
+export interface SpillRows {
+  columns: number;
+  reserve(id: string, rows: number): void;
+  release(id: string): void;
+  granted(id: string): number;
+}
+
+/** null outside the shell (a screen rendered alone): nothing to keep count of. */
+export const SpillContext = createContext<SpillRows | null>(null);

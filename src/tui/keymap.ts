@@ -49,6 +49,7 @@ export const KEYMAP: KeySection[] = [
     keys: [
       ['↑↓ Enter', 'pick, next step'],
       ['Esc', 'back; cancels a sign-in'],
+      ['c', 'copy the sign-in URL (OSC 52)'],
     ],
   },
   {

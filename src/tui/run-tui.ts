@@ -1,12 +1,13 @@
 import { writeSync } from 'node:fs';
 import { render, type Instance } from 'ink';
 import { createElement, type ReactElement } from 'react';
-import { hasDisplay, openBrowser } from '../cli/open-browser.js';
+import { browserSupport, openBrowser } from '../cli/open-browser.js';
 import { AgentClient } from '../client/agent-client.js';
 import { EXIT_CODES } from '../protocol/codes.js';
 import { AgentSession } from './agent-session.js';
 import { App } from './app.js';
 import { DEFAULT_POLL, type TuiDeps } from './deps.js';
+import { supportsHyperlinks } from './terminal-links.js';
 
 /**
  * The entry of `sigil tui` (bundled into dist/tui/tui.mjs): switch to the alternate screen,
@@ -42,7 +43,8 @@ export function runTui(opts: RunTuiOptions = {}): Promise<void> {
   const deps: TuiDeps = {
     session,
     openUrl: (url) => openBrowser(url),
-    canOpenBrowser: () => hasDisplay(),
+    browser: () => browserSupport(),
+    hyperlinks: supportsHyperlinks(),
     now: Date.now,
     poll: DEFAULT_POLL,
   };

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import { AgentClient } from '../../src/client/agent-client.js';
 import { launchBrowser, loginAndConsent, type Decision, type TestBrowser } from '../support/browser.js';
+import type { FakeGithub } from '../support/fake-github.js';
 import { startOidcServer, type OidcServer, type OidcServerOptions } from '../support/oidc-server.js';
 import { BIN, Sandbox, type RunResult } from '../support/sandbox.js';
 
@@ -57,6 +58,26 @@ export function writeConfig(sb: Sandbox, toml: string): void {
   const dir = join(sb.home, 'config/sigilforge');
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'config.toml'), toml);
+}
+
+/** A new sandbox whose agent runs unlocked with config.toml `toml`. */
+export async function agentWithConfig(toml: string): Promise<Sandbox> {
+  const sb = new Sandbox();
+  writeConfig(sb, toml);
+  await sb.startAgent();
+  await sb.initAndUnlock();
+  return sb;
+}
+
+/** config.toml's [providers.github] pointing at the fake (client_id "Iv1.sigiltest"). */
+export function fakeGithubProvider(gh: FakeGithub): string {
+  const e = gh.endpoints;
+  return `[providers.github]\nclient_id = "Iv1.sigiltest"\nauthorization_endpoint = "${e.authorization_endpoint}"\ntoken_endpoint = "${e.token_endpoint}"\ndevice_authorization_endpoint = "${e.device_authorization_endpoint}"\n`;
+}
+
+/** config.toml's [providers.corp]: the real OpenID provider, by discovery, scopes openid. */
+export function oidcProvider(op: OidcServer): string {
+  return `[providers.corp]\nissuer = "${op.issuer}"\nclient_id = "${op.clientId}"\nscopes = ["openid"]\n`;
 }
 
 /**

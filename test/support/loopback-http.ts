@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
 
 /**
  * An HTTP server for a fake provider on 127.0.0.1 at an ephemeral port. A handler that throws
@@ -37,4 +37,13 @@ export async function listenLoopback(handle: (req: IncomingMessage, res: ServerR
       return closed;
     },
   };
+}
+
+/** A 127.0.0.1 port where nothing listens (just freed): a provider endpoint that is down. */
+export async function closedPort(): Promise<number> {
+  const srv = createTcpServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as AddressInfo).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
 }

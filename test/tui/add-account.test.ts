@@ -7,25 +7,34 @@ import { spacedCode } from '../../src/tui/format.js';
 import { startFakeGithub, type FakeGithub } from '../support/fake-github.js';
 import { startOidcServer, type OidcServer } from '../support/oidc-server.js';
 import { Sandbox } from '../support/sandbox.js';
-import { writeConfig } from '../oauth/flow-helpers.js';
+import { agentWithConfig, fakeGithubProvider, writeConfig } from '../oauth/flow-helpers.js';
+import { closedPort } from '../support/loopback-http.js';
+import type { TuiDeps } from '../../src/tui/deps.js';
 import { KEY, mountApp, realDeps, type Mounted } from './helpers.js';
 
 /** The device code as the TUI shows it: spaced letters, e.g. "W D J B - M J H T". */
 const SPACED_CODE = /([A-Z0-9] ){4}- ([A-Z0-9] ){3}[A-Z0-9]/;
+
+/** a → provider github → name → scopes as prefilled → the flow kind list. */
+async function toKindStep(app: Mounted, name: string): Promise<void> {
+  await app.waitFor('SERVICE');
+  await app.press('a');
+  await app.waitFor(/› github\s+preset/);
+  await app.press(KEY.enter);
+  await app.waitFor('Account name for github:');
+  await app.type(name);
+  await app.press(KEY.enter);
+  await app.waitFor('Scopes:');
+  await app.press(KEY.enter);
+  await app.waitFor('How to sign in:');
+}
 
 describe('add account (real agent, fake GitHub)', () => {
   let gh: FakeGithub;
   let sb: Sandbox;
   beforeAll(async () => {
     gh = await startFakeGithub({ interval: 1 });
-    sb = new Sandbox();
-    const e = gh.endpoints;
-    writeConfig(
-      sb,
-      `[providers.github]\nclient_id = "Iv1.sigiltest"\nauthorization_endpoint = "${e.authorization_endpoint}"\ntoken_endpoint = "${e.token_endpoint}"\ndevice_authorization_endpoint = "${e.device_authorization_endpoint}"\n`,
-    );
-    await sb.startAgent();
-    await sb.initAndUnlock();
+    sb = await agentWithConfig(fakeGithubProvider(gh));
   });
   afterAll(async () => {
     sb.cleanup();
@@ -36,26 +45,12 @@ describe('add account (real agent, fake GitHub)', () => {
     return JSON.parse((await sb.sigil(['accounts', 'list', '--json'])).stdout) as { service: string; account: string; kind: string }[];
   }
 
-  /** a → provider github → name → scopes as prefilled → the flow kind list. */
-  async function toKindStep(app: Mounted, name: string): Promise<void> {
-    await app.waitFor('SERVICE');
-    await app.press('a');
-    await app.waitFor(/› github\s+preset/);
-    await app.press(KEY.enter);
-    await app.waitFor('Account name for github:');
-    await app.type(name);
-    await app.press(KEY.enter);
-    await app.waitFor('Scopes:');
-    await app.press(KEY.enter);
-    await app.waitFor('How to sign in:');
-  }
-
   it('shows the device code large with the verification URL, and Esc cancels the flow', async () => {
     const deps = realDeps(sb);
     const app = await mountApp(deps);
     try {
       await toKindStep(app, 'work');
-      // No browser can come back here (canOpenBrowser false): the device flow is preselected.
+      // No browser can come back here (preferred: device): the device flow is preselected.
       expect(app.lastFrame()).toMatch(/› device code/);
       await app.press(KEY.enter);
       const frame = await app.waitFor(SPACED_CODE);
@@ -117,7 +112,7 @@ describe('add account (real agent, fake GitHub)', () => {
     // The fake's authorize endpoint approves at once: following its redirect is the sign-in.
     const opened: string[] = [];
     const deps = realDeps(sb, {
-      canOpenBrowser: () => true,
+      browser: () => ({ preferred: 'auth_code', canLaunch: true }),
       openUrl: async (url) => {
         opened.push(url);
         void fetch(url).catch(() => {});
@@ -132,6 +127,110 @@ describe('add account (real agent, fake GitHub)', () => {
       await app.waitFor('✔ Authorized github/alt', 10_000);
       expect(opened).toHaveLength(1);
       expect(opened[0]).toMatch(/code_challenge_method=S256/);
+    } finally {
+      await app.unmount();
+    }
+  });
+});
+
+describe('the sign-in URL (real agent, fake GitHub)', () => {
+  let gh: FakeGithub;
+  let sb: Sandbox;
+  beforeAll(async () => {
+    gh = await startFakeGithub();
+    sb = await agentWithConfig(fakeGithubProvider(gh));
+  });
+  afterAll(async () => {
+    sb.cleanup();
+    await gh.close();
+  });
+
+  /** ink-testing-library's terminal: 100 columns; 24 rows (the TUI's fallback). */
+  const COLUMNS = 100;
+  const ROWS = 24;
+  const strip = (s: string) => s.replace(/\x1b\]8;;[^\x07]*\x07/g, '').replace(/\x1b\[[0-9;]*m/g, '');
+
+  /** Starts a browser sign-in whose browser "did not start": the URL is what is left to use. */
+  async function toAuthorizationUrl(overrides: Partial<TuiDeps> = {}): Promise<{ app: Mounted; url: string; deps: ReturnType<typeof realDeps> }> {
+    const opened: string[] = [];
+    const deps = realDeps(sb, {
+      browser: () => ({ preferred: 'auth_code', canLaunch: true }),
+      openUrl: async (u) => {
+        opened.push(u);
+        return false;
+      },
+      ...overrides,
+    });
+    const app = await mountApp(deps);
+    await toKindStep(app, `u${Math.random().toString(36).slice(2, 8)}`);
+    expect(app.lastFrame()).toMatch(/› browser/);
+    await app.press(KEY.enter);
+    await app.waitFor('Sign in to github by visiting:');
+    expect(opened).toHaveLength(1);
+    return { app, url: opened[0]!, deps };
+  }
+
+  it('shows the authorization URL whole on one line, not broken into indented pieces by ink', async () => {
+    const { app, url } = await toAuthorizationUrl();
+    try {
+      expect(url.length).toBeGreaterThan(COLUMNS); // the terminal must wrap it
+      const frame = await app.waitFor((f) => f.includes(url));
+      const lines = frame.split('\n');
+      expect(lines.filter((l) => l.includes('127.0.0.1'))).toEqual([` ${url}`]);
+      // Ink's layout left room for the rows the terminal's wrap adds: blank rows on top (they
+      // scroll away), so the tab bar ends up on the first row and nothing is pushed off screen.
+      const spill = Math.ceil((1 + url.length) / COLUMNS) - 1;
+      expect(lines.slice(0, spill).every((l) => l === '')).toBe(true);
+      expect(lines[spill]).toMatch(/Sigilforge/);
+      const rowsOnScreen = lines.reduce((n, l) => n + Math.max(1, Math.ceil(l.length / COLUMNS)), 0);
+      expect(rowsOnScreen).toBe(ROWS + spill);
+      expect(lines.at(-1)).toMatch(/UNLOCKED/);
+    } finally {
+      await app.unmount();
+    }
+  });
+
+  it('wraps the URL in an OSC 8 hyperlink where the terminal has them, without moving the layout', async () => {
+    const { app, url } = await toAuthorizationUrl({ hyperlinks: true });
+    try {
+      const frame = await app.waitFor((f) => f.includes(`\x1b]8;;${url}\x07${url}\x1b]8;;\x07`));
+      const lines = frame.split('\n').map(strip);
+      expect(lines.filter((l) => l.includes('127.0.0.1'))).toEqual([` ${url}`]);
+      expect(lines.at(-1)).toMatch(/UNLOCKED/);
+      expect(lines).toHaveLength(ROWS);
+    } finally {
+      await app.unmount();
+    }
+  });
+
+  it('c copies the URL with OSC 52 (its exact base64) and says so', async () => {
+    const { app, url } = await toAuthorizationUrl();
+    try {
+      await app.waitFor((f) => f.includes(url));
+      await app.press('c');
+      await app.waitFor('Copied the sign-in URL to the clipboard');
+      const osc52 = app.written().filter((w) => w.startsWith('\x1b]52;'));
+      expect(osc52).toEqual([`\x1b]52;c;${Buffer.from(url).toString('base64')}\x07`]);
+    } finally {
+      await app.unmount();
+    }
+  });
+
+  it('copies the device flow\'s verification URI, shown on a line of its own', async () => {
+    const app = await mountApp(realDeps(sb));
+    try {
+      await toKindStep(app, 'dev');
+      expect(app.lastFrame()).toMatch(/› device code/);
+      await app.press(KEY.enter);
+      const frame = await app.waitFor(SPACED_CODE);
+      const verification = `${gh.endpoints.device_authorization_endpoint.replace(/\/code$/, '')}`;
+      expect(frame.split('\n')).toContain(` ${verification}`);
+      await app.press('c');
+      await app.waitFor('Copied the sign-in URL');
+      const copied = app.written().filter((w) => w.startsWith('\x1b]52;c;')).map((w) => Buffer.from(w.slice(7, -1), 'base64').toString());
+      expect(copied).toEqual([verification]);
+      await app.press(KEY.esc);
+      await app.waitFor('Sign-in cancelled.');
     } finally {
       await app.unmount();
     }
@@ -155,14 +254,6 @@ describe('add account with a custom OpenID issuer (real agent, real oidc-provide
   });
 
   const configText = () => readFileSync(join(sb.home, 'config/sigilforge/config.toml'), 'utf8');
-
-  async function closedPort(): Promise<number> {
-    const srv = createServer();
-    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-    const port = (srv.address() as { port: number }).port;
-    await new Promise<void>((r) => srv.close(() => r()));
-    return port;
-  }
 
   /** a → down to the last entry of the provider list, "Custom OpenID issuer…". */
   async function toCustomEntry(app: Mounted): Promise<void> {

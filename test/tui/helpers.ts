@@ -49,7 +49,8 @@ export function realDeps(sb: Sandbox, overrides: Partial<TuiDeps> = {}): TuiDeps
       opened.push(url);
       return true;
     },
-    canOpenBrowser: () => false,
+    browser: () => ({ preferred: 'device', canLaunch: false }),
+    hyperlinks: false,
     now: Date.now,
     poll: TEST_POLL,
     calls,
@@ -60,6 +61,8 @@ export function realDeps(sb: Sandbox, overrides: Partial<TuiDeps> = {}): TuiDeps
 
 export interface Mounted {
   lastFrame(): string;
+  /** Everything written to the terminal so far: each frame, and what the app wrote itself. */
+  written(): string[];
   /** Writes keys (one input event per call) inside act(), then lets ink flush a lone Esc. */
   press(...keys: string[]): Promise<void>;
   /** Types text one character per input event, as a person does. */
@@ -82,6 +85,7 @@ export async function mountApp(deps: TuiDeps): Promise<Mounted> {
   const frame = () => inst.lastFrame() ?? '';
   const m: Mounted = {
     lastFrame: frame,
+    written: () => inst.frames,
     async press(...keys) {
       for (const k of keys) {
         await act(async () => {
@@ -154,7 +158,7 @@ export function fakeDeps(handlers: Record<string, (args: Record<string, unknown>
     },
     close() {},
   };
-  return { session: new AgentSession(async () => port), openUrl: async () => true, canOpenBrowser: () => false, now: Date.now, poll: TEST_POLL, ...overrides };
+  return { session: new AgentSession(async () => port), openUrl: async () => true, browser: () => ({ preferred: 'device', canLaunch: false }), hyperlinks: false, now: Date.now, poll: TEST_POLL, ...overrides };
 }
 
 export function fakeStatus(locked = false): Record<string, unknown> {

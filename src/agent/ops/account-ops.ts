@@ -2,6 +2,8 @@ import { ErrorCode } from '../../protocol/codes.js';
 import { SigilError } from '../../protocol/errors.js';
 import { stringArg } from '../../protocol/messages.js';
 import { accountPrefix } from '../../protocol/names.js';
+import type { AccountRemoval } from '../../protocol/results.js';
+import { PRESETS } from '../../oauth/provider-presets.js';
 import type { AccountMeta } from '../account-registry.js';
 import type { AgentState } from '../agent-state.js';
 import { accountTarget, type OpTable } from '../op-table.js';
@@ -68,12 +70,26 @@ export const accountOps: OpTable = {
     async run({ state }, args) {
       const { service, account } = accountArgs(args);
       const meta = state.registry.require(service, account);
-      const revocation = meta.kind === 'oauth' && args.revoke !== false ? await state.tokens.revoke(service, account) : { revoked: false };
+      const r = meta.kind === 'oauth' && args.revoke !== false ? await state.tokens.revoke(service, account) : { revoked: false };
       const store = state.requireStore();
       const keys = await store.list(accountPrefix(service, account));
       for (const key of keys) await store.delete(key);
       await state.registry.remove(service, account);
-      return { service, account, removed_credentials: keys.length, ...revocation };
+      const revocation = r.revoked ? 'revoked' : r.error !== undefined ? 'failed' : r.unsupported ? 'unsupported' : 'none';
+      const page = revocation === 'failed' || revocation === 'unsupported' ? revokePage(state, service) : undefined;
+      const answer: AccountRemoval = { service, account, removed_credentials: keys.length, revoked: r.revoked, revocation };
+      return { ...answer, ...(r.error !== undefined ? { error: r.error } : {}), ...(page ? { revoke_page: page } : {}) };
     },
   },
 };
+
+/** The preset's page for revoking by hand, while the provider is still the preset's (its endpoints not moved by config.toml). */
+function revokePage(state: AgentState, service: string): string | undefined {
+  const preset = PRESETS[service];
+  if (!preset?.revoke_page) return undefined;
+  try {
+    return state.providers.provider(service).token_endpoint === preset.token_endpoint ? preset.revoke_page : undefined;
+  } catch {
+    return undefined; // no longer configured: nothing to say about it
+  }
+}

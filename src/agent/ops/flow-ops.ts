@@ -30,8 +30,10 @@ export const flowOps: OpTable = {
   wait_flow: {
     secret: true,
     audit: false, // the flow's own completion line says how it ended
-    async run({ state }, args) {
-      return { ...(await state.flows.wait(stringArg(args, 'flow_id'))) };
+    // Input ended, not closed: a killed client's connection stays open here until its answers
+    // are out (half-open), and a waiter that can send nothing more has gone.
+    async run({ state, inputEnded }, args) {
+      return { ...(await state.flows.wait(stringArg(args, 'flow_id'), inputEnded)) };
     },
   },
 

@@ -1,8 +1,9 @@
 import { checkAccount, checkService } from '../../protocol/names.js';
 import { formatDuration } from '../../util/duration.js';
-import type { AccountInfo } from '../../protocol/results.js';
+import type { AccountInfo, AccountRemoval } from '../../protocol/results.js';
 import { call } from '../agent.js';
 import { formatTime, info, printJson, printTable } from '../output.js';
+import { removalText } from '../removal-text.js';
 
 function health(a: AccountInfo): string {
   if (a.status === 'needs_auth') return 'needs auth';
@@ -25,7 +26,8 @@ export async function accountsList(opts: { json?: boolean }): Promise<void> {
   );
 }
 
-export async function accountsRemove(service: string, account: string): Promise<void> {
-  await call('remove_account', { service: checkService(service), account: checkAccount(account) });
-  info(`Removed ${service}/${account} and its credentials.`);
+export async function accountsRemove(service: string, account: string, opts: { json?: boolean } = {}): Promise<void> {
+  const r = await call<AccountRemoval>('remove_account', { service: checkService(service), account: checkAccount(account) });
+  if (opts.json) return printJson(r);
+  info(removalText(r));
 }

@@ -5,7 +5,7 @@ import { checkAccount, checkService } from '../../protocol/names.js';
 import { formatDuration } from '../../util/duration.js';
 import type { FlowDone, FlowStart } from '../../protocol/results.js';
 import { call } from '../agent.js';
-import { hasDisplay, openBrowser } from '../open-browser.js';
+import { browserSupport, openBrowser } from '../open-browser.js';
 import { info } from '../output.js';
 
 export interface AuthorizeOpts {
@@ -36,7 +36,7 @@ async function authorize(service: string, account: string, opts: AuthorizeOpts):
   if (opts.device && opts.browser) throw new SigilError(ErrorCode.BAD_REQUEST, '--device and --browser exclude each other');
   const chosen = opts.device ? 'device' : opts.browser ? 'auth_code' : null;
   // Over SSH or on a console a browser cannot come back to this machine's loopback: prefer the device flow.
-  const preferred = chosen ?? (hasDisplay() ? 'auth_code' : 'device');
+  const preferred = chosen ?? browserSupport().preferred;
   const scopes = opts.scopes ? opts.scopes.split(/[\s,]+/).filter(Boolean) : undefined;
 
   const client = await AgentClient.connect({ clientName: 'sigil' });

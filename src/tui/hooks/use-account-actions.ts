@@ -1,6 +1,7 @@
 import { useCallback, useState } from 'react';
 import { formatDuration } from '../../util/duration.js';
-import type { AccountInfo } from '../../protocol/results.js';
+import { removalText } from '../../cli/removal-text.js';
+import type { AccountInfo, AccountRemoval } from '../../protocol/results.js';
 import type { Tone } from '../format.js';
 import { useDeps } from './use-deps.js';
 
@@ -55,9 +56,7 @@ export function useAccountActions(onChanged: () => void): AccountActions {
   const remove = useCallback(
     (a: AccountInfo) =>
       run(`remove ${a.service}/${a.account}`, async () => {
-        const r = await session.call<{ removed_credentials: number; revoked?: boolean }>('remove_account', { service: a.service, account: a.account });
-        const n = r.removed_credentials;
-        return `Removed ${a.service}/${a.account} (${n} credential${n === 1 ? '' : 's'}${r.revoked ? ', revoked at the provider' : ''})`;
+        return removalText(await session.call<AccountRemoval>('remove_account', { service: a.service, account: a.account }));
       }),
     [run, session],
   );

@@ -8,7 +8,7 @@ import { useDeps } from './use-deps.js';
 export type FlowState =
   | { phase: 'idle' }
   | { phase: 'starting' }
-  /** browserOpened: null when no browser was tried (device flow, or no display). */
+  /** browserOpened: null when no browser was tried (device flow, or none to start). */
   | { phase: 'waiting'; flow: FlowStart; browserOpened: boolean | null }
   | { phase: 'done'; result: FlowDone }
   | { phase: 'failed'; code: string; message: string }
@@ -27,7 +27,7 @@ export interface FlowControl {
  * wait_flow until the agent has the tokens. Leaving the screen mid-flow cancels it.
  */
 export function useFlow(): FlowControl {
-  const { session, openUrl, canOpenBrowser } = useDeps();
+  const { session, openUrl, browser } = useDeps();
   const [state, setState] = useState<FlowState>({ phase: 'idle' });
   const flowId = useRef<string | null>(null);
   const cancelled = useRef(false);
@@ -55,7 +55,7 @@ export function useFlow(): FlowControl {
         return;
       }
       let browserOpened: boolean | null = null;
-      if (flow.kind === 'auth_code' && flow.authorization_url && canOpenBrowser()) {
+      if (flow.kind === 'auth_code' && flow.authorization_url && browser().canLaunch) {
         browserOpened = await openUrl(flow.authorization_url).catch(() => false);
       }
       if (cancelled.current) return;
@@ -71,7 +71,7 @@ export function useFlow(): FlowControl {
         flowId.current = null;
       }
     },
-    [session, openUrl, canOpenBrowser],
+    [session, openUrl, browser],
   );
 
   const cancel = useCallback(async () => {

@@ -1,18 +1,21 @@
 import { Spinner } from '@inkjs/ui';
-import { Box, Text, useInput } from 'ink';
+import { Box, Text, useInput, useStdout } from 'ink';
 import { useRef, useState, type ReactNode } from 'react';
 import { ErrorCode } from '../../protocol/codes.js';
 import type { SigilError } from '../../protocol/errors.js';
 import { checkService } from '../../protocol/names.js';
 import { formatDuration } from '../../util/duration.js';
-import type { FlowKind, ProviderInfo } from '../../protocol/results.js';
+import type { FlowKind, FlowStart, ProviderInfo } from '../../protocol/results.js';
 import { DeviceCodeBox } from '../components/DeviceCodeBox.js';
 import { SelectList, type SelectItem } from '../components/SelectList.js';
 import { TextField } from '../components/TextField.js';
+import { UrlLine } from '../components/UrlLine.js';
+import type { Tone } from '../format.js';
 import { useDeps } from '../hooks/use-deps.js';
 import { useFlow } from '../hooks/use-flow.js';
 import { useKeyCapture } from '../hooks/use-key-capture.js';
 import { useProviders } from '../hooks/use-providers.js';
+import { clipboardSequence, printableUrl } from '../terminal-links.js';
 
 export interface AddPreset {
   service: string;
@@ -25,6 +28,8 @@ export interface AddAccountScreenProps {
   preset?: AddPreset | undefined;
   active: boolean;
   height: number;
+  /** The notice line: "copied". */
+  notify(text: string, tone?: Tone): void;
   onDone(changed: boolean): void;
 }
 
@@ -45,8 +50,9 @@ function customStepFor(err: SigilError): CustomStep {
 const splitScopes = (text: string) => text.split(/[\s,]+/).filter(Boolean);
 
 /** Add an OAuth account (or sign one in again): provider, name, scopes, flow kind, then the sign-in. */
-export function AddAccountScreen({ preset, active, height, onDone }: AddAccountScreenProps) {
-  const { canOpenBrowser } = useDeps();
+export function AddAccountScreen({ preset, active, height, notify, onDone }: AddAccountScreenProps) {
+  const { browser } = useDeps();
+  const { stdout } = useStdout();
   const { providers, error: providersError, reload: reloadProviders, add: addProvider } = useProviders();
   const flow = useFlow();
   const [step, setStep] = useState<Step>(preset ? 'kind' : 'provider');
@@ -71,9 +77,14 @@ export function AddAccountScreen({ preset, active, height, onDone }: AddAccountS
   const running = phase === 'starting' || phase === 'waiting';
 
   useInput(
-    (_input, key) => {
+    (input, key) => {
       if (running && key.escape) void flow.cancel();
       else if (!running && (key.escape || key.return)) onDone(phase === 'done');
+      else if (input === 'c' && flow.state.phase === 'waiting') {
+        // OSC 52: the terminal sets the clipboard (also over SSH); nothing is drawn.
+        stdout.write(clipboardSequence(signInUrl(flow.state.flow)));
+        notify('Copied the sign-in URL to the clipboard (OSC 52).', 'ok');
+      }
     },
     { isActive: active && step === 'flow' },
   );
@@ -263,9 +274,10 @@ export function AddAccountScreen({ preset, active, height, onDone }: AddAccountS
     );
   } else if (step === 'kind') {
     const device = info?.device !== false;
-    const preferDevice = device && !canOpenBrowser();
+    const { preferred, canLaunch } = browser();
+    const preferDevice = device && preferred === 'device';
     const items: SelectItem<FlowKind>[] = [
-      { value: 'auth_code', label: 'browser', hint: canOpenBrowser() ? 'opens your browser here' : 'shows a URL to open in a browser on this machine' },
+      { value: 'auth_code', label: 'browser', hint: canLaunch ? 'opens your browser' : 'shows a URL to open in a browser on this machine' },
       { value: 'device', label: 'device code', hint: device ? 'enter a code on any device' : `${provider} has no device endpoint`, disabled: !device },
     ];
     body = (
@@ -308,6 +320,11 @@ export function AddAccountScreen({ preset, active, height, onDone }: AddAccountS
   );
 }
 
+/** The URL the c key copies, as shown: the one to open (with the code in it, when the provider gives that). */
+function signInUrl(f: FlowStart): string {
+  return printableUrl((f.kind === 'device' ? (f.verification_uri_complete ?? f.verification_uri) : f.authorization_url) ?? '');
+}
+
 function FlowView({ state, service, account }: { state: ReturnType<typeof useFlow>['state']; service: string; account: string }) {
   switch (state.phase) {
     case 'idle':
@@ -323,10 +340,10 @@ function FlowView({ state, service, account }: { state: ReturnType<typeof useFlo
           ) : (
             <Box flexDirection="column" marginBottom={1}>
               <Text>{state.browserOpened ? `Opened your browser to sign in to ${service}. If it did not open, visit:` : `Sign in to ${service} by visiting:`}</Text>
-              <Text color="cyan">{f.authorization_url}</Text>
+              <UrlLine url={f.authorization_url ?? ''} />
             </Box>
           )}
-          <Spinner label={`Waiting for the sign-in${f.expires_in ? ` (the code expires in ${formatDuration(f.expires_in)})` : ''}… Esc cancels`} />
+          <Spinner label={`Waiting for the sign-in${f.expires_in ? ` (the code expires in ${formatDuration(f.expires_in)})` : ''}… c copies the URL · Esc cancels`} />
         </Box>
       );
     }
