@@ -1,13 +1,17 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdtempSync, readFileSync, realpathSync, rmdirSync, rmSync, writeSync } from 'node:fs';
+import { connect } from 'node:net';
 import { constants as osConstants, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { AgentClient } from '../client/agent-client.js';
 import { EXIT_CODES, isErrorCode } from '../protocol/codes.js';
 import { SigilError } from '../protocol/errors.js';
-import { defaultSocketPath } from '../util/paths.js';
+import { defaultSocketPath, sigilPaths } from '../util/paths.js';
+import { isAlive } from '../util/process-alive.js';
 import { VERSION } from '../version.js';
 import { AGENT_USAGE, parseAgentArgs, UsageError, type AgentArgs, type UnitKind } from './agent-args.js';
+import { fileLogger, openAgentLog } from './agent-log.js';
+import { peerCred, type PeerCred } from './peer-cred.js';
 import { installSignalHandlers, startAgent, type RunningAgent } from './run-agent.js';
 import { detectShell, exportLines, unsetLines, type ShellDialect } from './shell-exports.js';
 import { prepareSocketDir, probeSocket, removeSocket } from './socket-setup.js';
@@ -17,6 +21,13 @@ const AGENT_NODE_FLAGS = ['--max-semi-space-size=1', '--max-old-space-size=512']
 
 /** The readiness pipe a daemonizing parent reads: the child's fd 3. */
 const READY_FD = 3;
+
+/** How long `-k` waits for the agent to be gone: its shutdown takes milliseconds. */
+const KILL_WAIT_MS = 5000;
+const KILL_POLL_MS = 10;
+
+/** How long `eval "$(sigil-agent)"` waits for an agent at $SIGIL_AUTH_SOCK to say hello. */
+const ENV_AGENT_HELLO_MS = 3000;
 
 export async function agentMain(argv: string[]): Promise<number> {
   let args: AgentArgs;
@@ -172,6 +183,13 @@ async function run(args: AgentArgs): Promise<number> {
 }
 
 async function startOrReuse(args: AgentArgs, dialect: ShellDialect, socketPath: string, defaultDir: boolean, privateDir: boolean): Promise<number> {
+  if (defaultDir && !args.foreground) {
+    const found = await agentAtEnvSocket(socketPath);
+    if (found) {
+      process.stdout.write(exportLines(dialect, found.socket, found.pid, false));
+      return 0;
+    }
+  }
   // Check the default directory before trusting anything in it: a socket that answers in
   // a directory someone else owns (/tmp/sigilforge-UID made by another user) is theirs,
   // and printing exports for it would send our passphrase and secrets to them.
@@ -229,15 +247,72 @@ function stopChild(child: ChildProcess | null): Promise<void> {
 }
 
 async function livePid(socketPath: string): Promise<number> {
-  const client = await AgentClient.connect({ socketPath });
+  return (await helloAt(socketPath)).pid;
+}
+
+/** The agent's own account of itself, through the client library and its checks. */
+async function helloAt(socketPath: string, timeoutMs?: number): Promise<{ agent: string; pid: number }> {
+  const client = await AgentClient.connect({ socketPath, ...(timeoutMs ? { connectTimeoutMs: timeoutMs } : {}) });
+  // hello waits up to the client library's 30 s; closing the connection ends that sooner.
+  const timer = timeoutMs ? setTimeout(() => client.close(), timeoutMs) : undefined;
   try {
-    return (await client.hello('sigil-agent')).pid;
+    return await client.hello('sigil-agent');
   } finally {
+    clearTimeout(timer);
     client.close();
   }
 }
 
-function kill(dialect: ShellDialect): number {
+/**
+ * The rc-file line must not defeat forwarding: when $SIGIL_AUTH_SOCK names another socket
+ * than the default one (a forwarded agent, an -a socket, a symlink to one) and a Sigilforge
+ * agent of this user answers there, that is this shell's agent, and nothing is started.
+ * Its pid is printed only when it is a process of this machine, i.e. when the socket's
+ * listener (SO_PEERCRED) is the agent itself. A forwarded agent's pid is on another host
+ * and the listener is sshd: SIGIL_AGENT_PID is then unset, so that -k kills nothing here.
+ * null: no such agent there (unset, gone, not Sigilforge, someone else's); go on as usual.
+ */
+async function agentAtEnvSocket(defaultPath: string): Promise<{ socket: string; pid: number | null } | null> {
+  const socket = process.env.SIGIL_AUTH_SOCK;
+  if (!socket || resolve(socket) === defaultPath) return null;
+  const ignore = (why: string) => {
+    process.stderr.write(`sigil-agent: not using SIGIL_AUTH_SOCK=${socket}: ${why}\n`);
+    return null;
+  };
+  let listener: PeerCred | null;
+  try {
+    listener = await socketListener(socket);
+  } catch {
+    return null; // nothing answers there (an agent that has gone): start or reuse as usual
+  }
+  const myUid = typeof process.getuid === 'function' ? process.getuid() : null;
+  if (listener && myUid !== null && listener.uid !== myUid) return ignore(`it is served by uid ${listener.uid}, not by you`);
+  let hello: { agent: string; pid: number };
+  try {
+    hello = await helloAt(socket, ENV_AGENT_HELLO_MS);
+  } catch (err) {
+    if (err instanceof SigilError && err.code !== 'NO_AGENT') return ignore(err.message);
+    return null;
+  }
+  if (typeof hello.agent !== 'string' || !hello.agent.startsWith('sigilforge ')) return null;
+  const local = listener === null || listener.pid === hello.pid; // null: no SO_PEERCRED here, take its word
+  return { socket, pid: local ? hello.pid : null };
+}
+
+/** Who listens on a Unix socket (null where the platform cannot tell); rejects when nothing does. */
+function socketListener(path: string): Promise<PeerCred | null> {
+  return new Promise((resolvePromise, reject) => {
+    const s = connect(path);
+    s.once('connect', () => {
+      const peer = peerCred(s);
+      s.destroy();
+      resolvePromise(peer);
+    });
+    s.once('error', reject);
+  });
+}
+
+async function kill(dialect: ShellDialect): Promise<number> {
   const text = process.env.SIGIL_AGENT_PID;
   const pid = Number(text);
   if (!text || !Number.isSafeInteger(pid) || pid <= 1) {
@@ -253,6 +328,15 @@ function kill(dialect: ShellDialect): number {
     process.kill(pid, 'SIGTERM');
   } catch (err) {
     throw new SigilError('NOT_FOUND', `no agent with pid ${pid} (${(err as NodeJS.ErrnoException).code})`);
+  }
+  // The agent removes its socket and exits within milliseconds. Returning only once it is
+  // gone means an `eval "$(sigil-agent)"` right after cannot find, and reuse, the dying one.
+  const deadline = Date.now() + KILL_WAIT_MS;
+  while (isAlive(pid)) {
+    if (Date.now() > deadline) {
+      throw new SigilError('INTERNAL', `the agent (pid ${pid}) still runs ${KILL_WAIT_MS / 1000} s after SIGTERM; stop it with: kill -KILL ${pid}`);
+    }
+    await new Promise((r) => setTimeout(r, KILL_POLL_MS));
   }
   process.stdout.write(unsetLines(dialect, pid));
   return 0;
@@ -276,11 +360,17 @@ function daemonize(args: AgentArgs, socketPath: string, privateDir: boolean): Pr
   if (privateDir) childArgs.push('--private-dir');
   if (args.lockTimeoutS !== undefined) childArgs.push('-t', String(args.lockTimeoutS));
   // See src/bin/sigil-agent.ts: a small young generation keeps the long-lived agent's RSS down.
-  const child = spawn(process.execPath, [...AGENT_NODE_FLAGS, ...childArgs], {
-    detached: true, // setsid(): no controlling terminal, survives the shell
-    stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
-    cwd: '/', // never pin the directory the agent was started from (a mount, a deleted dir)
-  });
+  const log = openLogForChild();
+  let child: ChildProcess;
+  try {
+    child = spawn(process.execPath, [...AGENT_NODE_FLAGS, ...childArgs], {
+      detached: true, // setsid(): no controlling terminal, survives the shell
+      stdio: ['ignore', 'ignore', log ?? 'ignore', 'pipe'],
+      cwd: '/', // never pin the directory the agent was started from (a mount, a deleted dir)
+    });
+  } finally {
+    if (log !== null) closeSync(log); // the child has its own copy
+  }
   return new Promise((resolvePromise, reject) => {
     let report = '';
     const pipe = child.stdio[READY_FD] as NodeJS.ReadableStream;
@@ -300,12 +390,24 @@ function daemonize(args: AgentArgs, socketPath: string, privateDir: boolean): Pr
   });
 }
 
+/** The background agent's stderr: agent.log (agent-log.ts), or nothing when it cannot be opened. */
+function openLogForChild(): number | null {
+  const path = sigilPaths().agentLog;
+  try {
+    return openAgentLog(path);
+  } catch (err) {
+    process.stderr.write(`sigil-agent: cannot open ${path} (${(err as Error).message}); the agent will log nowhere\n`);
+    return null;
+  }
+}
+
 async function runDaemonChild(args: AgentArgs, socketPath: string, defaultDir: boolean): Promise<number> {
   const agent = await startAgent({
     socketPath,
     defaultSocketDir: args.defaultSocketDir || defaultDir,
     lockTimeoutS: args.lockTimeoutS,
     debug: false,
+    logTo: fileLogger(sigilPaths().agentLog),
   });
   installSignalHandlers(agent);
   if (args.watchPid !== undefined) watchParent(agent, args.watchPid, args.privateDir ? dirname(socketPath) : null);

@@ -13,6 +13,7 @@ import { unlockAtStart } from './login-unlock.js';
 import { serveConnection } from './connection.js';
 import { OP_TABLE } from './ops/index.js';
 import { peerCred } from './peer-cred.js';
+import { hardenProcess } from './process-hardening.js';
 import { listenPrivately, prepareSocketDir, removeSocket } from './socket-setup.js';
 
 export interface RunAgentOptions {
@@ -22,6 +23,12 @@ export interface RunAgentOptions {
   /** Overrides config.toml's agent.lock_timeout (-t). */
   lockTimeoutS?: number;
   debug: boolean;
+  /**
+   * Where the agent's lines go instead of stderr: the daemon child's agent.log writer
+   * (agent-log.ts). Events are logged there too, not only warnings; per-connection lines
+   * stay for -d alone (every sigil-token call would be one).
+   */
+  logTo?: (line: string) => void;
   paths?: SigilPaths;
   vault?: VaultOptions;
 }
@@ -35,9 +42,15 @@ export interface RunningAgent {
 
 /** Starts serving in this process. The caller decides about daemonizing and exiting. */
 export async function startAgent(opts: RunAgentOptions): Promise<RunningAgent> {
+  const write = opts.logTo ?? ((line: string) => void process.stderr.write(line + '\n'));
+  const warn = (msg: string) => write(`sigil-agent[${process.pid}]: ${msg}`);
+  const log = opts.debug || opts.logTo ? warn : () => {};
+  const trace = opts.debug ? warn : () => {};
+  // First, before the config, the vault or the keyring is read: no core file and no
+  // same-uid debugger ever sees what this process will hold.
+  const { failed } = hardenProcess();
+  if (failed.length > 0) warn(`could not protect the agent's memory from core dumps and debuggers (${failed.join(', ')})`);
   const paths = opts.paths ?? sigilPaths();
-  const warn = (msg: string) => void process.stderr.write(`sigil-agent[${process.pid}]: ${msg}\n`);
-  const log = opts.debug ? warn : () => {};
   const config = loadConfig(paths.config);
   const registry = AccountRegistry.load(paths.accounts);
   const audit = new AuditLog(paths.audit);
@@ -69,7 +82,7 @@ export async function startAgent(opts: RunAgentOptions): Promise<RunningAgent> {
       socket.end(encodeFrame({ id: null, ok: false, error: new SigilError(ErrorCode.FORBIDDEN, 'connections from another user are refused').toWire() }));
       return;
     }
-    log(`connection from pid ${peer?.pid ?? '?'} (${peer?.exe ?? 'unknown exe'})`);
+    trace(`connection from pid ${peer?.pid ?? '?'} (${peer?.exe ?? 'unknown exe'})`);
     serveConnection(socket, state, OP_TABLE, peer);
   });
   server.maxConnections = 1024; // far above any real use; bounds file descriptors under abuse
