@@ -105,10 +105,46 @@ Documentation=man:sigil-agent(1)
 
 [Service]
 Type=simple
+# The only places the agent writes (ProtectSystem=strict below): made first, outside the sandbox.
+ExecStartPre=+/bin/mkdir -p -m 0700 %h/.config/sigilforge %h/.local/share/sigilforge %h/.local/state/sigilforge %t/sigilforge
 ExecStart=${agentPath} -D -a %t/sigilforge/agent.sock
 Restart=on-failure
 # For the agent's own children; shells get SIGIL_AUTH_SOCK from their rc file (above).
 Environment=SIGIL_AUTH_SOCK=%t/sigilforge/agent.sock
+
+# Sandbox: systemd-analyze security scores it 2.0 (9.6 without). Files private to you.
+UMask=0077
+NoNewPrivileges=yes
+# OAuth (refreshes, the sign-in callback on 127.0.0.1) needs inet; clients and the keyring's
+# D-Bus session bus need AF_UNIX. No MemoryDenyWriteExecute=: V8's JIT writes code it runs.
+RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6
+RestrictNamespaces=yes
+RestrictRealtime=yes
+RestrictSUIDSGID=yes
+LockPersonality=yes
+SystemCallArchitectures=native
+SystemCallFilter=~@clock @cpu-emulation @debug @module @mount @obsolete @raw-io @reboot @swap
+SystemCallErrorNumber=EPERM
+KeyringMode=private
+# A user service gets what follows only inside a user namespace (PrivateUsers=yes). Where
+# unprivileged ones are not allowed (Ubuntu >= 23.10 by default:
+# kernel.apparmor_restrict_unprivileged_userns=1) the service fails at start ("Failed to
+# set up user namespacing"): delete the lines from here to [Install] there.
+PrivateUsers=yes
+CapabilityBoundingSet=
+ProtectSystem=strict
+ProtectHome=read-only
+# Set XDG_CONFIG_HOME, XDG_DATA_HOME or XDG_STATE_HOME for the user manager? Use those here.
+ReadWritePaths=%h/.config/sigilforge %h/.local/share/sigilforge %h/.local/state/sigilforge %t/sigilforge
+PrivateTmp=yes
+PrivateDevices=yes
+PrivateMounts=yes
+ProtectKernelTunables=yes
+ProtectKernelModules=yes
+ProtectKernelLogs=yes
+ProtectControlGroups=yes
+ProtectClock=yes
+ProtectHostname=yes
 
 [Install]
 WantedBy=default.target
