@@ -9,14 +9,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { fileLogger, openAgentLog } from '../../src/agent/agent-log.js';
+import { internalErrorLine } from '../../src/agent/dispatch.js';
 import { BIN, eventually, Sandbox, TEST_PASSPHRASE } from '../support/sandbox.js';
 import { mode, sandboxEach, startSh } from './helpers.js';
 
 const LINE = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z sigil-agent\[\d+\]: /;
 
 describe('agent.log rotation (copy, then truncate in place)', () => {
-  let dir: string;
-  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+  let dir = '';
+  afterEach(() => dir && rmSync(dir, { recursive: true, force: true }));
 
   it('keeps the live file under the bound and one older file, both 0600, losing no line', () => {
     dir = mkdtempSync(join(tmpdir(), 'sigil-agent-log-'));
@@ -44,6 +45,20 @@ describe('agent.log rotation (copy, then truncate in place)', () => {
     const path = join(dir, 'agent.log');
     fileLogger(path, openAgentLog(path))('provider said: \x1b]0;owned\x07\nforged line');
     expect(readFileSync(path, 'utf8')).toMatch(/ provider said: \\x1b\]0;owned\\x07\\x0aforged line\n$/);
+  });
+
+  it('an internal error is logged by class and place, not by its message (which may quote a secret)', () => {
+    let err: unknown;
+    try {
+      JSON.parse('{"value": hunter2-secret-in-json}');
+    } catch (e) {
+      err = e;
+    }
+    expect((err as Error).message).toContain('hunter2'); // what the message would have written
+    const line = internalErrorLine('set_secret', err);
+    expect(line).toMatch(/^internal error in set_secret: SyntaxError\n\s+at JSON\.parse/);
+    expect(line).not.toContain('hunter2');
+    expect(internalErrorLine('get_token', 'a thrown string')).toBe('internal error in get_token: string');
   });
 
   it('tightens an existing log file with looser modes', () => {
