@@ -32,11 +32,17 @@ export function fileLogger(path: string, fd = 2, maxBytes = AGENT_LOG_MAX_BYTES)
     // Escaped: a message may quote a provider's error text, and `sigil logs` or `tail -f`
     // put the file on a terminal.
     const text = `${new Date().toISOString()} ${terminalText(line)}\n`;
+    // A full disk, a removed state directory or an fd 2 that is not this file (a hand-started
+    // --daemon-child) must not take the agent down, nor a failed rotation lose the line.
     try {
       rotateIfFull(path, fd, Buffer.byteLength(text), maxBytes);
+    } catch {
+      // the file only grows past the bound
+    }
+    try {
       writeSync(fd, text);
     } catch {
-      // A full disk or a removed state directory must not take the agent down with it.
+      // nowhere to log to
     }
   };
 }

@@ -55,7 +55,9 @@ export async function agentMain(argv: string[]): Promise<number> {
   } catch (err) {
     if (args.daemonChild) reportToParent(`err ${err instanceof SigilError ? err.code : 'INTERNAL'} ${(err as Error).message}`);
     if (err instanceof SigilError) {
-      process.stderr.write(`sigil-agent: ${err.message}\n`);
+      // The daemon child's stderr is agent.log: there the line is stamped like the others.
+      if (args.daemonChild) fileLogger(sigilPaths().agentLog)(`sigil-agent[${process.pid}]: ${err.message}`);
+      else process.stderr.write(`sigil-agent: ${err.message}\n`);
       return err.exitCode;
     }
     throw err;
