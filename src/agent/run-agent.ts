@@ -13,8 +13,9 @@ import { unlockAtStart } from './login-unlock.js';
 import { serveConnection } from './connection.js';
 import { OP_TABLE } from './ops/index.js';
 import { peerCred } from './peer-cred.js';
-import { hardenProcess } from './process-hardening.js';
 import { listenPrivately, prepareSocketDir, removeSocket } from './socket-setup.js';
+
+import { hardenProcess } from './process-hardening.js';
 
 export interface RunAgentOptions {
   socketPath: string;
