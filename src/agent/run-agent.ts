@@ -14,7 +14,6 @@ import { serveConnection } from './connection.js';
 import { OP_TABLE } from './ops/index.js';
 import { peerCred } from './peer-cred.js';
 import { listenPrivately, prepareSocketDir, removeSocket } from './socket-setup.js';
-
 import { hardenProcess } from './process-hardening.js';
 
 export interface RunAgentOptions {
