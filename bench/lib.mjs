@@ -224,9 +224,18 @@ export function cpuOf(pid) {
   return { user: Number(fields[11]) / CLK_TCK, sys: Number(fields[12]) / CLK_TCK };
 }
 
-/** Read- and write-type system calls a process (all its threads) has made so far. */
+/**
+ * Read- and write-type system calls a process (all its threads) has made so far. NaN for
+ * the agent when we are not root: it is not dumpable, which closes /proc/PID/io to its user.
+ */
 export function syscallsOf(pid) {
-  const text = readFileSync(`/proc/${pid}/io`, 'utf8');
+  let text;
+  try {
+    text = readFileSync(`/proc/${pid}/io`, 'utf8');
+  } catch (err) {
+    if (err.code === 'EACCES') return { r: NaN, w: NaN };
+    throw err;
+  }
   const n = (k) => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(text)?.[1] ?? NaN);
   return { r: n('syscr'), w: n('syscw') };
 }

@@ -3,12 +3,16 @@
 // its optional native client (scripts/build-native.mjs), and one ESM bundle for the TUI
 // (dist/tui/tui.mjs).
 import { execFileSync } from 'node:child_process';
-import { chmodSync, rmSync } from 'node:fs';
+import { chmodSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { build } from 'esbuild';
 import { buildNative } from './build-native.mjs';
 
 // No clean first: a failed compile must not leave other processes (tests) without a dist/.
 execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'], { stdio: 'inherit' });
+// No source maps (tsconfig.json): they would point at src/*.ts, which the package does not
+// ship. Ones left by older builds go, so that npm pack cannot pick them up.
+for (const name of readdirSync('dist', { recursive: true })) if (name.endsWith('.map')) rmSync(join('dist', name));
 await build({
   entryPoints: ['src/bin/sigil-token.ts'],
   outfile: 'dist/bin/sigil-token.cjs',

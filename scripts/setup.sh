@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up a fresh Debian/Ubuntu machine for Sigilforge development: the system packages the
-# tests use, then the npm dependencies and the build (npm ci runs the "prepare" build).
+# tests use, then the npm dependencies, then the build (npm ci does not build: the build
+# runs in "prepack", for npm pack and publish, not on every install).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,11 +15,12 @@ export DEBIAN_FRONTEND=noninteractive
 # dbus, gnome-keyring, libsecret-tools: a real Secret Service for the keyring store tests;
 # groff-base: the man pages must render without a warning; git: the credential helper tests;
 # zsh: the zsh completion script is syntax-checked by zsh itself;
-# build-essential: the C compiler for sigil-token's native client (scripts/build-native.mjs).
+# build-essential: the C compiler for sigil-token's native client (scripts/build-native.mjs);
+# systemd: systemd-analyze verify/security check the printed service unit.
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
   age tcsh fish tmux util-linux bsdutils procps ca-certificates chromium \
-  dbus gnome-keyring libsecret-tools groff-base git zsh build-essential >/dev/null
+  dbus gnome-keyring libsecret-tools groff-base git zsh build-essential systemd >/dev/null
 
 # The native client also needs Node's headers (node_api.h). Official tarballs and
 # NodeSource's nodejs package ship them beside node; Debian's own nodejs keeps them in
@@ -35,3 +37,4 @@ fi
 node --version
 npm --version
 npm ci --no-audit --no-fund
+npm run build

@@ -43,8 +43,20 @@ async function confirmThenRun(spec: OpSpec, ctx: OpContext, req: Request, target
 }
 
 function failure(ctx: OpContext, req: Request, err: unknown): SigilError {
-  if (!(err instanceof SigilError)) ctx.state.log(`internal error in ${req.op}: ${(err as Error)?.stack ?? String(err)}`);
+  if (!(err instanceof SigilError)) ctx.state.log(internalErrorLine(req.op, err));
   return toSigilError(err, `internal error in ${req.op}`);
+}
+
+/**
+ * The log line for a bug: the error's class and where it was thrown, not its message. A
+ * message may quote the data at hand (JSON.parse quotes its input), and the line goes to
+ * agent.log, a file that outlives the unlock.
+ */
+export function internalErrorLine(op: string, err: unknown): string {
+  const name = err instanceof Error ? err.name : typeof err;
+  const stack = err instanceof Error && typeof err.stack === 'string' ? err.stack : '';
+  const frames = stack.split('\n').filter((l) => /^\s+at /.test(l));
+  return `internal error in ${op}: ${name}${frames.length > 0 ? `\n${frames.join('\n')}` : ''}`;
 }
 
 function finish(spec: OpSpec, ctx: OpContext, req: Request, outcome: Outcome): Outcome {

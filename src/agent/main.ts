@@ -1,13 +1,17 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdtempSync, readFileSync, realpathSync, rmdirSync, rmSync, writeSync } from 'node:fs';
+import { connect } from 'node:net';
 import { constants as osConstants, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { AgentClient } from '../client/agent-client.js';
 import { EXIT_CODES, isErrorCode } from '../protocol/codes.js';
 import { SigilError } from '../protocol/errors.js';
-import { defaultSocketPath } from '../util/paths.js';
+import { defaultSocketPath, sigilPaths } from '../util/paths.js';
+import { isAlive } from '../util/process-alive.js';
 import { VERSION } from '../version.js';
 import { AGENT_USAGE, parseAgentArgs, UsageError, type AgentArgs, type UnitKind } from './agent-args.js';
+import { fileLogger, openAgentLog } from './agent-log.js';
+import { peerCred, type PeerCred } from '../util/peer-cred.js';
 import { installSignalHandlers, startAgent, type RunningAgent } from './run-agent.js';
 import { detectShell, exportLines, unsetLines, type ShellDialect } from './shell-exports.js';
 import { prepareSocketDir, probeSocket, removeSocket } from './socket-setup.js';
@@ -17,6 +21,13 @@ const AGENT_NODE_FLAGS = ['--max-semi-space-size=1', '--max-old-space-size=512']
 
 /** The readiness pipe a daemonizing parent reads: the child's fd 3. */
 const READY_FD = 3;
+
+/** How long `-k` waits for the agent to be gone: its shutdown takes milliseconds. */
+const KILL_WAIT_MS = 5000;
+const KILL_POLL_MS = 10;
+
+/** How long `eval "$(sigil-agent)"` waits for an agent at $SIGIL_AUTH_SOCK to say hello. */
+const ENV_AGENT_HELLO_MS = 3000;
 
 export async function agentMain(argv: string[]): Promise<number> {
   let args: AgentArgs;
@@ -44,7 +55,9 @@ export async function agentMain(argv: string[]): Promise<number> {
   } catch (err) {
     if (args.daemonChild) reportToParent(`err ${err instanceof SigilError ? err.code : 'INTERNAL'} ${(err as Error).message}`);
     if (err instanceof SigilError) {
-      process.stderr.write(`sigil-agent: ${err.message}\n`);
+      // The daemon child's stderr is agent.log: there the line is stamped like the others.
+      if (args.daemonChild) fileLogger(sigilPaths().agentLog)(`sigil-agent[${process.pid}]: ${err.message}`);
+      else process.stderr.write(`sigil-agent: ${err.message}\n`);
       return err.exitCode;
     }
     throw err;
@@ -94,10 +107,46 @@ Documentation=man:sigil-agent(1)
 
 [Service]
 Type=simple
+# The only places the agent writes (ProtectSystem=strict below): made first, outside the sandbox.
+ExecStartPre=+/bin/mkdir -p -m 0700 %h/.config/sigilforge %h/.local/share/sigilforge %h/.local/state/sigilforge %t/sigilforge
 ExecStart=${agentPath} -D -a %t/sigilforge/agent.sock
 Restart=on-failure
 # For the agent's own children; shells get SIGIL_AUTH_SOCK from their rc file (above).
 Environment=SIGIL_AUTH_SOCK=%t/sigilforge/agent.sock
+
+# Sandbox: systemd-analyze security scores it 2.0 (9.6 without). Files private to you.
+UMask=0077
+NoNewPrivileges=yes
+# OAuth (refreshes, the sign-in callback on 127.0.0.1) needs inet; clients and the keyring's
+# D-Bus session bus need AF_UNIX. No MemoryDenyWriteExecute=: V8's JIT writes code it runs.
+RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6
+RestrictNamespaces=yes
+RestrictRealtime=yes
+RestrictSUIDSGID=yes
+LockPersonality=yes
+SystemCallArchitectures=native
+SystemCallFilter=~@clock @cpu-emulation @debug @module @mount @obsolete @raw-io @reboot @swap
+SystemCallErrorNumber=EPERM
+KeyringMode=private
+# A user service gets what follows only inside a user namespace (PrivateUsers=yes). Where
+# unprivileged ones are not allowed (Ubuntu >= 23.10 by default:
+# kernel.apparmor_restrict_unprivileged_userns=1) the service fails at start ("Failed to
+# set up user namespacing"): delete the lines from here to [Install] there.
+PrivateUsers=yes
+CapabilityBoundingSet=
+ProtectSystem=strict
+ProtectHome=read-only
+# Set XDG_CONFIG_HOME, XDG_DATA_HOME or XDG_STATE_HOME for the user manager? Use those here.
+ReadWritePaths=%h/.config/sigilforge %h/.local/share/sigilforge %h/.local/state/sigilforge %t/sigilforge
+PrivateTmp=yes
+PrivateDevices=yes
+PrivateMounts=yes
+ProtectKernelTunables=yes
+ProtectKernelModules=yes
+ProtectKernelLogs=yes
+ProtectControlGroups=yes
+ProtectClock=yes
+ProtectHostname=yes
 
 [Install]
 WantedBy=default.target
@@ -172,6 +221,13 @@ async function run(args: AgentArgs): Promise<number> {
 }
 
 async function startOrReuse(args: AgentArgs, dialect: ShellDialect, socketPath: string, defaultDir: boolean, privateDir: boolean): Promise<number> {
+  if (defaultDir && !args.foreground) {
+    const found = await agentAtEnvSocket(socketPath);
+    if (found) {
+      process.stdout.write(exportLines(dialect, found.socket, found.pid, false));
+      return 0;
+    }
+  }
   // Check the default directory before trusting anything in it: a socket that answers in
   // a directory someone else owns (/tmp/sigilforge-UID made by another user) is theirs,
   // and printing exports for it would send our passphrase and secrets to them.
@@ -229,15 +285,72 @@ function stopChild(child: ChildProcess | null): Promise<void> {
 }
 
 async function livePid(socketPath: string): Promise<number> {
-  const client = await AgentClient.connect({ socketPath });
+  return (await helloAt(socketPath)).pid;
+}
+
+/** The agent's own account of itself, through the client library and its checks. */
+async function helloAt(socketPath: string, timeoutMs?: number): Promise<{ agent: string; pid: number }> {
+  const client = await AgentClient.connect({ socketPath, ...(timeoutMs ? { connectTimeoutMs: timeoutMs } : {}) });
+  // hello waits up to the client library's 30 s; closing the connection ends that sooner.
+  const timer = timeoutMs ? setTimeout(() => client.close(), timeoutMs) : undefined;
   try {
-    return (await client.hello('sigil-agent')).pid;
+    return await client.hello('sigil-agent');
   } finally {
+    clearTimeout(timer);
     client.close();
   }
 }
 
-function kill(dialect: ShellDialect): number {
+/**
+ * The rc-file line must not defeat forwarding: when $SIGIL_AUTH_SOCK names another socket
+ * than the default one (a forwarded agent, an -a socket, a symlink to one) and a Sigilforge
+ * agent of this user answers there, that is this shell's agent, and nothing is started.
+ * Its pid is printed only when it is a process of this machine, i.e. when the socket's
+ * listener (SO_PEERCRED) is the agent itself. A forwarded agent's pid is on another host
+ * and the listener is sshd: SIGIL_AGENT_PID is then unset, so that -k kills nothing here.
+ * null: no such agent there (unset, gone, not Sigilforge, someone else's); go on as usual.
+ */
+async function agentAtEnvSocket(defaultPath: string): Promise<{ socket: string; pid: number | null } | null> {
+  const socket = process.env.SIGIL_AUTH_SOCK;
+  if (!socket || resolve(socket) === defaultPath) return null;
+  const ignore = (why: string) => {
+    process.stderr.write(`sigil-agent: not using SIGIL_AUTH_SOCK=${socket}: ${why}\n`);
+    return null;
+  };
+  let listener: PeerCred | null;
+  try {
+    listener = await socketListener(socket);
+  } catch {
+    return null; // nothing answers there (an agent that has gone): start or reuse as usual
+  }
+  const myUid = typeof process.getuid === 'function' ? process.getuid() : null;
+  if (listener && myUid !== null && listener.uid !== myUid) return ignore(`it is served by uid ${listener.uid}, not by you`);
+  let hello: { agent: string; pid: number };
+  try {
+    hello = await helloAt(socket, ENV_AGENT_HELLO_MS);
+  } catch (err) {
+    if (err instanceof SigilError && err.code !== 'NO_AGENT') return ignore(err.message);
+    return null;
+  }
+  if (typeof hello.agent !== 'string' || !hello.agent.startsWith('sigilforge ')) return null;
+  const local = listener === null || listener.pid === hello.pid; // null: no SO_PEERCRED here, take its word
+  return { socket, pid: local ? hello.pid : null };
+}
+
+/** Who listens on a Unix socket (null where the platform cannot tell); rejects when nothing does. */
+function socketListener(path: string): Promise<PeerCred | null> {
+  return new Promise((resolvePromise, reject) => {
+    const s = connect(path);
+    s.once('connect', () => {
+      const peer = peerCred(s);
+      s.destroy();
+      resolvePromise(peer);
+    });
+    s.once('error', reject);
+  });
+}
+
+async function kill(dialect: ShellDialect): Promise<number> {
   const text = process.env.SIGIL_AGENT_PID;
   const pid = Number(text);
   if (!text || !Number.isSafeInteger(pid) || pid <= 1) {
@@ -253,6 +366,15 @@ function kill(dialect: ShellDialect): number {
     process.kill(pid, 'SIGTERM');
   } catch (err) {
     throw new SigilError('NOT_FOUND', `no agent with pid ${pid} (${(err as NodeJS.ErrnoException).code})`);
+  }
+  // The agent removes its socket and exits within milliseconds. Returning only once it is
+  // gone means an `eval "$(sigil-agent)"` right after cannot find, and reuse, the dying one.
+  const deadline = Date.now() + KILL_WAIT_MS;
+  while (isAlive(pid)) {
+    if (Date.now() > deadline) {
+      throw new SigilError('INTERNAL', `the agent (pid ${pid}) still runs ${KILL_WAIT_MS / 1000} s after SIGTERM; stop it with: kill -KILL ${pid}`);
+    }
+    await new Promise((r) => setTimeout(r, KILL_POLL_MS));
   }
   process.stdout.write(unsetLines(dialect, pid));
   return 0;
@@ -276,11 +398,17 @@ function daemonize(args: AgentArgs, socketPath: string, privateDir: boolean): Pr
   if (privateDir) childArgs.push('--private-dir');
   if (args.lockTimeoutS !== undefined) childArgs.push('-t', String(args.lockTimeoutS));
   // See src/bin/sigil-agent.ts: a small young generation keeps the long-lived agent's RSS down.
-  const child = spawn(process.execPath, [...AGENT_NODE_FLAGS, ...childArgs], {
-    detached: true, // setsid(): no controlling terminal, survives the shell
-    stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
-    cwd: '/', // never pin the directory the agent was started from (a mount, a deleted dir)
-  });
+  const log = openLogForChild();
+  let child: ChildProcess;
+  try {
+    child = spawn(process.execPath, [...AGENT_NODE_FLAGS, ...childArgs], {
+      detached: true, // setsid(): no controlling terminal, survives the shell
+      stdio: ['ignore', 'ignore', log ?? 'ignore', 'pipe'],
+      cwd: '/', // never pin the directory the agent was started from (a mount, a deleted dir)
+    });
+  } finally {
+    if (log !== null) closeSync(log); // the child has its own copy
+  }
   return new Promise((resolvePromise, reject) => {
     let report = '';
     const pipe = child.stdio[READY_FD] as NodeJS.ReadableStream;
@@ -300,12 +428,24 @@ function daemonize(args: AgentArgs, socketPath: string, privateDir: boolean): Pr
   });
 }
 
+/** The background agent's stderr: agent.log (agent-log.ts), or nothing when it cannot be opened. */
+function openLogForChild(): number | null {
+  const path = sigilPaths().agentLog;
+  try {
+    return openAgentLog(path);
+  } catch (err) {
+    process.stderr.write(`sigil-agent: cannot open ${path} (${(err as Error).message}); the agent will log nowhere\n`);
+    return null;
+  }
+}
+
 async function runDaemonChild(args: AgentArgs, socketPath: string, defaultDir: boolean): Promise<number> {
   const agent = await startAgent({
     socketPath,
     defaultSocketDir: args.defaultSocketDir || defaultDir,
     lockTimeoutS: args.lockTimeoutS,
     debug: false,
+    logTo: fileLogger(sigilPaths().agentLog),
   });
   installSignalHandlers(agent);
   if (args.watchPid !== undefined) watchParent(agent, args.watchPid, args.privateDir ? dirname(socketPath) : null);

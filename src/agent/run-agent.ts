@@ -15,6 +15,7 @@ import { ConnectionPool } from './connection-pool.js';
 import { OP_TABLE } from './ops/index.js';
 import { peerCred } from '../util/peer-cred.js';
 import { listenPrivately, prepareSocketDir, removeSocket } from './socket-setup.js';
+import { hardenProcess } from './process-hardening.js';
 
 export interface RunAgentOptions {
   socketPath: string;
@@ -23,6 +24,12 @@ export interface RunAgentOptions {
   /** Overrides config.toml's agent.lock_timeout (-t). */
   lockTimeoutS?: number;
   debug: boolean;
+  /**
+   * Where the agent's lines go instead of stderr: the daemon child's agent.log writer
+   * (agent-log.ts). Events are logged there too, not only warnings; per-connection lines
+   * stay for -d alone (every sigil-token call would be one).
+   */
+  logTo?: (line: string) => void;
   paths?: SigilPaths;
   vault?: VaultOptions;
 }
@@ -36,9 +43,15 @@ export interface RunningAgent {
 
 /** Starts serving in this process. The caller decides about daemonizing and exiting. */
 export async function startAgent(opts: RunAgentOptions): Promise<RunningAgent> {
+  const write = opts.logTo ?? ((line: string) => void process.stderr.write(line + '\n'));
+  const warn = (msg: string) => write(`sigil-agent[${process.pid}]: ${msg}`);
+  const log = opts.debug || opts.logTo ? warn : () => {};
+  const trace = opts.debug ? warn : () => {};
+  // First, before the config, the vault or the keyring is read: no core file and no
+  // same-uid debugger ever sees what this process will hold.
+  const { failed } = hardenProcess();
+  if (failed.length > 0) warn(`could not protect the agent's memory from core dumps and debuggers (${failed.join(', ')})`);
   const paths = opts.paths ?? sigilPaths();
-  const warn = (msg: string) => void process.stderr.write(`sigil-agent[${process.pid}]: ${msg}\n`);
-  const log = opts.debug ? warn : () => {};
   const config = loadConfig(paths.config);
   const registry = AccountRegistry.load(paths.accounts);
   const audit = new AuditLog(paths.audit);
@@ -59,6 +72,7 @@ export async function startAgent(opts: RunAgentOptions): Promise<RunningAgent> {
 
   const sockets = new Set<Socket>();
   const pool = new ConnectionPool();
+  let capLogged = -Infinity;
   const server = createServer((socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
@@ -81,8 +95,12 @@ export async function startAgent(opts: RunAgentOptions): Promise<RunningAgent> {
       socket.destroy();
       return;
     }
-    if (made) log(`${pool.max} connections open: closed the one idle the longest to make room`);
-    log(`connection from pid ${peer?.pid ?? '?'} (${peer?.exe ?? 'unknown exe'})`);
+    // Once a minute at most: a client opening connections in a loop must not flood agent.log.
+    if (made && performance.now() - capLogged > 60_000) {
+      capLogged = performance.now();
+      log(`${pool.max} connections open: closing the ones idle the longest to make room`);
+    }
+    trace(`connection from pid ${peer?.pid ?? '?'} (${peer?.exe ?? 'unknown exe'})`);
     const conn = serveConnection(socket, state, OP_TABLE, peer);
     pool.add(conn);
     socket.once('close', () => pool.delete(conn));

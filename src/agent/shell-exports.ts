@@ -25,24 +25,27 @@ function quote(dialect: ShellDialect, value: string): string {
   return `'${dialect === 'csh' ? body.replace(/!/g, '\\!') : body}'`;
 }
 
-export function exportLines(dialect: ShellDialect, socket: string, pid: number, announce: boolean): string {
-  const vars: [string, string][] = [
-    ['SIGIL_AUTH_SOCK', socket],
-    ['SIGIL_AGENT_PID', String(pid)],
-  ];
+/** pid null: the agent runs on another host (forwarded), so SIGIL_AGENT_PID is unset. */
+export function exportLines(dialect: ShellDialect, socket: string, pid: number | null, announce: boolean): string {
+  const vars: [string, string][] = [['SIGIL_AUTH_SOCK', socket]];
+  if (pid !== null) vars.push(['SIGIL_AGENT_PID', String(pid)]);
   const lines = vars.map(([k, v]) => {
     if (dialect === 'csh') return `setenv ${k} ${quote(dialect, v)};`;
     if (dialect === 'fish') return `set -gx ${k} ${quote(dialect, v)};`;
     return `${k}=${quote(dialect, v)}; export ${k};`;
   });
+  if (pid === null) lines.push(unsetLine(dialect, 'SIGIL_AGENT_PID'));
   // As ssh-agent does when it starts one; a reused agent stays quiet in every new shell.
   if (announce) lines.push(`echo Agent pid ${pid};`);
   return lines.join('\n') + '\n';
 }
 
+function unsetLine(dialect: ShellDialect, name: string): string {
+  return dialect === 'csh' ? `unsetenv ${name};` : dialect === 'fish' ? `set -e ${name};` : `unset ${name};`;
+}
+
 export function unsetLines(dialect: ShellDialect, pid: number): string {
-  const vars = ['SIGIL_AUTH_SOCK', 'SIGIL_AGENT_PID'];
-  const lines = vars.map((k) => (dialect === 'csh' ? `unsetenv ${k};` : dialect === 'fish' ? `set -e ${k};` : `unset ${k};`));
+  const lines = ['SIGIL_AUTH_SOCK', 'SIGIL_AGENT_PID'].map((k) => unsetLine(dialect, k));
   lines.push(`echo Agent pid ${pid} killed;`);
   return lines.join('\n') + '\n';
 }

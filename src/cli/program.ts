@@ -239,6 +239,12 @@ and encrypt to the key that sigil age-key --recipient prints.`,
     .option('-f, --follow', 'keep printing new entries')
     .option('--json', 'print JSON')
     .action(lazy(() => import('./commands/audit-cmd.js'), (m) => m.audit));
+  program
+    .command('logs')
+    .description("show the background agent's log (newest last)")
+    .option('-n, --lines <n>', 'how many lines', '20')
+    .option('-f, --follow', 'keep printing new lines')
+    .action(lazy(() => import('./commands/logs-cmd.js'), (m) => m.logs));
 
   program
     .command('tui')

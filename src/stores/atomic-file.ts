@@ -3,9 +3,9 @@
  * its old content or the new content, whole — never a mix, never empty.
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { mkdir, open, readdir, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { isAlive } from '../util/process-alive.js';
 
 const DIR_MODE = 0o700; // private to the owner, as ~/.ssh and ~/.gnupg are
 const TEMP_SUFFIX_BYTES = 6; // random part of the temp name: unique across concurrent writers
@@ -73,20 +73,4 @@ export async function sweepStaleTemps(path: string): Promise<number> {
     );
   }
   return removed;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    // EPERM: it exists but is someone else's — alive.
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  // A zombie answers kill(0) but will never rename its temp file.
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return true; // no /proc (macOS): trust kill(0)
-  }
 }

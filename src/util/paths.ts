@@ -17,6 +17,8 @@ export interface SigilPaths {
   unlockAtLogin: string;
   stateDir: string;
   audit: string;
+  /** A background agent's stderr (src/agent/agent-log.ts); `sigil logs` prints it. */
+  agentLog: string;
   socketDir: string;
   socket: string;
 }
@@ -57,6 +59,7 @@ export function sigilPaths(env: Env = process.env): SigilPaths {
     unlockAtLogin: join(dataDir, 'unlock-at-login'),
     stateDir,
     audit: join(stateDir, 'audit.log'),
+    agentLog: join(stateDir, 'agent.log'),
     socketDir,
     socket: join(socketDir, 'agent.sock'),
   };

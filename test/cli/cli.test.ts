@@ -42,6 +42,7 @@ describe('sigil CLI', () => {
         inject [options]         fill the {{ reference }} placeholders of a template
         age-key [options]        print the vault's age identity (for SOPS_AGE_KEY_CMD)
         audit [options]          show the audit log (newest last)
+        logs [options]           show the background agent's log (newest last)
         tui                      full-screen UI: accounts, sign-ins, audit log, lock
         completion <shell>       print a shell completion script (bash, zsh or fish)
         help [command]           display help for command

@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { sigilPaths } from '../../src/util/paths.js';
 import { BIN, ROOT } from '../support/sandbox.js';
 
 /** `sigil-agent --print-unit systemd|launchd`, and the same files shipped in units/. */
@@ -84,6 +85,30 @@ describe('sigil-agent --print-unit', () => {
     const r = spawnSync('systemd-analyze', ['verify', '--man=no', unit], { encoding: 'utf8' });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
+  });
+
+  it.runIf(HAVE_SYSTEMD_ANALYZE)(`systemd: the sandbox scores below 5 in systemd-analyze security (it scored 9.6, UNSAFE)${HAVE_SYSTEMD_ANALYZE ? '' : ' (skipped: systemd-analyze is not installed)'}`, () => {
+    const unit = join(tmp, 'sigil-agent.service');
+    writeFileSync(unit, printUnit('systemd').stdout);
+    const r = spawnSync('systemd-analyze', ['security', '--offline=true', '--no-pager', unit], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    const score = Number(/Overall exposure level for \S+: ([\d.]+)/.exec(r.stdout)?.[1]);
+    expect(score).toBeLessThan(5);
+  });
+
+  it('systemd: what the agent needs stays allowed (inet for OAuth, AF_UNIX for clients and D-Bus, JIT, its own files)', () => {
+    const lines = printUnit('systemd').stdout.split('\n');
+    expect(lines).toContain('UMask=0077');
+    expect(lines).toContain('NoNewPrivileges=yes');
+    expect(lines).toContain('RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6');
+    expect(lines.filter((l) => l.startsWith('MemoryDenyWriteExecute='))).toEqual([]); // V8 writes the code it runs
+    expect(lines).toContain('ProtectSystem=strict');
+    const writable = lines.find((l) => l.startsWith('ReadWritePaths='))!.slice('ReadWritePaths='.length).split(' ');
+    // Every directory the agent writes to (src/util/paths.ts), as %h/%t paths, made before the start.
+    const p = sigilPaths({ HOME: '/HOME', XDG_RUNTIME_DIR: '/RUNTIME' });
+    const unitPath = (dir: string) => dir.replace(/^\/HOME\//, '%h/').replace(/^\/RUNTIME\//, '%t/');
+    expect(writable).toEqual([p.configDir, p.dataDir, p.stateDir, p.socketDir].map(unitPath));
+    expect(lines).toContain(`ExecStartPre=+/bin/mkdir -p -m 0700 ${writable.join(' ')}`);
   });
 
   it('launchd: a well-formed plist that runs this sigil-agent with -D, kept alive, at load', () => {

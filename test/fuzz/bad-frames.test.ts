@@ -1,4 +1,4 @@
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentClient } from '../../src/client/agent-client.js';
 import { ErrorCode } from '../../src/protocol/codes.js';
@@ -333,11 +333,17 @@ async function abruptConnection(socket: string, rng: Rng, tally: Tally): Promise
   conn.close(); // mid-frame, mid-answer, whatever it happens to be
 }
 
-function openFds(pid: number): number {
+/**
+ * The agent's open descriptors. The agent is not dumpable (src/agent/process-hardening.ts),
+ * so unless we are root /proc/PID/fd is closed to us: then its sockets are counted instead,
+ * as /proc/net/unix lists them (an accepted connection carries the listening socket's path).
+ */
+function openFds(pid: number, socket: string): number {
   try {
     return readdirSync(`/proc/${pid}/fd`).length;
-  } catch {
-    return -1; // no /proc: the check is skipped
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EACCES') return -1; // no /proc: the check is skipped
+    return readFileSync('/proc/net/unix', 'utf8').split('\n').filter((l) => l.endsWith(` ${socket}`)).length;
   }
 }
 
@@ -358,7 +364,7 @@ describe('the agent under 10k+ bad frames', () => {
     const t0 = Date.now();
     const rng = new Rng(SEED);
     const tally: Tally = { frames: 0, answers: 0, closedAfterLengthError: 0, byWhat: new Map() };
-    const fdsBefore = openFds(pid);
+    const fdsBefore = openFds(pid, sb.socket);
 
     // the well-behaved client, on its own connection for the whole run
     const good = await AgentClient.connect({ socketPath: sb.socket, clientName: 'fuzz-observer' });
@@ -422,7 +428,7 @@ describe('the agent under 10k+ bad frames', () => {
     fresh.close();
 
     // every fuzz connection was let go: no descriptor is held for a client that left
-    if (fdsBefore > 0) await eventually(() => openFds(pid) <= fdsBefore + 1, 10_000);
+    if (fdsBefore > 0) await eventually(() => openFds(pid, sb.socket) <= fdsBefore + 1, 10_000);
 
     const secs = ((Date.now() - t0) / 1000).toFixed(1);
     console.log(

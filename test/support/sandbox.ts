@@ -90,8 +90,8 @@ export class Sandbox {
   }
 
   /** Starts a process and leaves it running; it is tracked and killed by cleanup(). */
-  spawnBackground(cmd: string, args: string[], opts: { env?: Record<string, string> } = {}): Background {
-    const child = spawn(cmd, args, { env: { ...this.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  spawnBackground(cmd: string, args: string[], opts: { env?: Record<string, string>; cwd?: string } = {}): Background {
+    const child = spawn(cmd, args, { env: { ...this.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'], ...(opts.cwd ? { cwd: opts.cwd } : {}) });
     if (!child.pid) throw new Error(`cannot start ${cmd}`);
     this.pids.add(child.pid);
     const out = { stdout: '', stderr: '' };
