@@ -7,6 +7,7 @@
  * each run the store in a child process with its own environment.
  */
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -343,6 +344,26 @@ describe.skipIf(SKIP !== null)(`OS keyring store${SKIP ? ` (skipped: ${SKIP})` :
       expect((await sb.sigil(['secret', 'get', 'e2e/token'])).stdout).toBe(value + '\n');
       expect((await sb.sigil(['secret', 'rm', 'e2e/token'])).code).toBe(0);
       expect((await session.secretTool(['lookup', 'service', 'sigilforge', 'username', K('e2e/token')])).code).not.toBe(0);
+    });
+
+    it('binary values survive set/get through the keyring (256 random bytes)', async () => {
+      sb = new Sandbox();
+      sb.env.DBUS_SESSION_BUS_ADDRESS = session.address;
+      mkdirSync(join(sb.env.XDG_CONFIG_HOME!, 'sigilforge'), { recursive: true });
+      writeFileSync(join(sb.env.XDG_CONFIG_HOME!, 'sigilforge', 'config.toml'), '[storage]\nprimary = "keyring"\n');
+      await sb.startAgent();
+      await sb.initAndUnlock();
+      const value = randomBytes(256);
+      value[0] = 0xff; // never in UTF-8: certainly not text
+
+      expect((await sb.sigil(['secret', 'set', 'e2e/bin', '--stdin'], { input: value })).code).toBe(0);
+      expect((await sb.sigil(['secret', 'get', 'e2e/bin'])).stdoutBytes.equals(value)).toBe(true);
+      // Kept as marked base64 in the item, so any Secret Service client reads it back whole.
+      const item = await session.secretTool(['lookup', 'service', 'sigilforge', 'username', K('e2e/bin')]);
+      expect(item.stdout).toBe(KEYRING_BASE64_PREFIX + value.toString('base64'));
+      expect((await sb.sigil(['secret', 'set', 'e2e/bin', '--stdin'], { input: 'text now' })).code).toBe(0);
+      expect((await sb.sigil(['secret', 'rollback', 'e2e/bin', '1'])).code).toBe(0);
+      expect((await sb.sigil(['secret', 'get', 'e2e/bin'])).stdoutBytes.equals(value)).toBe(true);
     });
 
     it('moves what the vault held before the switch into the keyring, once', async () => {
