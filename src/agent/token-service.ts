@@ -6,6 +6,7 @@ import { describeError, oauthErrorCode } from '../oauth/oauth-errors.js';
 import type { ProviderRegistry } from '../oauth/provider-registry.js';
 import type { AccountMeta } from './account-registry.js';
 import type { AgentState } from './agent-state.js';
+import { writeAccount } from './account-writes.js';
 import type { SecretStore } from '../stores/secret-store.js';
 
 /** DESIGN.md: a cached token is served only while it stays valid this much longer. */
@@ -174,40 +175,59 @@ export class TokenService {
   /** Stores tokens given by the person (static tokens, API keys, imported OAuth tokens). */
   async setToken(service: string, account: string, input: TokenInput): Promise<AccountMeta> {
     const store = this.state.requireStore();
-    const reg = this.state.registry;
-    if (!reg.get(service, account)) {
-      await reg.add({ service, account, kind: input.refresh_token ? 'oauth' : 'static', created: new Date(this.nowS() * 1000).toISOString() });
-    }
-    // Secrets first: metadata that promises a token must never point at a missing one.
-    await store.set(credentialKey(service, account, 'access_token'), input.access_token);
-    if (input.refresh_token) await store.set(credentialKey(service, account, 'refresh_token'), input.refresh_token);
-    return reg.update(service, account, {
-      token_type: normalizeTokenType(input.token_type),
-      expires_at: input.expires_at,
-      needs_auth: undefined,
-    });
+    const sets: [string, Buffer][] = [[credentialKey(service, account, 'access_token'), input.access_token]];
+    if (input.refresh_token) sets.push([credentialKey(service, account, 'refresh_token'), input.refresh_token]);
+    const fresh: AccountMeta = { service, account, kind: input.refresh_token ? 'oauth' : 'static', created: new Date(this.nowS() * 1000).toISOString() };
+    return writeAccount(
+      store,
+      { sets, deletes: [] },
+      () => this.state.registry.put(fresh, { token_type: normalizeTokenType(input.token_type), expires_at: input.expires_at, needs_auth: undefined }),
+      { undo: true, log: this.state.log },
+    );
   }
 
-  /** Stores what a token endpoint answered (a flow's result or a refresh). */
-  async storeTokens(service: string, account: string, res: oidc.TokenEndpointResponse, requestedScopes?: string[]): Promise<IssuedToken> {
+  /**
+   * Stores what a token endpoint answered: a flow's result, or a refresh (`refreshed`). The
+   * caller hands the access token out only once this resolves, so never one whose rotated
+   * refresh token is not durable.
+   */
+  async storeTokens(
+    service: string,
+    account: string,
+    res: oidc.TokenEndpointResponse,
+    requestedScopes?: string[],
+    opts: { refreshed?: boolean } = {},
+  ): Promise<IssuedToken> {
     const store = this.state.requireStore();
-    const reg = this.state.registry;
-    if (!reg.get(service, account)) {
-      await reg.add({ service, account, kind: 'oauth', created: new Date(this.nowS() * 1000).toISOString() });
-    }
     // The rotated refresh token first: it alone keeps the account signed in. A provider that
     // omits it (Spotify may) means "keep using the old one", so nothing is overwritten then.
-    if (res.refresh_token) await store.set(credentialKey(service, account, 'refresh_token'), Buffer.from(res.refresh_token));
-    await store.set(credentialKey(service, account, 'access_token'), Buffer.from(res.access_token));
+    const sets: [string, Buffer][] = [];
+    if (res.refresh_token) sets.push([credentialKey(service, account, 'refresh_token'), Buffer.from(res.refresh_token)]);
+    sets.push([credentialKey(service, account, 'access_token'), Buffer.from(res.access_token)]);
     const expiresAt = typeof res.expires_in === 'number' ? this.nowS() + res.expires_in : undefined;
     const scopes = typeof res.scope === 'string' ? res.scope.split(/[ ,]+/).filter(Boolean) : requestedScopes;
-    const meta = await reg.update(service, account, {
-      kind: 'oauth',
-      token_type: normalizeTokenType(res.token_type),
-      expires_at: expiresAt,
-      ...(scopes ? { scopes } : {}),
-      needs_auth: undefined,
-    });
+    const fresh: AccountMeta = { service, account, kind: 'oauth', created: new Date(this.nowS() * 1000).toISOString() };
+    let meta: AccountMeta;
+    try {
+      // After a refresh the old refresh token is spent at the provider: putting it back would
+      // sign the account out, so the new tokens stay even if accounts.toml cannot follow (its
+      // older expiry only makes the next call refresh again).
+      meta = await writeAccount(
+        store,
+        { sets, deletes: [] },
+        () =>
+          this.state.registry.put(fresh, {
+            kind: 'oauth',
+            token_type: normalizeTokenType(res.token_type),
+            expires_at: expiresAt,
+            ...(scopes ? { scopes } : {}),
+            needs_auth: undefined,
+          }),
+        { undo: !opts.refreshed, log: this.state.log },
+      );
+    } finally {
+      for (const [, value] of sets) value.fill(0);
+    }
     this.state.refreshAhead.tokensStored(service, account, this.nowS());
     return { access_token: res.access_token, token_type: meta.token_type ?? 'Bearer', expires_at: meta.expires_at ?? null };
   }
@@ -239,7 +259,7 @@ export class TokenService {
     } finally {
       rt.fill(0);
     }
-    return this.storeTokens(service, account, res);
+    return this.storeTokens(service, account, res, undefined, { refreshed: true });
   }
 
   /**
@@ -283,3 +303,4 @@ function reauth(meta: AccountMeta, why: string): SigilError {
   const fix = meta.kind === 'static' ? `sigil token set ${id}` : `sigil accounts authorize ${id}`;
   return new SigilError(ErrorCode.REAUTH_REQUIRED, `${meta.service}/${meta.account} ${why} — run: ${fix}`);
 }
+

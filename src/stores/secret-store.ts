@@ -34,3 +34,11 @@ export interface SecretStore {
   size(): number;
   close(): Promise<void>;
 }
+
+/** Sets and deletes together where the store can (one all-or-nothing write), else in order. */
+export async function writeAll(store: SecretStore, sets: ReadonlyArray<readonly [string, Buffer]>, deletes: readonly string[]): Promise<void> {
+  if (sets.length + deletes.length === 0) return;
+  if (store.writeBatch) return store.writeBatch(sets, deletes);
+  for (const [key, value] of sets) await store.set(key, value);
+  for (const key of deletes) await store.delete(key);
+}

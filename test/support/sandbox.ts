@@ -24,7 +24,10 @@ export interface RunResult {
   signal: NodeJS.Signals | null;
   stdout: string;
   stderr: string;
-  /** stdout as the bytes written (for values that are not text). */
+}
+
+/** What the sandbox's own runs give: also stdout as the bytes written (values that are not text). */
+export interface ExecResult extends RunResult {
   stdoutBytes: Buffer;
 }
 
@@ -67,11 +70,11 @@ export class Sandbox {
   }
 
   /** Runs a node script (one of BIN) to completion. */
-  run(script: string, args: string[], opts: { input?: string | Buffer; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<RunResult> {
+  run(script: string, args: string[], opts: { input?: string | Buffer; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<ExecResult> {
     return this.exec(process.execPath, [script, ...args], opts);
   }
 
-  exec(cmd: string, args: string[], opts: { input?: string | Buffer; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<RunResult> {
+  exec(cmd: string, args: string[], opts: { input?: string | Buffer; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<ExecResult> {
     return new Promise((resolvePromise, reject) => {
       const child = spawn(cmd, args, { env: { ...this.env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
       if (child.pid) this.pids.add(child.pid);
@@ -140,7 +143,7 @@ export class Sandbox {
     return JSON.parse(r.stdout) as Record<string, unknown>;
   }
 
-  sigil(args: string[], opts: { input?: string | Buffer; env?: Record<string, string> } = {}): Promise<RunResult> {
+  sigil(args: string[], opts: { input?: string | Buffer; env?: Record<string, string> } = {}): Promise<ExecResult> {
     return this.run(BIN.sigil, args, opts);
   }
 

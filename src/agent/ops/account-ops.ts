@@ -4,6 +4,7 @@ import { stringArg } from '../../protocol/messages.js';
 import { accountPrefix } from '../../protocol/names.js';
 import type { AccountMeta } from '../account-registry.js';
 import type { AgentState } from '../agent-state.js';
+import { writeAccount } from '../account-writes.js';
 import { accountTarget, type OpTable } from '../op-table.js';
 import { accountStatus } from '../token-service.js';
 import { accountArgs } from './token-ops.js';
@@ -70,8 +71,8 @@ export const accountOps: OpTable = {
       const revocation = meta.kind === 'oauth' && args.revoke !== false ? await state.tokens.revoke(service, account) : { revoked: false };
       const store = state.requireStore();
       const keys = await store.list(accountPrefix(service, account));
-      for (const key of keys) await store.delete(key);
-      await state.registry.remove(service, account);
+      // Credentials, then the metadata: a failure of either leaves both as they were.
+      await writeAccount(store, { sets: [], deletes: keys }, () => state.registry.remove(service, account), { undo: true, log: state.log });
       return { service, account, removed_credentials: keys.length, ...revocation };
     },
   },
