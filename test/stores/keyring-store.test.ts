@@ -311,13 +311,19 @@ describe.skipIf(SKIP !== null)(`OS keyring store${SKIP ? ` (skipped: ${SKIP})` :
     let sb: Sandbox | undefined;
     afterEach(() => sb?.cleanup());
 
+    /** An unlocked agent whose config.toml says primary = "keyring", on this keyring. */
+    const keyringAgent = async (): Promise<Sandbox> => {
+      const box = (sb = new Sandbox()); // cleaned up after the test even if the start fails
+      box.env.DBUS_SESSION_BUS_ADDRESS = session.address;
+      mkdirSync(join(box.env.XDG_CONFIG_HOME!, 'sigilforge'), { recursive: true });
+      writeFileSync(join(box.env.XDG_CONFIG_HOME!, 'sigilforge', 'config.toml'), '[storage]\nprimary = "keyring"\n');
+      await box.startAgent();
+      await box.initAndUnlock();
+      return box;
+    };
+
     it('stores and serves secrets through the keyring, and serves nothing once locked', async () => {
-      sb = new Sandbox();
-      sb.env.DBUS_SESSION_BUS_ADDRESS = session.address;
-      mkdirSync(join(sb.env.XDG_CONFIG_HOME!, 'sigilforge'), { recursive: true });
-      writeFileSync(join(sb.env.XDG_CONFIG_HOME!, 'sigilforge', 'config.toml'), '[storage]\nprimary = "keyring"\n');
-      await sb.startAgent();
-      await sb.initAndUnlock();
+      sb = await keyringAgent();
 
       const value = `keyring-e2e-${process.pid}-value`;
       expect((await sb.sigil(['secret', 'set', 'e2e/token', '--stdin'], { input: value + '\n' })).code).toBe(0);
@@ -347,12 +353,7 @@ describe.skipIf(SKIP !== null)(`OS keyring store${SKIP ? ` (skipped: ${SKIP})` :
     });
 
     it('binary values survive set/get through the keyring (256 random bytes)', async () => {
-      sb = new Sandbox();
-      sb.env.DBUS_SESSION_BUS_ADDRESS = session.address;
-      mkdirSync(join(sb.env.XDG_CONFIG_HOME!, 'sigilforge'), { recursive: true });
-      writeFileSync(join(sb.env.XDG_CONFIG_HOME!, 'sigilforge', 'config.toml'), '[storage]\nprimary = "keyring"\n');
-      await sb.startAgent();
-      await sb.initAndUnlock();
+      sb = await keyringAgent();
       const value = randomBytes(256);
       value[0] = 0xff; // never in UTF-8: certainly not text
 
