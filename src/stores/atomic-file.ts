@@ -142,11 +142,11 @@ function isNoSpace(err: unknown): boolean {
 async function replaceFile(ops: FileOps, path: string, data: Uint8Array, mode: number): Promise<void> {
   const dir = dirname(path);
   await ops.mkdir(dir, DIR_MODE);
-  const stem = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(TEMP_SUFFIX_BYTES).toString('hex')}`);
-  const temp = `${stem}.tmp`;
+  const tempName = () => join(dir, `.${basename(path)}.${process.pid}.${randomBytes(TEMP_SUFFIX_BYTES).toString('hex')}.tmp`);
+  const temp = tempName();
   // The old content under a second name until the rename is durable (a hard link: no
-  // blocks, works on a full disk). Named like a temp file, so a crash leaves it to the sweep.
-  const backup = `${stem}.old.tmp`;
+  // blocks, works on a full disk). A temp name too, so a crash leaves it to the sweep.
+  const backup = tempName();
   try {
     await ops.writeNew(temp, data, mode);
   } catch (err) {
