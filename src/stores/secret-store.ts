@@ -6,7 +6,10 @@
  * - `get` returns null when the key is absent ("not mine"), and throws a SigilError when
  *   the backend is broken or unreachable ("mine but broken").
  * - `set` and `delete` resolve only once the change is durable: a caller may hand out a
- *   value derived from it (a rotated refresh token) as soon as the promise resolves.
+ *   value derived from it (a rotated refresh token) as soon as the promise resolves. One
+ *   that rejects changed nothing a reader can see: `get` answers what it answered before,
+ *   as a restart would (the vault changes memory only after the write).
+ * - Values are bytes, any bytes: text or not, they come back as they went in.
  * - Values are Buffers the caller owns: the store copies what it keeps, and callers may
  *   overwrite a returned Buffer once done with it.
  * - `list(prefix)` returns the keys starting with `prefix`, sorted.
