@@ -16,6 +16,14 @@ const TEMP_SUFFIX_BYTES = 6; // random part of the temp name: unique across conc
  * hundreds of entries).
  */
 const RESERVE_STEP = 64 * 1024;
+/**
+ * A write that grows the file by at most this much may spend a whole reserve too: a rotated
+ * token is rarely exactly as long as the one it replaces (JWTs vary by a few bytes), and
+ * the account must stay signed in on a full disk. Such growth mostly fits the file's last
+ * block; what does not is taken from the reserve once, after which only shrinking writes
+ * may spend what is left.
+ */
+const GROWTH_SLACK = 1024;
 
 /**
  * The file operations a write needs: Node's, or a test's that fail on cue (ENOSPC, EIO)
@@ -72,9 +80,15 @@ export const nodeFileOps: FileOps = {
   extend: async (path, size) => {
     const fh = await open(path, 'a', 0o600);
     try {
-      const have = (await fh.stat()).size;
+      let have = (await fh.stat()).size;
       // Written zeros, not a hole: the blocks must really be taken to be given back later.
-      if (size > have) await fh.write(Buffer.alloc(size - have), 0, size - have, have);
+      // A short write means the disk filled up: the next one says ENOSPC (what was written stays).
+      const zeros = size > have ? Buffer.alloc(size - have) : Buffer.alloc(0);
+      while (have < size) {
+        const { bytesWritten } = await fh.write(zeros, 0, size - have, have);
+        if (bytesWritten === 0) throw Object.assign(new Error(`ENOSPC: no space left on device, write '${path}'`), { code: 'ENOSPC' });
+        have += bytesWritten;
+      }
     } finally {
       await fh.close();
     }
@@ -101,15 +115,18 @@ export interface AtomicWriteOptions {
  * on a full disk even a smaller file cannot replace a bigger one. So a reserve of at least
  * the file's size is kept beside it; a write that grows the file first grows the reserve
  * (and fails with ENOSPC when it cannot: the disk is full for growing, not for shrinking); a
- * write that does not grow it and meets ENOSPC gives the reserve back and tries once more,
- * then takes the reserve again from the blocks the old file freed.
+ * write that does not grow it (or grows it by at most GROWTH_SLACK while the reserve is
+ * whole) and meets ENOSPC gives the reserve back and tries once more, then takes the
+ * reserve again from the blocks the old file freed.
  */
 export async function writeFileAtomic(path: string, data: Uint8Array, mode = 0o600, opts: AtomicWriteOptions = {}): Promise<void> {
   const ops = opts.ops ?? nodeFileOps;
   if (!opts.reserve) return replaceFile(ops, path, data, mode);
   const reserve = reservePath(path);
   const old = await ops.size(path);
-  if (old === null || data.length > old) {
+  const growth = old === null ? Infinity : data.length - old;
+  const mayGrow = growth <= GROWTH_SLACK && ((await ops.size(reserve)) ?? 0) >= reserveSize(data.length);
+  if (growth > 0 && !mayGrow) {
     await ops.mkdir(dirname(path), DIR_MODE);
     await ops.extend(reserve, reserveSize(data.length));
     return replaceFile(ops, path, data, mode);

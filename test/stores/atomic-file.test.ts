@@ -126,6 +126,23 @@ describe.skipIf(TMPFS_SKIP)('writeFileAtomic on a full disk (a real tmpfs)', () 
     }
     expect(readdirSync(disk.dir).sort()).toEqual(['.vault.reserve', 'filler', 'vault']);
   });
+
+  it('a rotated token a few bytes longer is still saved on a full disk, while the reserve is whole', async () => {
+    const target = join(disk.dir, 'vault');
+    await writeFileAtomic(target, Buffer.alloc(4000, 1), 0o600, { reserve: true });
+    disk.fill();
+    await writeFileAtomic(target, Buffer.alloc(4003, 2), 0o600, { reserve: true }); // same last block
+    expect(readFileSync(target).equals(Buffer.alloc(4003, 2))).toBe(true);
+    expect(statSync(reservePath(target)).size).toBe(64 * 1024);
+    // Growth that needs a block more is taken from the reserve once; then only shrinking may spend it.
+    await writeFileAtomic(target, Buffer.alloc(4200, 3), 0o600, { reserve: true });
+    expect(readFileSync(target).equals(Buffer.alloc(4200, 3))).toBe(true);
+    const once = await writeFileAtomic(target, Buffer.alloc(4300, 4), 0o600, { reserve: true }).catch((e: NodeJS.ErrnoException) => e);
+    expect((once as NodeJS.ErrnoException).code).toBe('ENOSPC');
+    expect(readFileSync(target).equals(Buffer.alloc(4200, 3))).toBe(true);
+    await writeFileAtomic(target, Buffer.alloc(100, 5), 0o600, { reserve: true });
+    expect(readFileSync(target).equals(Buffer.alloc(100, 5))).toBe(true);
+  });
 });
 
 describe('sweepStaleTemps', () => {
