@@ -68,6 +68,13 @@ export class TokenService {
    */
   private readonly issued = new Map<string, IssuedEntry>();
   private readonly inflight = new Map<string, Promise<IssuedToken>>();
+  /**
+   * What a provider answered to a refresh that could not be saved (a full disk), per account.
+   * The provider has rotated the refresh token, so the old one in the store may be dead: the
+   * next refresh saves this one instead of spending the old one again. Never handed out
+   * before it is saved; dropped on lock (like every decrypted value).
+   */
+  private readonly unsaved = new Map<string, { res: oidc.TokenEndpointResponse; receivedS: number; created: string }>();
 
   constructor(
     private readonly state: AgentState,
@@ -114,6 +121,7 @@ export class TokenService {
   /** On lock: the memo goes with the store. */
   forget(): void {
     this.issued.clear();
+    this.unsaved.clear();
   }
 
   async getToken(service: string, account: string): Promise<IssuedToken> {
@@ -178,12 +186,14 @@ export class TokenService {
     const sets: [string, Buffer][] = [[credentialKey(service, account, 'access_token'), input.access_token]];
     if (input.refresh_token) sets.push([credentialKey(service, account, 'refresh_token'), input.refresh_token]);
     const fresh: AccountMeta = { service, account, kind: input.refresh_token ? 'oauth' : 'static', created: new Date(this.nowS() * 1000).toISOString() };
-    return writeAccount(
+    const meta = await writeAccount(
       store,
       { sets, deletes: [] },
       () => this.state.registry.put(fresh, { token_type: normalizeTokenType(input.token_type), expires_at: input.expires_at, needs_auth: undefined }),
       { undo: true, log: this.state.log },
     );
+    this.unsaved.delete(`${service}/${account}`); // the person's tokens replace what a refresh could not save
+    return meta;
   }
 
   /**
@@ -228,6 +238,7 @@ export class TokenService {
     } finally {
       for (const [, value] of sets) value.fill(0);
     }
+    this.unsaved.delete(`${service}/${account}`); // superseded by what was just saved
     this.state.refreshAhead.tokensStored(service, account, this.nowS());
     return { access_token: res.access_token, token_type: meta.token_type ?? 'Bearer', expires_at: meta.expires_at ?? null };
   }
@@ -237,6 +248,14 @@ export class TokenService {
     const meta = this.state.registry.require(service, account);
     if (meta.kind === 'static') {
       throw new SigilError(ErrorCode.BAD_REQUEST, `${service}/${account} holds a static token: there is nothing to refresh`);
+    }
+    const key = `${service}/${account}`;
+    const held = this.unsaved.get(key);
+    if (held && held.created === meta.created) {
+      // Saved now, the rotated tokens are served if the access token is still good.
+      const aged = { ...held.res, ...(typeof held.res.expires_in === 'number' ? { expires_in: held.res.expires_in - (this.nowS() - held.receivedS) } : {}) };
+      const issued = await this.storeTokens(service, account, aged, undefined, { refreshed: true });
+      if (issued.expires_at === null || issued.expires_at > this.nowS()) return issued;
     }
     const rt = await store.get(credentialKey(service, account, 'refresh_token'));
     if (!rt) {
@@ -259,7 +278,12 @@ export class TokenService {
     } finally {
       rt.fill(0);
     }
-    return this.storeTokens(service, account, res, undefined, { refreshed: true });
+    try {
+      return await this.storeTokens(service, account, res, undefined, { refreshed: true });
+    } catch (err) {
+      this.unsaved.set(key, { res, receivedS: this.nowS(), created: meta.created });
+      throw err;
+    }
   }
 
   /**
