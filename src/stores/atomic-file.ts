@@ -11,11 +11,11 @@ import { basename, dirname, join } from 'node:path';
 const DIR_MODE = 0o700; // private to the owner, as ~/.ssh and ~/.gnupg are
 const TEMP_SUFFIX_BYTES = 6; // random part of the temp name: unique across concurrent writers
 /**
- * A reserved file's reserve grows in steps of this much: a few files' worth of blocks on any
- * filesystem, and re-grown rarely (the vault is a few KiB; it passes 64 KiB only with
- * hundreds of entries).
+ * A reserved file's reserve grows in steps of this much: at least the file's own size, so
+ * any smaller version of it fits, and re-grown rarely (the vault and accounts.toml are a few
+ * KiB). Small, because ~/.config is often a dotfiles repository.
  */
-const RESERVE_STEP = 64 * 1024;
+const RESERVE_STEP = 16 * 1024;
 /**
  * A write that grows the file by at most this much may spend a whole reserve too: a rotated
  * token is rarely exactly as long as the one it replaces (JWTs vary by a few bytes), and
