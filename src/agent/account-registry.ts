@@ -3,7 +3,7 @@ import { readTomlFile } from '../config/toml-file.js';
 import { ErrorCode } from '../protocol/codes.js';
 import { SigilError } from '../protocol/errors.js';
 import { authScheme } from '../protocol/token-rules.js';
-import { writeFileAtomic } from '../stores/atomic-file.js';
+import { writeFileAtomic, type FileOps } from '../stores/atomic-file.js';
 
 /**
  * accounts.toml: what the agent knows about each account that is not a secret — kind,
@@ -30,14 +30,26 @@ function id(service: string, account: string): string {
   return `${service}/${account}`;
 }
 
+export interface RegistryOptions {
+  /** The file operations of its writes; tests fail them on cue (ENOSPC, EIO). */
+  fileOps?: FileOps;
+}
+
+/**
+ * The accounts, as accounts.toml holds them: a change reaches memory only once the file is
+ * written, so a failed write (a full disk) leaves both as they were.
+ */
 export class AccountRegistry {
-  private readonly accounts = new Map<string, AccountMeta>();
-  private writing: Promise<void> = Promise.resolve();
+  private accounts = new Map<string, AccountMeta>();
+  private writing: Promise<unknown> = Promise.resolve();
 
-  private constructor(private readonly path: string) {}
+  private constructor(
+    private readonly path: string,
+    private readonly fileOps?: FileOps,
+  ) {}
 
-  static load(path: string): AccountRegistry {
-    const reg = new AccountRegistry(path);
+  static load(path: string, opts: RegistryOptions = {}): AccountRegistry {
+    const reg = new AccountRegistry(path, opts.fileOps);
     const raw = readTomlFile(path);
     for (const [service, table] of Object.entries(raw)) {
       if (typeof table !== 'object' || table === null) continue;
@@ -78,44 +90,78 @@ export class AccountRegistry {
   }
 
   list(): AccountMeta[] {
-    return [...this.accounts.values()].sort((a, b) => id(a.service, a.account).localeCompare(id(b.service, b.account)));
+    return sorted(this.accounts);
   }
 
   async add(meta: AccountMeta): Promise<void> {
     const key = id(meta.service, meta.account);
-    if (this.accounts.has(key)) throw new SigilError(ErrorCode.ALREADY_EXISTS, `account ${key} already exists`);
-    this.accounts.set(key, meta);
-    await this.persist();
+    await this.commit((next) => {
+      if (next.has(key)) throw new SigilError(ErrorCode.ALREADY_EXISTS, `account ${key} already exists`);
+      next.set(key, meta);
+    });
   }
 
   async update(service: string, account: string, patch: Partial<AccountMeta>): Promise<AccountMeta> {
-    const current = this.require(service, account);
-    const next: AccountMeta = { ...current, ...patch, service, account };
-    for (const k of Object.keys(next) as (keyof AccountMeta)[]) if (next[k] === undefined) delete next[k];
-    this.accounts.set(id(service, account), next);
-    await this.persist();
-    return next;
+    return this.commit((next) => {
+      const current = next.get(id(service, account)) ?? this.require(service, account);
+      return set(next, merge(current, patch));
+    });
+  }
+
+  /** Adds the account, or updates it with `patch` when it exists: one write either way. */
+  async put(meta: AccountMeta, patch: Partial<AccountMeta> = {}): Promise<AccountMeta> {
+    return this.commit((next) => set(next, merge(next.get(id(meta.service, meta.account)) ?? meta, patch)));
   }
 
   async remove(service: string, account: string): Promise<boolean> {
-    const existed = this.accounts.delete(id(service, account));
-    if (existed) await this.persist();
-    return existed;
+    if (!this.accounts.has(id(service, account))) return false;
+    return this.commit((next) => next.delete(id(service, account)));
   }
 
-  /** Writes are chained so two updates never race on the rename. */
-  private persist(): Promise<void> {
-    const run = this.writing.then(() => writeFileAtomic(this.path, Buffer.from(this.render())));
+  /**
+   * Makes a change durable, then visible: `change` edits a copy of the accounts, the copy is
+   * written, and only then replaces them. Changes run one after another (never two renames
+   * racing, each on top of the last); one that throws, or whose write fails, changes nothing.
+   */
+  private commit<T>(change: (next: Map<string, AccountMeta>) => T): Promise<T> {
+    const run = this.writing.then(async () => {
+      const next = new Map(this.accounts);
+      const result = change(next);
+      try {
+        await writeFileAtomic(this.path, Buffer.from(render(next)), 0o600, { reserve: true, ops: this.fileOps });
+      } catch (err) {
+        // Node's fs messages name the errno and the path, never content (and this holds no secret).
+        throw new SigilError(ErrorCode.INTERNAL, `could not write ${this.path}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      }
+      this.accounts = next;
+      return result;
+    });
     this.writing = run.catch(() => undefined);
     return run;
   }
+}
 
-  private render(): string {
-    const doc: Record<string, Record<string, Record<string, unknown>>> = {};
-    for (const a of this.list()) {
-      const { service, account, ...rest } = a;
-      (doc[service] ??= {})[account] = rest;
-    }
-    return '# Sigilforge accounts: metadata only, never a secret. Written by sigil-agent.\n' + stringify(doc) + '\n';
+/** `current` with `patch` over it; members patched to undefined are dropped. */
+function merge(current: AccountMeta, patch: Partial<AccountMeta>): AccountMeta {
+  const meta: AccountMeta = { ...current, ...patch, service: current.service, account: current.account };
+  for (const k of Object.keys(meta) as (keyof AccountMeta)[]) if (meta[k] === undefined) delete meta[k];
+  return meta;
+}
+
+function set(accounts: Map<string, AccountMeta>, meta: AccountMeta): AccountMeta {
+  accounts.set(id(meta.service, meta.account), meta);
+  return meta;
+}
+
+function sorted(accounts: Map<string, AccountMeta>): AccountMeta[] {
+  return [...accounts.values()].sort((a, b) => id(a.service, a.account).localeCompare(id(b.service, b.account)));
+}
+
+function render(accounts: Map<string, AccountMeta>): string {
+  const doc: Record<string, Record<string, Record<string, unknown>>> = {};
+  for (const a of sorted(accounts)) {
+    const { service, account, ...rest } = a;
+    (doc[service] ??= {})[account] = rest;
   }
+  return '# Sigilforge accounts: metadata only, never a secret. Written by sigil-agent.\n' + stringify(doc) + '\n';
 }

@@ -7,6 +7,7 @@ import { describeError, oauthErrorCode } from '../oauth/oauth-errors.js';
 import type { ProviderRegistry } from '../oauth/provider-registry.js';
 import type { AccountMeta } from './account-registry.js';
 import type { AgentState } from './agent-state.js';
+import { writeAccount } from './account-writes.js';
 import type { SecretStore } from '../stores/secret-store.js';
 
 /** DESIGN.md: a cached token is served only while it stays valid this much longer… */
@@ -75,6 +76,13 @@ export class TokenService {
    */
   private readonly issued = new Map<string, IssuedEntry>();
   private readonly inflight = new Map<string, Promise<IssuedToken>>();
+  /**
+   * What a provider answered to a refresh that could not be saved (a full disk), per account.
+   * The provider has rotated the refresh token, so the old one in the store may be dead: the
+   * next refresh saves this one instead of spending the old one again. Never handed out
+   * before it is saved; dropped on lock (like every decrypted value).
+   */
+  private readonly unsaved = new Map<string, { res: oidc.TokenEndpointResponse; receivedS: number; created: string }>();
 
   constructor(
     private readonly state: AgentState,
@@ -121,6 +129,7 @@ export class TokenService {
   /** On lock: the memo goes with the store. */
   forget(): void {
     this.issued.clear();
+    this.unsaved.clear();
   }
 
   async getToken(service: string, account: string): Promise<IssuedToken> {
@@ -182,23 +191,37 @@ export class TokenService {
   /** Stores tokens given by the person (static tokens, API keys, imported OAuth tokens). */
   async setToken(service: string, account: string, input: TokenInput): Promise<AccountMeta> {
     const store = this.state.requireStore();
-    const reg = this.state.registry;
-    if (!reg.get(service, account)) {
-      await reg.add({ service, account, kind: input.refresh_token ? 'oauth' : 'static', created: new Date(this.nowS() * 1000).toISOString() });
-    }
-    // Secrets first: metadata that promises a token must never point at a missing one.
-    await store.set(credentialKey(service, account, 'access_token'), input.access_token);
-    if (input.refresh_token) await store.set(credentialKey(service, account, 'refresh_token'), input.refresh_token);
-    return reg.update(service, account, {
-      token_type: (input.token_type && authScheme(input.token_type)) || 'Bearer', // set_token checked it
-      expires_at: input.expires_at,
-      issued_at: input.expires_at === undefined ? undefined : this.nowS(),
-      needs_auth: undefined,
-    });
+    const sets: [string, Buffer][] = [[credentialKey(service, account, 'access_token'), input.access_token]];
+    if (input.refresh_token) sets.push([credentialKey(service, account, 'refresh_token'), input.refresh_token]);
+    const fresh: AccountMeta = { service, account, kind: input.refresh_token ? 'oauth' : 'static', created: new Date(this.nowS() * 1000).toISOString() };
+    const meta = await writeAccount(
+      store,
+      { sets, deletes: [] },
+      () =>
+        this.state.registry.put(fresh, {
+          token_type: (input.token_type && authScheme(input.token_type)) || 'Bearer', // set_token checked it
+          expires_at: input.expires_at,
+          issued_at: input.expires_at === undefined ? undefined : this.nowS(),
+          needs_auth: undefined,
+        }),
+      { undo: true, log: this.state.log },
+    );
+    this.unsaved.delete(`${service}/${account}`); // the person's tokens replace what a refresh could not save
+    return meta;
   }
 
-  /** Stores what a token endpoint answered (a flow's result or a refresh). */
-  async storeTokens(service: string, account: string, res: oidc.TokenEndpointResponse, requestedScopes?: string[]): Promise<IssuedToken> {
+  /**
+   * Stores what a token endpoint answered: a flow's result, or a refresh (`refreshed`). The
+   * caller hands the access token out only once this resolves, so never one whose rotated
+   * refresh token is not durable.
+   */
+  async storeTokens(
+    service: string,
+    account: string,
+    res: oidc.TokenEndpointResponse,
+    requestedScopes?: string[],
+    opts: { refreshed?: boolean } = {},
+  ): Promise<IssuedToken> {
     // Checked before anything is stored. openid-client already refuses every type but bearer
     // and DPoP; this keeps control characters out of accounts.toml and headers whatever the
     // library lets through. Refused rather than taken for Bearer: a word that is no scheme
@@ -206,27 +229,40 @@ export class TokenService {
     const tokenType = authScheme(res.token_type ?? 'Bearer');
     if (!tokenType) throw new SigilError(ErrorCode.PROVIDER_ERROR, `the provider answered ${service}/${account}'s token request with a token_type that is no HTTP authentication scheme`);
     const store = this.state.requireStore();
-    const reg = this.state.registry;
-    if (!reg.get(service, account)) {
-      await reg.add({ service, account, kind: 'oauth', created: new Date(this.nowS() * 1000).toISOString() });
-    }
     // The rotated refresh token first: it alone keeps the account signed in. A provider that
     // omits it (Spotify may) means "keep using the old one", so nothing is overwritten then.
-    if (res.refresh_token) await store.set(credentialKey(service, account, 'refresh_token'), Buffer.from(res.refresh_token));
-    await store.set(credentialKey(service, account, 'access_token'), Buffer.from(res.access_token));
+    const sets: [string, Buffer][] = [];
+    if (res.refresh_token) sets.push([credentialKey(service, account, 'refresh_token'), Buffer.from(res.refresh_token)]);
+    sets.push([credentialKey(service, account, 'access_token'), Buffer.from(res.access_token)]);
     // A lifetime past ten years (`expires_in: 1e308`) is taken as ten years rather than refused:
     // the sign-in itself is good, and the token is then merely refreshed sooner than claimed.
     const now = this.nowS();
     const expiresAt = typeof res.expires_in === 'number' ? now + Math.min(res.expires_in, MAX_EXPIRES_IN_S) : undefined;
     const scopes = typeof res.scope === 'string' ? res.scope.split(/[ ,]+/).filter(Boolean) : requestedScopes;
-    const meta = await reg.update(service, account, {
-      kind: 'oauth',
-      token_type: tokenType,
-      expires_at: expiresAt,
-      issued_at: expiresAt === undefined ? undefined : now,
-      ...(scopes ? { scopes } : {}),
-      needs_auth: undefined,
-    });
+    const fresh: AccountMeta = { service, account, kind: 'oauth', created: new Date(now * 1000).toISOString() };
+    let meta: AccountMeta;
+    try {
+      // After a refresh the old refresh token is spent at the provider: putting it back would
+      // sign the account out, so the new tokens stay even if accounts.toml cannot follow (its
+      // older expiry only makes the next call refresh again).
+      meta = await writeAccount(
+        store,
+        { sets, deletes: [] },
+        () =>
+          this.state.registry.put(fresh, {
+            kind: 'oauth',
+            token_type: tokenType,
+            expires_at: expiresAt,
+            issued_at: expiresAt === undefined ? undefined : now,
+            ...(scopes ? { scopes } : {}),
+            needs_auth: undefined,
+          }),
+        { undo: !opts.refreshed, log: this.state.log },
+      );
+    } finally {
+      for (const [, value] of sets) value.fill(0);
+    }
+    this.unsaved.delete(`${service}/${account}`); // superseded by what was just saved
     this.state.refreshAhead.tokensStored(service, account);
     return { access_token: res.access_token, token_type: meta.token_type ?? 'Bearer', expires_at: meta.expires_at ?? null };
   }
@@ -236,6 +272,14 @@ export class TokenService {
     const meta = this.state.registry.require(service, account);
     if (meta.kind === 'static') {
       throw new SigilError(ErrorCode.BAD_REQUEST, `${service}/${account} holds a static token: there is nothing to refresh`);
+    }
+    const key = `${service}/${account}`;
+    const held = this.unsaved.get(key);
+    if (held && held.created === meta.created) {
+      // Saved now, the rotated tokens are served if the access token is still good.
+      const aged = { ...held.res, ...(typeof held.res.expires_in === 'number' ? { expires_in: held.res.expires_in - (this.nowS() - held.receivedS) } : {}) };
+      const issued = await this.storeTokens(service, account, aged, undefined, { refreshed: true });
+      if (issued.expires_at === null || issued.expires_at > this.nowS()) return issued;
     }
     const rt = await store.get(credentialKey(service, account, 'refresh_token'));
     if (!rt) {
@@ -258,7 +302,12 @@ export class TokenService {
     } finally {
       rt.fill(0);
     }
-    return this.storeTokens(service, account, res);
+    try {
+      return await this.storeTokens(service, account, res, undefined, { refreshed: true });
+    } catch (err) {
+      this.unsaved.set(key, { res, receivedS: this.nowS(), created: meta.created });
+      throw err;
+    }
   }
 
   /**
@@ -305,3 +354,4 @@ function reauth(meta: AccountMeta, why: string): SigilError {
   const fix = meta.kind === 'static' ? `sigil token set ${id}` : `sigil accounts authorize ${id}`;
   return new SigilError(ErrorCode.REAUTH_REQUIRED, `${meta.service}/${meta.account} ${why} — run: ${fix}`);
 }
+

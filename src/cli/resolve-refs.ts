@@ -2,6 +2,7 @@ import { AgentClient } from '../client/agent-client.js';
 import { ErrorCode } from '../protocol/codes.js';
 import { SigilError, toSigilError } from '../protocol/errors.js';
 import { formatRef, parseRef } from '../protocol/refs.js';
+import type { SecretValue } from './output.js';
 
 /** One place a reference is used: `where` names it for errors ("DB_PASSWORD", "line 3"). */
 export interface RefUse {
@@ -23,9 +24,10 @@ const MAX_LISTED = 10;
  * at once, pipelined over one connection. All or nothing: when any use fails, the error
  * lists each failing use — where, reference, why; never a value — and carries the code of
  * the first, so the exit status says locked (4), not found (7), re-auth (9)…
- * Returns the value of each reference, keyed by the reference text as used.
+ * Returns the value of each reference, keyed by the reference text as used: a string for
+ * text, bytes for a value that is not UTF-8 text.
  */
-export async function resolveRefs(uses: readonly RefUse[]): Promise<Map<string, string>> {
+export async function resolveRefs(uses: readonly RefUse[]): Promise<Map<string, SecretValue>> {
   const canonical = new Map<string, string>();
   const failures: Array<{ use: RefUse; err: SigilError; parse: boolean }> = [];
   for (const use of uses) {
@@ -37,7 +39,7 @@ export async function resolveRefs(uses: readonly RefUse[]): Promise<Map<string, 
   }
   if (failures.length) throw combine(failures);
   const distinct = [...new Set(canonical.values())];
-  const values = new Map<string, string>();
+  const values = new Map<string, SecretValue>();
   if (!distinct.length) return values;
 
   const client = await AgentClient.connect({ clientName: 'sigil' });
@@ -47,12 +49,16 @@ export async function resolveRefs(uses: readonly RefUse[]): Promise<Map<string, 
   } finally {
     client.close();
   }
-  const byCanonical = new Map<string, { value: string } | { err: SigilError }>();
+  const byCanonical = new Map<string, { value: SecretValue } | { err: SigilError }>();
   distinct.forEach((ref, n) => {
     const r = settled[n]!;
     if (r.status === 'rejected') byCanonical.set(ref, { err: toSigilError(r.reason) });
-    else if (typeof r.value.value !== 'string') byCanonical.set(ref, { err: new SigilError(ErrorCode.INTERNAL, 'the agent answered without a value') });
-    else byCanonical.set(ref, { value: r.value.value });
+    else {
+      // A str for text, bin for bytes that are not text (sigil-protocol(7)).
+      const value = r.value.value;
+      if (typeof value === 'string' || value instanceof Uint8Array) byCanonical.set(ref, { value });
+      else byCanonical.set(ref, { err: new SigilError(ErrorCode.INTERNAL, 'the agent answered without a value') });
+    }
   });
   for (const use of uses) {
     const r = byCanonical.get(canonical.get(use.ref)!)!;

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { execFile } from 'node:child_process';
 import { ErrorCode } from '../protocol/codes.js';
 import { SigilError } from '../protocol/errors.js';
@@ -60,12 +61,18 @@ async function slurpStdin(): Promise<Buffer> {
   return stdinLeft;
 }
 
-/** All of stdin, less one trailing newline, so `echo secret |` and `printf %s secret |` agree. */
+/**
+ * All of stdin as bytes. Text loses one trailing newline, so `echo secret |` and
+ * `printf %s secret |` agree; input that is not UTF-8 text (a key file) is taken byte for
+ * byte, since a last 0x0a there is part of the value.
+ */
 async function readStdin(): Promise<Buffer> {
   const all = await slurpStdin();
   let end = all.length;
-  if (end > 0 && all[end - 1] === 0x0a) end--;
-  if (end > 0 && all[end - 1] === 0x0d) end--;
+  if (isUtf8(all)) {
+    if (end > 0 && all[end - 1] === 0x0a) end--;
+    if (end > 0 && all[end - 1] === 0x0d) end--;
+  }
   const out = Buffer.from(all.subarray(0, end));
   all.fill(0);
   stdinLeft = Buffer.alloc(0);

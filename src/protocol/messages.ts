@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { ErrorCode } from './codes.js';
 import { SigilError } from './errors.js';
 
@@ -114,6 +115,15 @@ export function bytesArg(args: Args, name: string): Buffer {
   if (typeof v === 'string') return Buffer.from(v, 'utf8');
   if (v instanceof Uint8Array) return Buffer.from(v);
   throw new SigilError(ErrorCode.BAD_REQUEST, v === undefined ? `missing argument "${name}"` : `argument "${name}" must be a string or bytes`);
+}
+
+/**
+ * A secret value as it goes on the wire (get_secret, resolve): a str when it is valid UTF-8
+ * text — what clients written for text values read — and bin when it is not, so bytes
+ * that are not text come back exactly as they went in (sigil-protocol(7), "Strings and bytes").
+ */
+export function wireValue(value: Buffer): string | Buffer {
+  return isUtf8(value) ? value.toString('utf8') : value;
 }
 
 export function numberArg(args: Args, name: string): number | undefined {

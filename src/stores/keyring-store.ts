@@ -106,7 +106,8 @@ export class KeyringStore implements SecretStore {
     const encoded = encodeValue(value);
     try {
       await this.enqueue(async () => {
-        if (!this.index.has(key)) {
+        const added = !this.index.has(key);
+        if (added) {
           this.index.add(key);
           try {
             await this.writeIndex();
@@ -115,7 +116,17 @@ export class KeyringStore implements SecretStore {
             throw err;
           }
         }
-        await this.call(() => this.entry(key).setSecret(encoded));
+        try {
+          await this.call(() => this.entry(key).setSecret(encoded));
+        } catch (err) {
+          // A failed write leaves what was there: an old value stays (the keyring replaces an
+          // item whole), and a key just added to the index is taken out again.
+          if (added) {
+            this.index.delete(key);
+            await this.writeIndex().catch(() => undefined); // else listed without a value, as after a crash
+          }
+          throw err;
+        }
       });
     } finally {
       encoded.fill(0);

@@ -1,4 +1,4 @@
-import type { SecretStore } from './secret-store.js';
+import { writeAll, type SecretStore } from './secret-store.js';
 
 /**
  * Moves what `from` holds into `to`: for switching `[storage] primary` from the vault to the
@@ -25,7 +25,6 @@ export async function moveEntries(from: SecretStore, to: SecretStore): Promise<n
       value.fill(0);
     }
   }
-  if (from.writeBatch) await from.writeBatch([], keys);
-  else for (const key of keys) await from.delete(key);
+  await writeAll(from, [], keys);
   return copied;
 }

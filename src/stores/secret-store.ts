@@ -6,7 +6,10 @@
  * - `get` returns null when the key is absent ("not mine"), and throws a SigilError when
  *   the backend is broken or unreachable ("mine but broken").
  * - `set` and `delete` resolve only once the change is durable: a caller may hand out a
- *   value derived from it (a rotated refresh token) as soon as the promise resolves.
+ *   value derived from it (a rotated refresh token) as soon as the promise resolves. One
+ *   that rejects changed nothing a reader can see: `get` answers what it answered before,
+ *   as a restart would (the vault changes memory only after the write).
+ * - Values are bytes, any bytes: text or not, they come back as they went in.
  * - Values are Buffers the caller owns: the store copies what it keeps, and callers may
  *   overwrite a returned Buffer once done with it.
  * - `list(prefix)` returns the keys starting with `prefix`, sorted.
@@ -33,4 +36,12 @@ export interface SecretStore {
   /** Number of keys held; cheap. */
   size(): number;
   close(): Promise<void>;
+}
+
+/** Sets and deletes together where the store can (one all-or-nothing write), else in order. */
+export async function writeAll(store: SecretStore, sets: ReadonlyArray<readonly [string, Buffer]>, deletes: readonly string[]): Promise<void> {
+  if (sets.length + deletes.length === 0) return;
+  if (store.writeBatch) return store.writeBatch(sets, deletes);
+  for (const [key, value] of sets) await store.set(key, value);
+  for (const key of deletes) await store.delete(key);
 }

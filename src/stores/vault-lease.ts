@@ -21,8 +21,15 @@ export class VaultLease {
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
         const fd = openSync(this.path, 'wx', 0o600);
-        writeSync(fd, JSON.stringify(this.owner) + '\n');
-        closeSync(fd);
+        try {
+          writeSync(fd, JSON.stringify(this.owner) + '\n');
+        } catch (err) {
+          // A full disk: no empty lease left behind for the next attempt to puzzle over.
+          unlinkSync(this.path);
+          throw err;
+        } finally {
+          closeSync(fd);
+        }
         this.held = true;
         return;
       } catch (err) {

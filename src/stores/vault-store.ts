@@ -15,7 +15,7 @@ import { Decrypter, Encrypter, generateX25519Identity, identityToRecipient } fro
 import { ErrorCode } from '../protocol/codes.js';
 import { SigilError } from '../protocol/errors.js';
 import { sealToRecipients } from './age-seal.js';
-import { sweepStaleTemps, writeFileAtomic } from './atomic-file.js';
+import { sweepStaleTemps, writeFileAtomic, type FileOps } from './atomic-file.js';
 import {
   DEFAULT_WORK_FACTOR,
   IncorrectPassphraseError,
@@ -36,6 +36,8 @@ export interface VaultOptions {
   workFactor?: number;
   /** Clock for `updated` stamps; tests pin it. */
   now?: () => Date;
+  /** The file operations of vault writes; tests fail them on cue (ENOSPC, EIO). */
+  fileOps?: FileOps;
 }
 
 const FORMAT = 'sigilforge-vault';
@@ -47,6 +49,14 @@ type Encoding = 'utf8' | 'base64';
 interface Entry {
   value: Buffer;
   updated: string;
+}
+
+/** A change not yet on disk: a new entry, or null for a delete. */
+interface Change {
+  key: string;
+  entry: Entry | null;
+  /** Whether the key was there just before this change, as the write that carries it found it. */
+  existed: boolean;
 }
 
 /** True when vault.age exists (an identity alone is an interrupted `sigil init`). */
@@ -83,7 +93,8 @@ export async function createVault(paths: VaultPaths, passphrase: Buffer, opts: V
       '# sigilforge vault recipients: every vault write is encrypted to each age1… key below.\n' +
       "# The first is this vault's own key (its secret half is in identity.age); add backup keys after it.\n";
     await writeFileAtomic(paths.recipients, Buffer.from(`${header}${recipient}\n`));
-    await writeFileAtomic(paths.vault, await sealVault(new Map(), [recipient]));
+    // With its space reserve from the start: deleting must work on a full disk (atomic-file.ts).
+    await writeFileAtomic(paths.vault, await sealVault(new Map(), [recipient]), 0o600, { reserve: true, ops: opts.fileOps });
   });
 }
 
@@ -133,7 +144,7 @@ export async function openVault(paths: VaultPaths, passphrase: Buffer, opts: Vau
   } finally {
     plaintext.fill(0);
   }
-  return new VaultStore(paths, entries, ownRecipient, opts.now ?? (() => new Date()));
+  return new VaultStore(paths, entries, ownRecipient, opts.now ?? (() => new Date()), opts.fileOps);
 }
 
 /**
@@ -172,8 +183,9 @@ export async function changePassphrase(
 
 /**
  * The unlocked vault. Reads are served from memory; each change is written through
- * (encrypt to recipients.txt, atomic replace) before its promise resolves.
- * Build it with {@link openVault}.
+ * (encrypt to recipients.txt, atomic replace) before its promise resolves, and reaches
+ * memory only then: a write that fails (a full disk) leaves memory and disk as they were,
+ * so nothing is ever served that a restart would not find. Build it with {@link openVault}.
  */
 export class VaultStore implements SecretStore {
   readonly name = 'vault';
@@ -182,12 +194,18 @@ export class VaultStore implements SecretStore {
   private tail: Promise<void> = Promise.resolve();
   /** A write queued behind the running one and not started yet: later changes ride on it. */
   private queued: Promise<void> | null = null;
+  /** The changes the queued write will carry, in call order. */
+  private queuedChanges: Change[] = [];
+  /** The changes the running write carries. */
+  private writingChanges: Change[] = [];
 
   constructor(
     private readonly paths: VaultPaths,
+    /** What is on disk: only a write that succeeded changes it. */
     private readonly entries: Map<string, Entry>,
     private readonly ownRecipient: string,
     private readonly now: () => Date,
+    private readonly fileOps?: FileOps,
   ) {}
 
   async get(key: string): Promise<Buffer | null> {
@@ -202,15 +220,17 @@ export class VaultStore implements SecretStore {
 
   async set(key: string, value: Buffer): Promise<void> {
     this.assertOpen();
-    this.put(key, value, this.now().toISOString());
+    this.queue(this.now().toISOString(), [key, Buffer.from(value)]);
     return this.persist();
   }
 
   async delete(key: string): Promise<boolean> {
     this.assertOpen();
-    if (!this.drop(key)) return false;
+    // Nothing there, and nothing on its way: no write at all.
+    if (!this.willHold(key)) return false;
+    const [change] = this.queue('', key);
     await this.persist();
-    return true;
+    return change!.existed;
   }
 
   async list(prefix: string): Promise<string[]> {
@@ -221,25 +241,8 @@ export class VaultStore implements SecretStore {
   /** One snapshot holds every change, and the rename makes it durable at once: all or nothing. */
   async writeBatch(sets: ReadonlyArray<readonly [string, Buffer]>, deletes: readonly string[]): Promise<void> {
     this.assertOpen();
-    const updated = this.now().toISOString();
-    for (const [key, value] of sets) this.put(key, value, updated);
-    for (const key of deletes) this.drop(key);
+    this.queue(this.now().toISOString(), ...sets.map(([key, value]) => [key, Buffer.from(value)] as const), ...deletes);
     return this.persist();
-  }
-
-  /** In memory only (persist() writes): a copy of `value` in, the replaced one wiped. */
-  private put(key: string, value: Buffer, updated: string): void {
-    const old = this.entries.get(key);
-    this.entries.set(key, { value: Buffer.from(value), updated });
-    old?.value.fill(0);
-  }
-
-  private drop(key: string): boolean {
-    const old = this.entries.get(key);
-    if (old === undefined) return false;
-    this.entries.delete(key);
-    old.value.fill(0);
-    return true;
   }
 
   size(): number {
@@ -247,7 +250,7 @@ export class VaultStore implements SecretStore {
     return this.entries.size;
   }
 
-  /** Waits for writes already accepted (they snapshot the map when they start), then wipes. */
+  /** Waits for writes already accepted, then wipes. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -257,33 +260,73 @@ export class VaultStore implements SecretStore {
   }
 
   /**
-   * Resolves once a write that includes every change made so far is on disk. A change
-   * made while a write runs joins the single queued write, so a burst of N changes costs
-   * at most two writes, not N. If a write fails the in-memory change stays, its callers
-   * get the error, and the next successful write persists it.
+   * Adds changes for the next write: `[key, value]` sets (the value a copy the store now
+   * owns), a bare key deletes. `updated` stamps the sets (one time for a batch).
+   */
+  private queue(updated: string, ...items: ReadonlyArray<string | readonly [string, Buffer]>): Change[] {
+    const changes = items.map((item): Change =>
+      typeof item === 'string' ? { key: item, entry: null, existed: false } : { key: item[0], entry: { value: item[1], updated }, existed: false },
+    );
+    this.queuedChanges.push(...changes);
+    return changes;
+  }
+
+  /** Whether `key` is there once the writes accepted so far are done (if they succeed). */
+  private willHold(key: string): boolean {
+    for (const changes of [this.queuedChanges, this.writingChanges]) {
+      for (let i = changes.length - 1; i >= 0; i--) if (changes[i]!.key === key) return changes[i]!.entry !== null;
+    }
+    return this.entries.has(key);
+  }
+
+  /**
+   * Resolves once a write that includes every change queued so far is on disk (and then in
+   * memory). A change made while a write runs joins the single queued write, so a burst of
+   * N changes costs at most two writes, not N. If a write fails, none of its changes take
+   * effect and every caller whose change it carried gets the error.
    */
   private persist(): Promise<void> {
     if (this.queued !== null) return this.queued;
     const write = this.tail
       .catch(() => undefined)
       .then(() => {
-        this.queued = null; // from here on, new changes need a new write: this one snapshots now
-        return this.writeSnapshot();
+        this.queued = null; // from here on, new changes need a new write: this one takes its changes now
+        const changes = this.queuedChanges;
+        this.queuedChanges = [];
+        this.writingChanges = changes;
+        return this.writeChanges(changes).finally(() => {
+          this.writingChanges = [];
+        });
       });
     this.queued = write;
     this.tail = write;
     return write;
   }
 
-  private async writeSnapshot(): Promise<void> {
-    const plaintext = serializeVault(this.entries);
+  private async writeChanges(changes: Change[]): Promise<void> {
+    // What the vault holds once these changes are made, without touching `entries` yet.
+    const next = new Map(this.entries);
+    for (const change of changes) {
+      change.existed = next.has(change.key);
+      if (change.entry) next.set(change.key, change.entry);
+      else next.delete(change.key);
+    }
+    const plaintext = serializeVault(next);
     try {
       const recipients = await readRecipients(this.paths.recipients, this.ownRecipient);
-      await writeFileAtomic(this.paths.vault, await encryptTo(plaintext, recipients));
+      await writeFileAtomic(this.paths.vault, await encryptTo(plaintext, recipients), 0o600, { reserve: true, ops: this.fileOps });
     } catch (err) {
+      for (const change of changes) change.entry?.value.fill(0);
       throw new SigilError(ErrorCode.INTERNAL, `could not write the vault: ${reason(err)}`, { cause: err });
     } finally {
       plaintext.fill(0);
+    }
+    // Durable: now memory follows, wiping each value replaced.
+    for (const change of changes) {
+      const old = this.entries.get(change.key);
+      if (change.entry) this.entries.set(change.key, change.entry);
+      else this.entries.delete(change.key);
+      if (old && old !== change.entry) old.value.fill(0);
     }
   }
 

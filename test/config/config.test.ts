@@ -1,9 +1,10 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_LOCK_TIMEOUT_S, loadConfig } from '../../src/config/config.js';
 import { AccountRegistry } from '../../src/agent/account-registry.js';
+import { nodeFileOps, type FileOps } from '../../src/stores/atomic-file.js';
 
 describe('config.toml', () => {
   let dir: string;
@@ -64,5 +65,31 @@ describe('accounts.toml', () => {
     const reg = AccountRegistry.load(path);
     expect(reg.get('corp', 'a')).toEqual({ service: 'corp', account: 'a', kind: 'oauth', created: '2026-01-01T00:00:00.000Z', expires_at: 1_900_000_300, issued_at: 1_900_000_000 });
     expect(reg.get('corp', 'b')?.token_type).toBe('Bearer');
+  });
+
+  it('a failed write (ENOSPC) changes nothing, in memory or in accounts.toml', async () => {
+    const path = join(dir, 'accounts.toml');
+    let full = false;
+    const fileOps: FileOps = {
+      ...nodeFileOps,
+      writeNew: (...a) => (full ? Promise.reject(Object.assign(new Error('ENOSPC: no space left on device (simulated)'), { code: 'ENOSPC' })) : nodeFileOps.writeNew(...a)),
+    };
+    const reg = AccountRegistry.load(path, { fileOps });
+    await reg.add({ service: 'github', account: 'work', kind: 'static', created: '2026-01-01T00:00:00.000Z' });
+    const before = readFileSync(path);
+    const listed = reg.list();
+
+    full = true;
+    await expect(reg.add({ service: 'gitlab', account: 'new', kind: 'static', created: 'x' })).rejects.toMatchObject({ code: 'INTERNAL', message: expect.stringContaining(`could not write ${path}: ENOSPC`) });
+    await expect(reg.update('github', 'work', { expires_at: 1_900_000_000 })).rejects.toThrow(/ENOSPC/);
+    await expect(reg.put({ service: 'gitlab', account: 'new', kind: 'oauth', created: 'x' })).rejects.toThrow(/ENOSPC/);
+    await expect(reg.remove('github', 'work')).rejects.toThrow(/ENOSPC/);
+    expect(reg.list()).toEqual(listed);
+    expect(reg.get('gitlab', 'new')).toBeUndefined();
+    expect(readFileSync(path).equals(before)).toBe(true);
+
+    full = false;
+    await reg.update('github', 'work', { expires_at: 1_900_000_000 });
+    expect(AccountRegistry.load(path).list()).toEqual([{ service: 'github', account: 'work', kind: 'static', created: '2026-01-01T00:00:00.000Z', expires_at: 1_900_000_000 }]);
   });
 });

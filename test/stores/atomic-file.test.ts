@@ -4,7 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { sweepStaleTemps, writeFileAtomic } from '../../src/stores/atomic-file.js';
+import { nodeFileOps, reservePath, sweepStaleTemps, writeFileAtomic, type FileOps } from '../../src/stores/atomic-file.js';
+import { mountTmpfs, tmpfsSkipReason, type Tmpfs } from '../support/tmpfs.js';
+
+const errno = (code: string) => Object.assign(new Error(`${code}: simulated`), { code });
+const TMPFS_SKIP = tmpfsSkipReason();
+if (TMPFS_SKIP) console.warn(`atomic-file.test.ts: full-disk tests skipped: ${TMPFS_SKIP}`);
 
 describe('writeFileAtomic', () => {
   let dir: string;
@@ -52,6 +57,91 @@ describe('writeFileAtomic', () => {
     const result = readFileSync(target);
     expect(inputs.some((b) => b.equals(result))).toBe(true);
     expect(readdirSync(dir)).toEqual(['file']);
+  });
+});
+
+describe('writeFileAtomic when the write fails', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'sigil-atomic-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it.each([
+    ['ENOSPC while writing the temp file', { writeNew: () => Promise.reject(errno('ENOSPC')) }],
+    ['EIO from the rename', { rename: () => Promise.reject(errno('EIO')) }],
+    ['EIO from the directory fsync after the rename', { syncDir: () => Promise.reject(errno('EIO')) }],
+  ] as Array<[string, Partial<FileOps>]>)('leaves exactly the old content and no temp file: %s', async (_what, failing) => {
+    const target = join(dir, 'file');
+    await writeFileAtomic(target, Buffer.from('old content'));
+    const ops: FileOps = { ...nodeFileOps, ...failing };
+    await expect(writeFileAtomic(target, Buffer.from('new content'), 0o600, { ops })).rejects.toThrow(/simulated/);
+    expect(readFileSync(target, 'utf8')).toBe('old content');
+    expect(readdirSync(dir)).toEqual(['file']);
+  });
+
+  it('leaves no file when there was none and the directory fsync fails', async () => {
+    const target = join(dir, 'new');
+    const ops: FileOps = { ...nodeFileOps, syncDir: () => Promise.reject(errno('EIO')) };
+    await expect(writeFileAtomic(target, Buffer.from('data'), 0o600, { ops })).rejects.toThrow(/simulated/);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+});
+
+describe.skipIf(TMPFS_SKIP)('writeFileAtomic on a full disk (a real tmpfs)', () => {
+  let disk: Tmpfs;
+  beforeEach(() => {
+    disk = mountTmpfs(mkdtempSync(join(tmpdir(), 'sigil-full-')), 512);
+  });
+  afterEach(() => {
+    disk.unmount();
+    rmSync(disk.dir, { recursive: true, force: true });
+  });
+
+  it('a temp file and rename cannot shrink a file on a full disk without a reserve (why the reserve exists)', async () => {
+    const target = join(disk.dir, 'plain');
+    await writeFileAtomic(target, Buffer.alloc(20_000, 1));
+    disk.fill();
+    const err = await writeFileAtomic(target, Buffer.alloc(100, 2)).catch((e: NodeJS.ErrnoException) => e);
+    expect((err as NodeJS.ErrnoException).code).toBe('ENOSPC');
+    expect(readFileSync(target).equals(Buffer.alloc(20_000, 1))).toBe(true);
+  });
+
+  it('deleting still works on a full disk: a shrinking write spends the reserve, then takes it back', async () => {
+    const target = join(disk.dir, 'vault');
+    await writeFileAtomic(target, Buffer.alloc(20_000, 1), 0o600, { reserve: true });
+    expect(statSync(reservePath(target)).size).toBe(32 * 1024); // the file's size, in 16 KiB steps
+    disk.fill();
+
+    // Growing is refused (the disk is full), and changes nothing.
+    const grow = await writeFileAtomic(target, Buffer.alloc(30_000, 3), 0o600, { reserve: true }).catch((e: NodeJS.ErrnoException) => e);
+    expect((grow as NodeJS.ErrnoException).code).toBe('ENOSPC');
+    expect(readFileSync(target).equals(Buffer.alloc(20_000, 1))).toBe(true);
+
+    // Shrinking works, again and again: each time the reserve comes back from the freed blocks.
+    for (const [size, byte] of [[15_000, 4], [15_000, 5], [9_000, 6], [100, 7]] as const) {
+      await writeFileAtomic(target, Buffer.alloc(size, byte), 0o600, { reserve: true });
+      expect(readFileSync(target).equals(Buffer.alloc(size, byte))).toBe(true);
+      expect(statSync(reservePath(target)).size).toBeGreaterThanOrEqual(Math.max(size, 16 * 1024)); // room for any smaller version
+    }
+    expect(readdirSync(disk.dir).sort()).toEqual(['.vault.reserve', 'filler', 'vault']);
+  });
+
+  it('a rotated token a few bytes longer is still saved on a full disk, while the reserve is whole', async () => {
+    const target = join(disk.dir, 'vault');
+    await writeFileAtomic(target, Buffer.alloc(4000, 1), 0o600, { reserve: true });
+    disk.fill();
+    await writeFileAtomic(target, Buffer.alloc(4003, 2), 0o600, { reserve: true }); // same last block
+    expect(readFileSync(target).equals(Buffer.alloc(4003, 2))).toBe(true);
+    expect(statSync(reservePath(target)).size).toBe(16 * 1024);
+    // Growth that needs a block more is taken from the reserve once; then only shrinking may spend it.
+    await writeFileAtomic(target, Buffer.alloc(4200, 3), 0o600, { reserve: true });
+    expect(readFileSync(target).equals(Buffer.alloc(4200, 3))).toBe(true);
+    const once = await writeFileAtomic(target, Buffer.alloc(4300, 4), 0o600, { reserve: true }).catch((e: NodeJS.ErrnoException) => e);
+    expect((once as NodeJS.ErrnoException).code).toBe('ENOSPC');
+    expect(readFileSync(target).equals(Buffer.alloc(4200, 3))).toBe(true);
+    await writeFileAtomic(target, Buffer.alloc(100, 5), 0o600, { reserve: true });
+    expect(readFileSync(target).equals(Buffer.alloc(100, 5))).toBe(true);
   });
 });
 

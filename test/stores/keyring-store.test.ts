@@ -7,6 +7,7 @@
  * each run the store in a child process with its own environment.
  */
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -310,13 +311,19 @@ describe.skipIf(SKIP !== null)(`OS keyring store${SKIP ? ` (skipped: ${SKIP})` :
     let sb: Sandbox | undefined;
     afterEach(() => sb?.cleanup());
 
+    /** An unlocked agent whose config.toml says primary = "keyring", on this keyring. */
+    const keyringAgent = async (): Promise<Sandbox> => {
+      const box = (sb = new Sandbox()); // cleaned up after the test even if the start fails
+      box.env.DBUS_SESSION_BUS_ADDRESS = session.address;
+      mkdirSync(join(box.env.XDG_CONFIG_HOME!, 'sigilforge'), { recursive: true });
+      writeFileSync(join(box.env.XDG_CONFIG_HOME!, 'sigilforge', 'config.toml'), '[storage]\nprimary = "keyring"\n');
+      await box.startAgent();
+      await box.initAndUnlock();
+      return box;
+    };
+
     it('stores and serves secrets through the keyring, and serves nothing once locked', async () => {
-      sb = new Sandbox();
-      sb.env.DBUS_SESSION_BUS_ADDRESS = session.address;
-      mkdirSync(join(sb.env.XDG_CONFIG_HOME!, 'sigilforge'), { recursive: true });
-      writeFileSync(join(sb.env.XDG_CONFIG_HOME!, 'sigilforge', 'config.toml'), '[storage]\nprimary = "keyring"\n');
-      await sb.startAgent();
-      await sb.initAndUnlock();
+      sb = await keyringAgent();
 
       const value = `keyring-e2e-${process.pid}-value`;
       expect((await sb.sigil(['secret', 'set', 'e2e/token', '--stdin'], { input: value + '\n' })).code).toBe(0);
@@ -343,6 +350,21 @@ describe.skipIf(SKIP !== null)(`OS keyring store${SKIP ? ` (skipped: ${SKIP})` :
       expect((await sb.sigil(['secret', 'get', 'e2e/token'])).stdout).toBe(value + '\n');
       expect((await sb.sigil(['secret', 'rm', 'e2e/token'])).code).toBe(0);
       expect((await session.secretTool(['lookup', 'service', 'sigilforge', 'username', K('e2e/token')])).code).not.toBe(0);
+    });
+
+    it('binary values survive set/get through the keyring (256 random bytes)', async () => {
+      sb = await keyringAgent();
+      const value = randomBytes(256);
+      value[0] = 0xff; // never in UTF-8: certainly not text
+
+      expect((await sb.sigil(['secret', 'set', 'e2e/bin', '--stdin'], { input: value })).code).toBe(0);
+      expect((await sb.sigil(['secret', 'get', 'e2e/bin'])).stdoutBytes.equals(value)).toBe(true);
+      // Kept as marked base64 in the item, so any Secret Service client reads it back whole.
+      const item = await session.secretTool(['lookup', 'service', 'sigilforge', 'username', K('e2e/bin')]);
+      expect(item.stdout).toBe(KEYRING_BASE64_PREFIX + value.toString('base64'));
+      expect((await sb.sigil(['secret', 'set', 'e2e/bin', '--stdin'], { input: 'text now' })).code).toBe(0);
+      expect((await sb.sigil(['secret', 'rollback', 'e2e/bin', '1'])).code).toBe(0);
+      expect((await sb.sigil(['secret', 'get', 'e2e/bin'])).stdoutBytes.equals(value)).toBe(true);
     });
 
     it('moves what the vault held before the switch into the keyring, once', async () => {

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { appendFileSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -10,11 +11,13 @@ import {
   vaultExists,
   type VaultStore,
 } from '../../src/stores/vault-store.js';
+import { nodeFileOps, type FileOps } from '../../src/stores/atomic-file.js';
 import { describeSecretStoreContract } from './store-contract.js';
 import { FAST, pass, readIdentity, readVaultDoc, tempVault, type TempVault } from './vault-helpers.js';
 
 const opts = { workFactor: FAST };
 const K = (name: string) => `sigilforge/_secret/${name}`;
+const enospc = () => Object.assign(new Error('ENOSPC: no space left on device, write (simulated)'), { code: 'ENOSPC' });
 
 async function codeOf(p: Promise<unknown>): Promise<string> {
   const err = await p.then(
@@ -70,7 +73,7 @@ describe('age vault', () => {
       expect(statSync(f).mode & 0o777).toBe(0o600);
     }
     expect(statSync(dirname(t.paths.vault)).mode & 0o777).toBe(0o700);
-    expect(readdirSync(dirname(t.paths.vault)).sort()).toEqual(['identity.age', 'recipients.txt', 'vault.age']);
+    expect(readdirSync(dirname(t.paths.vault)).sort()).toEqual(['.vault.age.reserve', 'identity.age', 'recipients.txt', 'vault.age']);
 
     const identity = await readIdentity(t.paths);
     const recipients = readFileSync(t.paths.recipients, 'utf8')
@@ -217,7 +220,64 @@ describe('age vault', () => {
     expect((await (await open()).get(K('k')))?.toString()).toBe('w');
   });
 
-  it('reports a failed write, keeps the change in memory and persists it with the next write', async () => {
+  it('a failed write is served anyway — no more: a failed set leaves the old value, in memory and after reopening', async () => {
+    t = tempVault();
+    await createVault(t.paths, pass(), opts);
+    let full = false;
+    const fileOps: FileOps = { ...nodeFileOps, writeNew: (...a) => (full ? Promise.reject(enospc()) : nodeFileOps.writeNew(...a)) };
+    const store = await openVault(t.paths, pass(), { ...opts, fileOps });
+    stores.push(store);
+    await store.set(K('a'), Buffer.from('old'));
+    const before = readFileSync(t.paths.vault);
+
+    full = true;
+    const msg = await messageOf(store.set(K('a'), Buffer.from('new')));
+    expect(msg).toMatch(/^could not write the vault: ENOSPC/);
+    await expect(store.set(K('b'), Buffer.from('2'))).rejects.toThrow(/ENOSPC/);
+    await expect(store.writeBatch([[K('c'), Buffer.from('3')]], [K('a')])).rejects.toThrow(/ENOSPC/);
+    expect((await store.get(K('a')))?.toString()).toBe('old');
+    expect(store.peek(K('b'))).toBeNull();
+    expect(await store.list('')).toEqual([K('a')]);
+    expect(readFileSync(t.paths.vault).equals(before)).toBe(true);
+
+    // The next write that succeeds carries only its own change, not the failed ones.
+    full = false;
+    await store.set(K('d'), Buffer.from('4'));
+    expect(Object.keys((await readVaultDoc(t.paths)).entries).sort()).toEqual([K('a'), K('d')]);
+    expect((await (await open()).get(K('a')))?.toString()).toBe('old');
+  });
+
+  it('a failed delete keeps the entry, and delete answers whether the key was there', async () => {
+    t = tempVault();
+    await createVault(t.paths, pass(), opts);
+    let fail = false;
+    const fileOps: FileOps = { ...nodeFileOps, rename: (...a) => (fail ? Promise.reject(Object.assign(new Error('EIO: simulated'), { code: 'EIO' })) : nodeFileOps.rename(...a)) };
+    const store = await openVault(t.paths, pass(), { ...opts, fileOps });
+    stores.push(store);
+    await store.set(K('a'), Buffer.from('1'));
+    fail = true;
+    await expect(store.delete(K('a'))).rejects.toThrow(/could not write the vault: EIO/);
+    expect((await store.get(K('a')))?.toString()).toBe('1');
+    fail = false;
+    // Set and delete riding on one write: the delete finds the set's key.
+    const [, existed, again] = await Promise.all([store.set(K('b'), Buffer.from('2')), store.delete(K('b')), store.delete(K('never'))]);
+    expect([existed, again]).toEqual([true, false]);
+    expect(await store.list('')).toEqual([K('a')]);
+    expect(Object.keys((await readVaultDoc(t.paths)).entries)).toEqual([K('a')]);
+  });
+
+  it('binary values survive set/get across reopening the vault (256 random bytes)', async () => {
+    t = tempVault();
+    await createVault(t.paths, pass(), opts);
+    const store = await open();
+    const value = randomBytes(256);
+    value[0] = 0xff; // never in UTF-8
+    await store.set(K('blob'), value);
+    expect((await readVaultDoc(t.paths)).entries[K('blob')]).toMatchObject({ encoding: 'base64', value: value.toString('base64') });
+    expect((await (await open()).get(K('blob')))?.equals(value)).toBe(true);
+  });
+
+  it('reports a write that fails for a bad recipients.txt, and changes nothing', async () => {
     t = tempVault();
     await createVault(t.paths, pass(), opts);
     const good = readFileSync(t.paths.recipients);
@@ -226,12 +286,12 @@ describe('age vault', () => {
     writeFileSync(t.paths.recipients, 'ssh-ed25519 AAAAC3Nza… not supported\n');
     const msg = await messageOf(store.set(K('a'), Buffer.from('1')));
     expect(msg).toMatch(/^could not write the vault: .*recipients\.txt line 1: not an age recipient/);
-    expect((await store.get(K('a')))?.toString()).toBe('1');
+    expect(await store.get(K('a'))).toBeNull();
 
     writeFileSync(t.paths.recipients, good);
     await store.set(K('b'), Buffer.from('2'));
     const doc = await readVaultDoc(t.paths);
-    expect(Object.keys(doc.entries).sort()).toEqual([K('a'), K('b')]);
+    expect(Object.keys(doc.entries).sort()).toEqual([K('b')]);
   });
 
   it('refuses to unlock when recipients.txt is missing or invalid', async () => {

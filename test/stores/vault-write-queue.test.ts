@@ -1,35 +1,34 @@
 /**
- * The vault's write queue, observed at writeFileAtomic: never two writes at once, and a
+ * The vault's write queue, observed at its file operations: never two writes at once, and a
  * burst of changes costs a few writes. The writer is slowed down so that changes really
  * do arrive while a write is in flight.
  */
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
+import { nodeFileOps, type FileOps } from '../../src/stores/atomic-file.js';
 import { createVault, openVault } from '../../src/stores/vault-store.js';
 import { FAST, pass, readVaultDoc, tempVault, type TempVault } from './vault-helpers.js';
 
-const probe = vi.hoisted(() => ({ inFlight: 0, maxInFlight: 0, writes: 0, failNext: false }));
+const probe = { inFlight: 0, maxInFlight: 0, writes: 0, failNext: false };
 
-vi.mock('../../src/stores/atomic-file.js', async (importOriginal) => {
-  const real = await importOriginal<typeof import('../../src/stores/atomic-file.js')>();
-  return {
-    sweepStaleTemps: real.sweepStaleTemps,
-    writeFileAtomic: async (...args: Parameters<typeof real.writeFileAtomic>) => {
-      probe.inFlight++;
-      probe.maxInFlight = Math.max(probe.maxInFlight, probe.inFlight);
-      probe.writes++;
-      try {
-        await new Promise((r) => setTimeout(r, 5)); // a slow disk
-        if (probe.failNext) {
-          probe.failNext = false;
-          throw new Error('disk full (simulated)');
-        }
-        return await real.writeFileAtomic(...args);
-      } finally {
-        probe.inFlight--;
+/** Vault writes (temp file, then rename) through a slow disk that fails when told to. */
+const slowDisk: FileOps = {
+  ...nodeFileOps,
+  writeNew: async (...args) => {
+    probe.inFlight++;
+    probe.maxInFlight = Math.max(probe.maxInFlight, probe.inFlight);
+    probe.writes++;
+    try {
+      await new Promise((r) => setTimeout(r, 5)); // a slow disk
+      if (probe.failNext) {
+        probe.failNext = false;
+        throw Object.assign(new Error('ENOSPC: disk full (simulated)'), { code: 'ENOSPC' });
       }
-    },
-  };
-});
+      return await nodeFileOps.writeNew(...args);
+    } finally {
+      probe.inFlight--;
+    }
+  },
+};
 
 const K = (i: number) => `sigilforge/_secret/k${i}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -41,7 +40,7 @@ describe('vault write queue', () => {
   it('serializes and coalesces writes from many concurrent callers', async () => {
     t = tempVault();
     await createVault(t.paths, pass(), { workFactor: FAST });
-    const store = await openVault(t.paths, pass(), { workFactor: FAST });
+    const store = await openVault(t.paths, pass(), { workFactor: FAST, fileOps: slowDisk });
     Object.assign(probe, { inFlight: 0, maxInFlight: 0, writes: 0 });
 
     // Ten "clients", each setting 20 keys with random pauses: 200 changes in all.
@@ -62,18 +61,20 @@ describe('vault write queue', () => {
     await store.close();
   });
 
-  it('rejects every caller covered by a failed write, and carries on with the next one', async () => {
+  it('rejects every caller covered by a failed write, applies none of their changes, and carries on with the next one', async () => {
     t = tempVault();
     await createVault(t.paths, pass(), { workFactor: FAST });
-    const store = await openVault(t.paths, pass(), { workFactor: FAST });
+    const store = await openVault(t.paths, pass(), { workFactor: FAST, fileOps: slowDisk });
     probe.failNext = true;
     const results = await Promise.allSettled([1, 2, 3].map((i) => store.set(K(i), Buffer.from('v'))));
     for (const r of results) {
       expect(r.status).toBe('rejected');
-      expect(String((r as PromiseRejectedResult).reason.message)).toMatch(/^could not write the vault: disk full/);
+      expect(String((r as PromiseRejectedResult).reason.message)).toMatch(/^could not write the vault: ENOSPC: disk full/);
     }
+    expect(await store.list('')).toEqual([]);
     await store.set(K(4), Buffer.from('v'));
-    expect(Object.keys((await readVaultDoc(t.paths)).entries).sort()).toEqual([K(1), K(2), K(3), K(4)]);
+    expect(Object.keys((await readVaultDoc(t.paths)).entries).sort()).toEqual([K(4)]);
+    expect(await store.list('')).toEqual([K(4)]);
     await store.close();
   });
 });

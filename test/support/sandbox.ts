@@ -26,6 +26,11 @@ export interface RunResult {
   stderr: string;
 }
 
+/** What the sandbox's own runs give: also stdout as the bytes written (values that are not text). */
+export interface ExecResult extends RunResult {
+  stdoutBytes: Buffer;
+}
+
 /** A process left running (a foreground agent, a client waiting on something). */
 export interface Background {
   child: ChildProcess;
@@ -65,24 +70,25 @@ export class Sandbox {
   }
 
   /** Runs a node script (one of BIN) to completion. */
-  run(script: string, args: string[], opts: { input?: string; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<RunResult> {
+  run(script: string, args: string[], opts: { input?: string | Buffer; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<ExecResult> {
     return this.exec(process.execPath, [script, ...args], opts);
   }
 
-  exec(cmd: string, args: string[], opts: { input?: string; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<RunResult> {
+  exec(cmd: string, args: string[], opts: { input?: string | Buffer; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<ExecResult> {
     return new Promise((resolvePromise, reject) => {
       const child = spawn(cmd, args, { env: { ...this.env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
       if (child.pid) this.pids.add(child.pid);
-      let stdout = '';
+      const stdout: Buffer[] = [];
       let stderr = '';
-      child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+      child.stdout!.on('data', (d: Buffer) => stdout.push(d));
       child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
       const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 30_000);
       child.on('error', reject);
       child.on('close', (code, signal) => {
         clearTimeout(timer);
         if (child.pid) this.pids.delete(child.pid);
-        resolvePromise({ code, signal, stdout, stderr });
+        const bytes = Buffer.concat(stdout);
+        resolvePromise({ code, signal, stdout: bytes.toString('utf8'), stderr, stdoutBytes: bytes });
       });
       child.stdin!.on('error', () => {}); // EPIPE when the program exits before reading it all
       child.stdin!.end(opts.input ?? '');
@@ -137,7 +143,7 @@ export class Sandbox {
     return JSON.parse(r.stdout) as Record<string, unknown>;
   }
 
-  sigil(args: string[], opts: { input?: string; env?: Record<string, string> } = {}): Promise<RunResult> {
+  sigil(args: string[], opts: { input?: string | Buffer; env?: Record<string, string> } = {}): Promise<ExecResult> {
     return this.run(BIN.sigil, args, opts);
   }
 

@@ -6,6 +6,7 @@ import type { AccountRemoval } from '../../protocol/results.js';
 import { PRESETS } from '../../oauth/provider-presets.js';
 import type { AccountMeta } from '../account-registry.js';
 import type { AgentState } from '../agent-state.js';
+import { writeAccount } from '../account-writes.js';
 import { accountTarget, type OpTable } from '../op-table.js';
 import { accountStatus } from '../token-service.js';
 import { unixSeconds } from '../../util/unix-time.js';
@@ -73,8 +74,8 @@ export const accountOps: OpTable = {
       const r = meta.kind === 'oauth' && args.revoke !== false ? await state.tokens.revoke(service, account) : { revoked: false };
       const store = state.requireStore();
       const keys = await store.list(accountPrefix(service, account));
-      for (const key of keys) await store.delete(key);
-      await state.registry.remove(service, account);
+      // Credentials, then the metadata: a failure of either leaves both as they were.
+      await writeAccount(store, { sets: [], deletes: keys }, () => state.registry.remove(service, account), { undo: true, log: state.log });
       const revocation = r.revoked ? 'revoked' : r.error !== undefined ? 'failed' : r.unsupported ? 'unsupported' : 'none';
       const page = revocation === 'failed' || revocation === 'unsupported' ? revokePage(state, service) : undefined;
       const answer: AccountRemoval = { service, account, removed_credentials: keys.length, revoked: r.revoked, revocation };

@@ -1,6 +1,6 @@
 import { ErrorCode } from '../../protocol/codes.js';
 import { SigilError } from '../../protocol/errors.js';
-import { bytesArg, numberArg, stringArg, type Args } from '../../protocol/messages.js';
+import { bytesArg, numberArg, stringArg, wireValue, type Args } from '../../protocol/messages.js';
 import { checkSecretName, credentialKey, SECRET_PREFIX, secretKey } from '../../protocol/names.js';
 import { formatRef, parseRef } from '../../protocol/refs.js';
 import { str, type OpTable } from '../op-table.js';
@@ -31,11 +31,12 @@ function nameArg(args: Args): string {
   return checkSecretName(stringArg(args, 'name'));
 }
 
-/** Values leave the agent as strings: the protocol's clients print or inject them. */
-function reveal(value: Buffer): string {
-  const text = value.toString('utf8');
-  value.fill(0);
-  return text;
+/** Values leave the agent as text when they are text, else as the bytes they are (bin). */
+function reveal(value: Buffer): string | Buffer {
+  const out = wireValue(value);
+  // A string is a copy, so the store's copy can go; bytes are encoded into the frame later.
+  if (typeof out === 'string') value.fill(0);
+  return out;
 }
 
 function noSuchSecret(name: string): SigilError {

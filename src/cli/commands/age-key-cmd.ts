@@ -2,7 +2,7 @@ import { generateX25519Identity, identityToRecipient } from 'age-encryption';
 import { ErrorCode } from '../../protocol/codes.js';
 import { SigilError } from '../../protocol/errors.js';
 import { call } from '../agent.js';
-import { info } from '../output.js';
+import { info, secretValue } from '../output.js';
 
 /**
  * `sigil age-key`: an age X25519 identity kept in the vault as the secret `age/identity`,
@@ -13,8 +13,9 @@ export const AGE_IDENTITY_SECRET = 'age/identity';
 
 async function storedIdentity(): Promise<string> {
   try {
-    const r = await call<{ value: string }>('get_secret', { name: AGE_IDENTITY_SECRET });
-    return r.value.trim();
+    const r = await call<{ value: unknown }>('get_secret', { name: AGE_IDENTITY_SECRET });
+    // An identity is ASCII text; bytes that are not text fail as an invalid identity below.
+    return Buffer.from(secretValue(r.value)).toString('utf8').trim();
   } catch (err) {
     if (err instanceof SigilError && err.code === ErrorCode.NOT_FOUND) {
       throw new SigilError(ErrorCode.NOT_FOUND, `no age identity in the vault (secret ${AGE_IDENTITY_SECRET}): create one with: sigil age-key --generate`);

@@ -42,10 +42,12 @@ export async function inject(opts: InjectOptions): Promise<void> {
   }
   const values = await resolveRefs(uses);
 
-  const parts: Buffer[] = [];
+  const parts: Uint8Array[] = [];
   let at = 0;
   for (const { start, end, ref } of matches) {
-    parts.push(Buffer.from(template.slice(at, start), 'latin1'), Buffer.from(values.get(ref)!, 'utf8'));
+    const value = values.get(ref)!;
+    // Text as UTF-8, bytes that are not text as they are.
+    parts.push(Buffer.from(template.slice(at, start), 'latin1'), typeof value === 'string' ? Buffer.from(value, 'utf8') : value);
     at = end;
   }
   parts.push(Buffer.from(template.slice(at), 'latin1'));

@@ -1,13 +1,14 @@
 import { toSigilError } from '../../protocol/errors.js';
 import { parseRef } from '../../protocol/refs.js';
 import { call } from '../agent.js';
-import { info, printJson } from '../output.js';
+import { info, jsonValue, printJson, printValue, secretValue } from '../output.js';
 
 export async function resolveRef(ref: string, opts: { json?: boolean } = {}): Promise<void> {
   parseRef(ref);
-  const r = await call<{ value: string }>('resolve', { ref });
-  if (opts.json) return printJson({ ref, value: r.value });
-  process.stdout.write(r.value + '\n');
+  const r = await call<{ value: unknown }>('resolve', { ref });
+  const value = secretValue(r.value);
+  if (opts.json) return printJson({ ref, ...jsonValue(value) });
+  await printValue(value);
 }
 
 /** Exit status says it all: 0 resolvable, 2 malformed, 7 missing, 4 locked… (sigil(1)). */

@@ -45,6 +45,11 @@ export async function run(argv: string[], opts: RunOptions): Promise<never> {
   const secrets: string[] = [];
   uses.forEach((use, n) => {
     const value = values.get(use.ref)!;
+    // Node hands the environment to the child as UTF-8 strings: bytes that are not text
+    // cannot pass unchanged, and a changed secret is worse than none.
+    if (typeof value !== 'string') {
+      throw new SigilError(ErrorCode.BAD_REQUEST, `${use.where}: the value of ${use.ref} is binary (not UTF-8 text) and cannot go in an environment variable; write it to a file with sigil inject`);
+    }
     if (value.includes('\0')) {
       throw new SigilError(ErrorCode.BAD_REQUEST, `${use.where}: the value of ${use.ref} holds a NUL byte and cannot go in an environment variable`);
     }

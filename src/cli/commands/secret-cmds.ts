@@ -3,7 +3,7 @@ import { call } from '../agent.js';
 import { SigilError } from '../../protocol/errors.js';
 import { ErrorCode } from '../../protocol/codes.js';
 import type { SecretHistory, SecretRollback } from '../../protocol/results.js';
-import { info, printJson, printTable } from '../output.js';
+import { info, jsonValue, printJson, printTable, printValue, secretValue } from '../output.js';
 import { readSecret } from '../secret-input.js';
 
 export async function secretSet(name: string, opts: { stdin?: boolean; overwrite?: boolean }): Promise<void> {
@@ -19,9 +19,10 @@ export async function secretSet(name: string, opts: { stdin?: boolean; overwrite
 
 export async function secretGet(name: string, opts: { json?: boolean }): Promise<void> {
   // secret://NAME as resolve takes it: the reference people copy is accepted here too.
-  const r = await call<{ name: string; value: string }>('get_secret', { name: checkSecretName(name.replace(/^secret:\/\//, '')) });
-  if (opts.json) return printJson(r);
-  process.stdout.write(r.value + '\n');
+  const r = await call<{ name: string; value: unknown }>('get_secret', { name: checkSecretName(name.replace(/^secret:\/\//, '')) });
+  const value = secretValue(r.value);
+  if (opts.json) return printJson({ name: r.name, ...jsonValue(value) });
+  await printValue(value);
 }
 
 export async function secretList(prefix: string | undefined, opts: { json?: boolean }): Promise<void> {
