@@ -21,7 +21,9 @@ const slowDisk: FileOps = {
       await new Promise((r) => setTimeout(r, 5)); // a slow disk
       if (probe.failNext) {
         probe.failNext = false;
-        throw Object.assign(new Error('ENOSPC: disk full (simulated)'), { code: 'ENOSPC' });
+        // EIO, not ENOSPC: a full disk is tried once more after the space reserve is given
+        // back (atomic-file.ts), so a one-off ENOSPC would succeed on the second try.
+        throw Object.assign(new Error('EIO: i/o error (simulated)'), { code: 'EIO' });
       }
       return await nodeFileOps.writeNew(...args);
     } finally {
@@ -69,7 +71,7 @@ describe('vault write queue', () => {
     const results = await Promise.allSettled([1, 2, 3].map((i) => store.set(K(i), Buffer.from('v'))));
     for (const r of results) {
       expect(r.status).toBe('rejected');
-      expect(String((r as PromiseRejectedResult).reason.message)).toMatch(/^could not write the vault: ENOSPC: disk full/);
+      expect(String((r as PromiseRejectedResult).reason.message)).toMatch(/^could not write the vault: EIO: i\/o error/);
     }
     expect(await store.list('')).toEqual([]);
     await store.set(K(4), Buffer.from('v'));
