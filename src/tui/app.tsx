@@ -20,6 +20,7 @@ import { AddAccountScreen, type AddPreset } from './screens/AddAccountScreen.js'
 import { AuditScreen } from './screens/AuditScreen.js';
 import { DetailsScreen } from './screens/DetailsScreen.js';
 import { PassphraseScreen } from './screens/PassphraseScreen.js';
+import { terminalText } from '../util/terminal-text.js';
 
 export type Route =
   | { name: 'accounts' }
@@ -128,6 +129,18 @@ function Shell({ onQuit }: { onQuit(): void }) {
             ? 'No agent answers; trying again every second. Start one with: eval "$(sigil-agent)"'
             : (statusError ?? 'Connecting to the agent…')}
         </Text>
+      </Box>
+    );
+  } else if (locked && status?.vault === false) {
+    // Nothing to unlock: a passphrase typed here could only fail (as `sigil unlock` now says first).
+    tab = null;
+    body = (
+      <Box flexDirection="column" paddingX={2} paddingY={1}>
+        <Text bold color="yellow">
+          No vault yet.
+        </Text>
+        <Text>Create one in a shell with: sigil init</Text>
+        <Text color="gray">{terminalText(status.vault_path)} does not exist · this screen follows the agent · q quits</Text>
       </Box>
     );
   } else if (locked) {

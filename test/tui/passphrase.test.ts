@@ -110,3 +110,26 @@ describe('passphrase screen (real agent, locked)', () => {
     }
   });
 });
+
+describe('no vault yet (real agent)', () => {
+  let sb: Sandbox;
+  beforeAll(async () => {
+    sb = new Sandbox();
+    await sb.startAgent();
+  });
+  afterAll(() => sb.cleanup());
+
+  it('says to run sigil init instead of asking for a passphrase that can only fail, and follows the agent once there is one', async () => {
+    const app = await mountApp(realDeps(sb));
+    try {
+      const frame = await app.waitFor('No vault yet.');
+      expect(frame).toContain('sigil init');
+      expect(frame).not.toContain('Passphrase:');
+      const init = await sb.sigil(['init', '--passphrase-stdin', '--scrypt-work-factor', '10'], { input: TEST_PASSPHRASE + '\n' });
+      expect(init.code).toBe(0);
+      await app.waitFor('The agent is locked.', 5000);
+    } finally {
+      await app.unmount();
+    }
+  });
+});
