@@ -82,7 +82,8 @@ export function killStrayAgents(sb: Sandbox): void {
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     const argv = cmdline(Number(name));
-    if (argv.includes(BIN.agent) && argv.some((a) => a.startsWith(sb.home + '/'))) {
+    // BIN.agent, or a link to it on a PATH the test made (`npm link` style, as the quick start).
+    if (argv.some((a) => a === BIN.agent || a.endsWith('/sigil-agent')) && argv.some((a) => a.startsWith(sb.home + '/'))) {
       try {
         process.kill(Number(name), 'SIGKILL');
       } catch {

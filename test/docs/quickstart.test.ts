@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, ROOT, Sandbox, TEST_PASSPHRASE, which } from '../support/sandbox.js';
 import { shQuote, TmuxPane } from '../support/tmux.js';
+import { killStrayAgents } from '../agent/helpers.js';
 
 /**
  * The README's quick start, tried as a new user would: every command line of its `sh`
@@ -116,6 +117,8 @@ describe.skipIf(!which('tmux'))('README quick start', () => {
 
   afterAll(() => {
     term.kill();
+    // The agent of `eval "$(sigil-agent)"` in the pane is daemonized: killing the shell leaves it.
+    killStrayAgents(sb);
     sb.cleanup();
   });
 
