@@ -10,11 +10,14 @@ import { OP_CATALOG, opFacts, OPS, policyTarget } from '../../src/protocol/op-ca
 
 const ROOT = join(import.meta.dirname, '../..');
 
-/** The ops sigil-protocol(7) describes: each `.TP` entry's `.B name` under OPERATIONS. */
-function manPageOps(): string[] {
+/** The ops sigil-protocol(7) describes (each `.TP` entry's `.B name` under OPERATIONS), with their text. */
+function manPageOps(): Map<string, string> {
   const page = readFileSync(join(ROOT, 'man/sigil-protocol.7'), 'utf8');
   const section = page.split(/^\.SH OPERATIONS$/m)[1]!.split(/^\.SH /m)[0]!;
-  return [...section.matchAll(/^\.TP\n\.B (\S+)$/gm)].map((m) => m[1]!.replace(/\\-/g, '-'));
+  const entries = section.split(/^\.TP\n\.B (\S+)\n/m).slice(1);
+  const ops = new Map<string, string>();
+  for (let i = 0; i < entries.length; i += 2) ops.set(entries[i]!.replace(/\\-/g, '-'), entries[i + 1]!);
+  return ops;
 }
 
 /** Two known op names next to each other in a list: `'lock', 'unlock'` (quotes of any kind, any spacing). */
@@ -27,7 +30,11 @@ function opListsIn(text: string): string[] {
 describe('op catalogue', () => {
   it('lists each op once, and sigil-protocol(7) describes exactly those', () => {
     expect(new Set(OPS).size).toBe(OPS.length);
-    expect(manPageOps().sort()).toEqual([...OPS].sort());
+    expect([...manPageOps().keys()].sort()).toEqual([...OPS].sort());
+  });
+
+  it('needs the unlocked vault for exactly the ops sigil-protocol(7) marks "Needs unlocked"', () => {
+    for (const [op, text] of manPageOps()) expect(/^Needs\n\.BR unlocked\b/m.test(text), op).toBe(OP_CATALOG[op as keyof typeof OP_CATALOG].unlocked);
   });
 
   it('is the only list of op names in src', () => {
