@@ -3,7 +3,7 @@ import type * as oidc from 'openid-client';
 import { describeError, oauthErrorCode } from '../oauth/oauth-errors.js';
 import { defaultScopes } from '../oauth/provider-config.js';
 import type { ProviderRegistry } from '../oauth/provider-registry.js';
-import type { FlowKind } from '../oauth/provider-presets.js';
+import type { FlowKind } from '../protocol/results.js';
 import { ErrorCode } from '../protocol/codes.js';
 import { SigilError } from '../protocol/errors.js';
 import type { AgentState } from './agent-state.js';

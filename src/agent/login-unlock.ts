@@ -1,6 +1,7 @@
 import { ErrorCode } from '../protocol/codes.js';
 import { SigilError, toSigilError } from '../protocol/errors.js';
 import { recallPassphrase, rememberPassphrase, unlockAtLoginEnabled } from '../stores/remembered-passphrase.js';
+import { KEYRING_TARGET } from '../protocol/op-catalog.js';
 import type { AgentState } from './agent-state.js';
 import type { PeerCred } from '../util/peer-cred.js';
 
@@ -9,9 +10,6 @@ import type { PeerCred } from '../util/peer-cred.js';
  * (on request, and once at start), and remembering one. The keyring parts live in
  * src/stores/remembered-passphrase.ts; this is where the lock state and the audit meet them.
  */
-
-/** Audit target of everything that reads or writes the remembered passphrase. */
-export const KEYRING_TARGET = 'keyring';
 
 /** Who asked, for audit lines written outside the dispatcher. */
 export interface Requester {

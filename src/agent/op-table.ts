@@ -1,4 +1,5 @@
 import type { Args } from '../protocol/messages.js';
+import { opFacts, OPS, type Op } from '../protocol/op-catalog.js';
 import type { AgentState } from './agent-state.js';
 import type { PeerCred } from '../util/peer-cred.js';
 
@@ -21,13 +22,18 @@ export interface OpContext {
 
 export type OpResult = Record<string, unknown>;
 
+export type OpHandler = (ctx: OpContext, args: Args) => Promise<OpResult> | OpResult;
+
+/** Handlers of some ops (src/agent/ops/*.ts); their facts are the catalogue's. */
+export type OpHandlers = { readonly [O in Op]?: { run: OpHandler } };
+
 /**
  * One entry per operation: the handler and the policy the dispatcher applies around it,
  * so that the lock check, the idle timer and the audit line are never forgotten by a
  * handler (ssh-agent's one lock check before dispatch).
  */
 export interface OpSpec {
-  run(ctx: OpContext, args: Args): Promise<OpResult> | OpResult;
+  run: OpHandler;
   /** Needs the unlocked store: LOCKED otherwise, and use restarts the idle countdown. */
   secret: boolean;
   /** Writes an audit line (time, peer, op, target, result). */
@@ -38,13 +44,21 @@ export interface OpSpec {
 
 export type OpTable = Record<string, OpSpec>;
 
-export function str(args: Args, name: string): string | undefined {
-  const v = args[name];
-  return typeof v === 'string' ? v.slice(0, 200) : undefined;
-}
-
-export function accountTarget(args: Args): string | undefined {
-  const s = str(args, 'service');
-  const a = str(args, 'account');
-  return s && a ? `${s}/${a}` : s;
+/**
+ * The table the dispatcher runs: each handler with its op's facts from the catalogue. Throws
+ * (at start-up) unless every catalogue op has exactly one handler and every handler an op.
+ */
+export function opTable(groups: readonly OpHandlers[]): OpTable {
+  const table: OpTable = {};
+  for (const group of groups) {
+    for (const [op, handler] of Object.entries(group)) {
+      const facts = opFacts(op);
+      if (!facts) throw new Error(`handler for "${op}", which the op catalogue does not list`);
+      if (Object.hasOwn(table, op)) throw new Error(`two handlers for "${op}"`);
+      table[op] = { run: handler.run, secret: facts.unlocked, audit: facts.audit, ...(facts.target ? { target: facts.target } : {}) };
+    }
+  }
+  const missing = OPS.filter((op) => !Object.hasOwn(table, op));
+  if (missing.length > 0) throw new Error(`no handler for ${missing.join(', ')}`);
+  return table;
 }

@@ -3,7 +3,7 @@ import type { PolicyRule } from '../config/config.js';
 import { ErrorCode } from '../protocol/codes.js';
 import { SigilError } from '../protocol/errors.js';
 import type { Args } from '../protocol/messages.js';
-import { parseRef } from '../protocol/refs.js';
+import { opFacts, policyTarget } from '../protocol/op-catalog.js';
 import type { PeerCred } from '../util/peer-cred.js';
 import { terminalText } from '../util/terminal-text.js';
 
@@ -15,39 +15,13 @@ import { terminalText } from '../util/terminal-text.js';
  * of one account or secret are checked; management ops (list_accounts, status, lock…) are not.
  */
 
-/** Ops that hand a value out: the ones `confirm = true` asks about (as ssh-add -c asks per signature). */
-const REVEAL_OPS = new Set(['get_token', 'get_secret', 'resolve']);
-
 /** A request a rule wants the person to confirm first: what to ask about. */
 export interface ConfirmNeed {
   /** The account ("github/work") or secret ("secret://db/prod") as the person reads it. */
   target: string;
 }
 
-/** What a request touches, as the rules name it. */
-export type PolicyTarget = { kind: 'account'; name: string } | { kind: 'secret'; name: string };
-
-const ACCOUNT_OPS = new Set(['get_token', 'refresh_token', 'set_token', 'remove_account']);
-const SECRET_OPS = new Set(['get_secret', 'set_secret', 'delete_secret', 'secret_history', 'rollback_secret']);
-
-/** The account or secret an op touches, or undefined (not a policed op, or arguments the handler will reject). */
-export function policyTarget(op: string, args: Args): PolicyTarget | undefined {
-  if (ACCOUNT_OPS.has(op)) {
-    const { service, account } = args;
-    return typeof service === 'string' && typeof account === 'string' ? { kind: 'account', name: `${service}/${account}` } : undefined;
-  }
-  if (SECRET_OPS.has(op)) return typeof args.name === 'string' ? { kind: 'secret', name: args.name } : undefined;
-  if (op === 'resolve' && typeof args.ref === 'string') {
-    let ref;
-    try {
-      ref = parseRef(args.ref);
-    } catch {
-      return undefined; // the handler answers BAD_REQUEST naming the wrong part
-    }
-    return ref.scheme === 'secret' ? { kind: 'secret', name: ref.name } : { kind: 'account', name: `${ref.service}/${ref.account}` };
-  }
-  return undefined;
-}
+export { policyTarget, type PolicyTarget } from '../protocol/op-catalog.js';
 
 interface CompiledRule {
   kind: 'account' | 'secret';
@@ -115,7 +89,8 @@ export class Policy {
             : `this client is ${printable(exe)}`;
       throw new SigilError(ErrorCode.FORBIDDEN, `${head}; ${why}`);
     }
-    return confirm && REVEAL_OPS.has(op) ? { target: shown } : undefined;
+    // Only ops that hand a value out are asked about (as ssh-add -c asks per signature).
+    return confirm && opFacts(op)?.reveals === true ? { target: shown } : undefined;
   }
 }
 

@@ -3,6 +3,7 @@ import { ErrorCode } from '../protocol/codes.js';
 import { SigilError } from '../protocol/errors.js';
 import { credentialKey } from '../protocol/names.js';
 import { authScheme, MAX_EXPIRES_IN_S } from '../protocol/token-rules.js';
+import type { AccountStatus, TokenAnswer } from '../protocol/results.js';
 import { describeError, oauthErrorCode } from '../oauth/oauth-errors.js';
 import type { ProviderRegistry } from '../oauth/provider-registry.js';
 import type { AccountMeta } from './account-registry.js';
@@ -25,20 +26,12 @@ export function refreshLeadS(meta: AccountMeta, capS = MIN_VALIDITY_S): number {
   return Math.min(capS, Math.max(0, (meta.expires_at - meta.issued_at) / 2));
 }
 
-/** What get_token answers. Handed out as is and never changed afterwards (it may be cached). */
-export type IssuedToken = {
-  readonly access_token: string;
-  readonly token_type: string;
-  /** Unix seconds; null for tokens that do not expire (GitHub PATs, API keys). */
-  readonly expires_at: number | null;
-};
-
 /** A token handed out, valid while the account's metadata and the store are as they were then. */
 interface IssuedEntry {
   meta: AccountMeta;
   store: SecretStore;
   writes: number;
-  token: IssuedToken;
+  token: TokenAnswer;
 }
 
 export interface TokenInput {
@@ -47,8 +40,6 @@ export interface TokenInput {
   token_type?: string;
   expires_at?: number;
 }
-
-export type AccountStatus = 'valid' | 'expiring' | 'expired' | 'needs_auth' | 'static';
 
 /** Account health from metadata alone, so it can be shown while locked. */
 export function accountStatus(meta: AccountMeta, nowS: number): AccountStatus {
@@ -75,7 +66,7 @@ export class TokenService {
    * it holds nothing the answers themselves did not (JavaScript strings), and is dropped on lock.
    */
   private readonly issued = new Map<string, IssuedEntry>();
-  private readonly inflight = new Map<string, Promise<IssuedToken>>();
+  private readonly inflight = new Map<string, Promise<TokenAnswer>>();
   /**
    * What a provider answered to a refresh that could not be saved (a full disk), per account.
    * The provider has rotated the refresh token, so the old one in the store may be dead: the
@@ -105,7 +96,7 @@ export class TokenService {
    * values in memory. Null means "take the general path" (refresh due, unknown account, an
    * asynchronous store), which also produces every error.
    */
-  getTokenNow(service: string, account: string): IssuedToken | null {
+  getTokenNow(service: string, account: string): TokenAnswer | null {
     const store = this.state.requireStore();
     if (!store.peek) return null;
     const meta = this.state.registry.get(service, account);
@@ -132,7 +123,7 @@ export class TokenService {
     this.unsaved.clear();
   }
 
-  async getToken(service: string, account: string): Promise<IssuedToken> {
+  async getToken(service: string, account: string): Promise<TokenAnswer> {
     const store = this.state.requireStore();
     const meta = this.state.registry.require(service, account);
     const now = this.nowS();
@@ -165,7 +156,7 @@ export class TokenService {
   }
 
   /** Refreshes now (single flight per account), whatever the cached token's validity. */
-  refresh(service: string, account: string): Promise<IssuedToken> {
+  refresh(service: string, account: string): Promise<TokenAnswer> {
     const key = `${service}/${account}`;
     let running = this.inflight.get(key);
     if (!running) {
@@ -221,7 +212,7 @@ export class TokenService {
     res: oidc.TokenEndpointResponse,
     requestedScopes?: string[],
     opts: { refreshed?: boolean } = {},
-  ): Promise<IssuedToken> {
+  ): Promise<TokenAnswer> {
     // Checked before anything is stored. openid-client already refuses every type but bearer
     // and DPoP; this keeps control characters out of accounts.toml and headers whatever the
     // library lets through. Refused rather than taken for Bearer: a word that is no scheme
@@ -267,7 +258,7 @@ export class TokenService {
     return { access_token: res.access_token, token_type: meta.token_type ?? 'Bearer', expires_at: meta.expires_at ?? null };
   }
 
-  private async doRefresh(service: string, account: string): Promise<IssuedToken> {
+  private async doRefresh(service: string, account: string): Promise<TokenAnswer> {
     const store = this.state.requireStore();
     const meta = this.state.registry.require(service, account);
     if (meta.kind === 'static') {
@@ -341,7 +332,7 @@ export class TokenService {
     this.onNeedsAuth(meta, reason);
   }
 
-  private issue(meta: AccountMeta, value: Buffer): IssuedToken {
+  private issue(meta: AccountMeta, value: Buffer): TokenAnswer {
     this.lastUsed.set(`${meta.service}/${meta.account}`, this.nowS());
     const token = value.toString('utf8');
     value.fill(0);

@@ -1,7 +1,6 @@
 import { AgentClient } from '../client/agent-client.js';
 import { loadConfig, type GitMapping } from '../config/config.js';
 import { SigilError } from '../protocol/errors.js';
-import type { AccountInfo, TokenAnswer } from '../protocol/results.js';
 import { sigilPaths } from '../util/paths.js';
 import { terminalText } from '../util/terminal-text.js';
 import { VERSION } from '../version.js';
@@ -149,7 +148,7 @@ async function answer(req: CredentialRequest, env: NodeJS.ProcessEnv): Promise<s
   const client = await AgentClient.connect({ clientName: NAME, env });
   try {
     if (!mapping && hostname(host).toLowerCase() === 'github.com') {
-      const { accounts } = await client.request<{ accounts: AccountInfo[] }>('list_accounts', { service: 'github' });
+      const { accounts } = await client.call('list_accounts', { service: 'github' });
       if (accounts.length !== 1) {
         throw new Pass(
           accounts.length === 0
@@ -160,7 +159,7 @@ async function answer(req: CredentialRequest, env: NodeJS.ProcessEnv): Promise<s
       mapping = { service: 'github', account: accounts[0]!.account };
     }
     if (!mapping) throw new Pass(`no account for ${host} in config.toml [git]`);
-    const token = await client.request<TokenAnswer>('get_token', { service: mapping.service, account: mapping.account }).catch((err: unknown) => {
+    const token = await client.call('get_token', { service: mapping.service, account: mapping.account }).catch((err: unknown) => {
       if (err instanceof SigilError) throw new Pass(`${mapping!.service}/${mapping!.account}: ${err.message}`);
       throw err;
     });

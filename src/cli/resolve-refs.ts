@@ -45,7 +45,7 @@ export async function resolveRefs(uses: readonly RefUse[]): Promise<Map<string, 
   const client = await AgentClient.connect({ clientName: 'sigil' });
   let settled: PromiseSettledResult<{ value?: unknown }>[];
   try {
-    settled = await Promise.allSettled(distinct.map((ref) => client.request<{ value?: unknown }>('resolve', { ref })));
+    settled = await Promise.allSettled(distinct.map((ref) => client.call('resolve', { ref })));
   } finally {
     client.close();
   }

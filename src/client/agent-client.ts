@@ -2,6 +2,8 @@ import { connect, type Socket } from 'node:net';
 import { SigilError } from '../protocol/errors.js';
 import { FrameDecoder, FrameError } from '../protocol/frame.js';
 import type { Args } from '../protocol/messages.js';
+import type { Op, OpAnswer, OpArgs } from '../protocol/op-catalog.js';
+import type { HelloAnswer } from '../protocol/results.js';
 import {
   agentClosed,
   connectFailed,
@@ -110,8 +112,13 @@ export class AgentClient {
     });
   }
 
+  /** A request typed by the op catalogue: the op's arguments in, its result out. */
+  call<O extends Op>(op: O, ...[args, opts]: CallRest<O>): Promise<OpAnswer<O>> {
+    return this.request<OpAnswer<O>>(op, (args ?? {}) as Args, opts);
+  }
+
   /** Negotiates the protocol version; UNSUPPORTED_VERSION when there is none in common. */
-  hello(client: string): Promise<{ version: number; agent: string; pid: number }> {
+  hello(client: string): Promise<HelloAnswer> {
     return this.request('hello', helloArgs(client));
   }
 
@@ -176,6 +183,9 @@ export class AgentClient {
     this.pending.clear();
   }
 }
+
+/** The rest of a typed call: the arguments (optional when the op needs none), then the options. */
+export type CallRest<O extends Op> = Record<string, never> extends OpArgs<O> ? [args?: OpArgs<O>, opts?: RequestOptions] : [args: OpArgs<O>, opts?: RequestOptions];
 
 /** One request on a fresh connection, closed afterwards: what most CLI commands need. */
 export async function requestOnce<T = Record<string, unknown>>(

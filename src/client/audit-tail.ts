@@ -1,7 +1,8 @@
+import type { OpArgs } from '../protocol/op-catalog.js';
 import { AUDIT_MAX_LIMIT, type AuditEntry, type AuditPage } from '../protocol/results.js';
 
 /** One audit_tail request, over whatever connection the caller holds. */
-export type AuditTailCall = (op: 'audit_tail', args: Record<string, unknown>) => Promise<AuditPage>;
+export type AuditTailCall = (op: 'audit_tail', args: OpArgs<'audit_tail'>) => Promise<AuditPage>;
 
 /**
  * The newest `limit` audit entries, oldest first. The agent caps each answer in lines

@@ -1,6 +1,7 @@
 import { ErrorCode } from '../protocol/codes.js';
 import { SigilError } from '../protocol/errors.js';
-import { PRESETS, type FlowKind, type ProviderEndpoints, type ProviderQuirks } from './provider-presets.js';
+import type { FlowKind } from '../protocol/results.js';
+import { PRESETS, type ProviderEndpoints, type ProviderQuirks } from './provider-presets.js';
 
 /** A provider ready to use: preset and config.toml merged, URLs checked. */
 export interface Provider extends ProviderEndpoints {

@@ -2,8 +2,6 @@
  * Built-in providers: the real endpoints and each one's quirks, so a person only writes
  * `client_id` (and scopes) in config.toml. Sources: each provider's OAuth documentation.
  */
-export type FlowKind = 'auth_code' | 'device';
-
 export interface ProviderQuirks {
   /** Answers OAuth errors with HTTP 200 and an `error` member (GitHub). */
   errorsWithHttp200?: boolean;

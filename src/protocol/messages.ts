@@ -24,44 +24,7 @@ export type Response =
   | { id: number | null; ok: true; result: Record<string, unknown> }
   | { id: number | null; ok: false; error: WireError };
 
-/** The operations of DESIGN.md. */
-export const OPS = [
-  'hello',
-  'status',
-  'lock',
-  'unlock',
-  'get_token',
-  'refresh_token',
-  'set_token',
-  'list_accounts',
-  'get_account',
-  'add_account',
-  'remove_account',
-  'start_flow',
-  'wait_flow',
-  'cancel_flow',
-  'get_secret',
-  'set_secret',
-  'delete_secret',
-  'list_secrets',
-  'resolve',
-  'audit_tail',
-  // Beyond DESIGN.md's list: providers (sigil providers, the TUI's custom issuer).
-  'list_providers',
-  'add_provider',
-  'set_client_secret',
-  // Secret history (sigil secret history / rollback).
-  'secret_history',
-  'rollback_secret',
-  // `confirm = true` policy: the TUI asks the person (sigil tui).
-  'wait_confirm',
-  'answer_confirm',
-  // Unlock at login (sigil unlock --forget; remembering is unlock's `remember`).
-  'forget_passphrase',
-  // sigil passwd: the agent rewrites identity.age, so the change is throttled and audited.
-  'passwd',
-] as const;
-export type Op = (typeof OPS)[number];
+// The operations themselves, each with its facts and types: op-catalog.ts.
 
 function isPlainMap(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);

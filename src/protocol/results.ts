@@ -3,6 +3,14 @@
  * CLI, the TUI, sigil-token — written once. Agent handlers return plain maps of these shapes.
  */
 
+/** hello: the version both sides speak, and who answers. */
+export interface HelloAnswer {
+  version: number;
+  /** "sigilforge 1.2.3". */
+  agent: string;
+  pid: number;
+}
+
 export interface AgentStatus {
   locked: boolean;
   /** A vault exists at vault_path (false: nothing to unlock yet — sigil init). */
@@ -16,6 +24,11 @@ export interface AgentStatus {
   locks_in_s: number | null;
   accounts: number;
   secrets: number | null;
+  uptime_s: number;
+  /** Whether the agent can read peer credentials (SO_PEERCRED): [[policy]] needs them. */
+  peer_check: boolean;
+  /** Wrong passphrases in a row. */
+  failed_unlocks: number;
   /** The vault passphrase is remembered in the OS keyring (the opt-in marker file exists). */
   unlock_at_login: boolean;
 }
@@ -118,13 +131,13 @@ export interface AuditPage {
 /** Lines one audit_tail answers at most (and fewer when they would not fit a frame): more come page by page. */
 export const AUDIT_MAX_LIMIT = 10_000;
 
-/** get_token */
-export interface TokenAnswer {
-  access_token: string;
-  token_type: string;
-  /** Unix seconds; null for tokens that do not expire. */
-  expires_at: number | null;
-}
+/** get_token. Handed out as is and never changed afterwards (the agent may cache it). */
+export type TokenAnswer = {
+  readonly access_token: string;
+  readonly token_type: string;
+  /** Unix seconds; null for tokens that do not expire (GitHub PATs, API keys). */
+  readonly expires_at: number | null;
+};
 
 /** add_provider: the [providers.NAME] section it appended to config.toml. */
 export interface AddedProvider {

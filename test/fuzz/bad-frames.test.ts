@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentClient } from '../../src/client/agent-client.js';
 import { ErrorCode } from '../../src/protocol/codes.js';
 import { encodeFrame, MAX_FRAME } from '../../src/protocol/frame.js';
-import { OPS } from '../../src/protocol/messages.js';
+import { OPS } from '../../src/protocol/op-catalog.js';
 import { encode } from '../../src/protocol/msgpack.js';
 import { eventually, isAlive, Sandbox } from '../support/sandbox.js';
 import { header, RawConn, rawFrame } from '../protocol/wire.js';

@@ -7,7 +7,7 @@ import { PRESETS } from '../../oauth/provider-presets.js';
 import type { AccountMeta } from '../account-registry.js';
 import type { AgentState } from '../agent-state.js';
 import { writeAccount } from '../account-writes.js';
-import { accountTarget, type OpTable } from '../op-table.js';
+import type { OpHandlers } from '../op-table.js';
 import { accountStatus } from '../token-service.js';
 import { unixSeconds } from '../../util/unix-time.js';
 import { accountArgs } from './token-ops.js';
@@ -26,11 +26,8 @@ function describe(state: AgentState, meta: AccountMeta): Record<string, unknown>
   };
 }
 
-// Metadata only: these work while locked so health can be shown without the passphrase.
-export const accountOps: OpTable = {
+export const accountOps: OpHandlers = {
   list_accounts: {
-    secret: false,
-    audit: false,
     run({ state }, args) {
       const service = stringArg(args, 'service', { optional: true });
       const list = state.registry.list().filter((a) => !service || a.service === service);
@@ -39,8 +36,6 @@ export const accountOps: OpTable = {
   },
 
   get_account: {
-    secret: false,
-    audit: false,
     run({ state }, args) {
       const { service, account } = accountArgs(args);
       return describe(state, state.registry.require(service, account));
@@ -48,9 +43,6 @@ export const accountOps: OpTable = {
   },
 
   add_account: {
-    secret: false,
-    audit: true,
-    target: accountTarget,
     async run({ state }, args) {
       const { service, account } = accountArgs(args);
       const kind = stringArg(args, 'kind', { optional: true }) ?? 'static';
@@ -63,11 +55,7 @@ export const accountOps: OpTable = {
     },
   },
 
-  // Deletes secrets, so it needs the unlocked store: a locked agent must not forget tokens.
   remove_account: {
-    secret: true,
-    audit: true,
-    target: accountTarget,
     async run({ state }, args) {
       const { service, account } = accountArgs(args);
       const meta = state.registry.require(service, account);

@@ -1,7 +1,7 @@
 import { ErrorCode } from '../../protocol/codes.js';
 import { SigilError } from '../../protocol/errors.js';
 import { stringArg, type Args } from '../../protocol/messages.js';
-import { accountTarget, type OpTable } from '../op-table.js';
+import type { OpHandlers } from '../op-table.js';
 import { accountArgs } from './token-ops.js';
 
 function scopesArg(args: Args): string[] | undefined {
@@ -13,12 +13,8 @@ function scopesArg(args: Args): string[] | undefined {
   return v as string[];
 }
 
-// Flows need the unlocked store: their result is tokens to keep.
-export const flowOps: OpTable = {
+export const flowOps: OpHandlers = {
   start_flow: {
-    secret: true,
-    audit: true,
-    target: accountTarget,
     run({ state }, args) {
       const { service, account } = accountArgs(args);
       const kind = stringArg(args, 'kind', { optional: true }) ?? 'auth_code';
@@ -28,8 +24,6 @@ export const flowOps: OpTable = {
   },
 
   wait_flow: {
-    secret: true,
-    audit: false, // the flow's own completion line says how it ended
     // Input ended, not closed: a killed client's connection stays open here until its answers
     // are out (half-open), and a waiter that can send nothing more has gone.
     async run({ state, inputEnded }, args) {
@@ -38,18 +32,12 @@ export const flowOps: OpTable = {
   },
 
   cancel_flow: {
-    secret: false,
-    audit: true,
-    target: (args) => (typeof args.flow_id === 'string' ? `flow:${args.flow_id.slice(0, 40)}` : undefined),
     run({ state }, args) {
       return { cancelled: state.flows.cancel(stringArg(args, 'flow_id')) };
     },
   },
 
   refresh_token: {
-    secret: true,
-    audit: true,
-    target: accountTarget,
     async run({ state }, args) {
       const { service, account } = accountArgs(args);
       const t = await state.tokens.refresh(service, account);

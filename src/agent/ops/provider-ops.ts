@@ -8,7 +8,7 @@ import { defaultScopes, type Provider } from '../../oauth/provider-config.js';
 import { PRESETS } from '../../oauth/provider-presets.js';
 import { writeFileAtomic } from '../../stores/atomic-file.js';
 import type { AgentState } from '../agent-state.js';
-import { str, type OpTable } from '../op-table.js';
+import type { OpHandlers } from '../op-table.js';
 
 /** The keys add_provider accepts, in the order they are written to config.toml. */
 const URL_KEYS = ['issuer', 'authorization_endpoint', 'token_endpoint', 'device_authorization_endpoint', 'revocation_endpoint'] as const;
@@ -136,14 +136,10 @@ function endpointsKnown(state: AgentState, p: Provider): Record<string, unknown>
   return { scopes: defaultScopes(p, meta), discovery: true, discovered: true, device: Boolean(p.device_authorization_endpoint || meta.device_authorization_endpoint) };
 }
 
-export const providerOps: OpTable = {
+export const providerOps: OpHandlers = {
   // A provider's client secret lives in the vault, never in config.toml. `remove: true` takes
   // it out again (a public client given one by mistake fails every refresh with invalid_client).
   set_client_secret: {
-    secret: true,
-    audit: true,
-    // The audit line tells a removal from a change.
-    target: (args) => (args.remove === true ? `${str(args, 'service')} (remove)` : str(args, 'service')),
     async run({ state }, args) {
       const service = checkService(stringArg(args, 'service'));
       const key = credentialKey(service, '_provider', 'client_secret');
@@ -167,9 +163,6 @@ export const providerOps: OpTable = {
 
   // A new provider, checked (discovery included) and appended to config.toml: usable at once.
   add_provider: {
-    secret: false, // config.toml holds no secret; a client secret goes in with set_client_secret
-    audit: true,
-    target: (args) => str(args, 'name'),
     run({ state }, args) {
       const name = checkService(stringArg(args, 'name'));
       const table = providerTable(args);
@@ -189,8 +182,6 @@ export const providerOps: OpTable = {
   },
 
   list_providers: {
-    secret: false,
-    audit: false,
     async run({ state }) {
       const names = new Set([...Object.keys(PRESETS), ...state.providerNames()]);
       // Whether a client secret is stored: known only while unlocked (null otherwise). Key

@@ -3,22 +3,9 @@ import { SigilError } from '../../protocol/errors.js';
 import { bytesArg, numberArg, stringArg, wireValue, type Args } from '../../protocol/messages.js';
 import { checkSecretName, credentialKey, SECRET_PREFIX, secretKey } from '../../protocol/names.js';
 import { formatRef, parseRef } from '../../protocol/refs.js';
-import { str, type OpTable } from '../op-table.js';
+import type { OpHandlers } from '../op-table.js';
 import { unixSeconds } from '../../util/unix-time.js';
 import { deleteHistory, listHistory, readVersion, replaceSecret, serialized } from '../secret-history.js';
-
-const secretTarget = (args: Args) => {
-  const n = str(args, 'name');
-  return n === undefined ? undefined : `secret://${n}`;
-};
-
-/** `secret://name@3`: the version a rollback goes back to, in the audit line. */
-const versionTarget = (args: Args) => {
-  const n = str(args, 'name');
-  const v = args.version;
-  if (n === undefined) return undefined;
-  return typeof v === 'number' && Number.isSafeInteger(v) ? `secret://${n}@${v}` : `secret://${n}`;
-};
 
 function versionArg(args: Args): number {
   const v = numberArg(args, 'version');
@@ -43,11 +30,8 @@ function noSuchSecret(name: string): SigilError {
   return new SigilError(ErrorCode.NOT_FOUND, `no secret named "${name}"`);
 }
 
-export const secretOps: OpTable = {
+export const secretOps: OpHandlers = {
   get_secret: {
-    secret: true,
-    audit: true,
-    target: secretTarget,
     async run({ state }, args) {
       const name = nameArg(args);
       const value = await state.requireStore().get(secretKey(name));
@@ -57,9 +41,6 @@ export const secretOps: OpTable = {
   },
 
   set_secret: {
-    secret: true,
-    audit: true,
-    target: secretTarget,
     async run({ state }, args) {
       const name = nameArg(args);
       const value = bytesArg(args, 'value');
@@ -81,9 +62,6 @@ export const secretOps: OpTable = {
   },
 
   delete_secret: {
-    secret: true,
-    audit: true,
-    target: secretTarget,
     async run({ state }, args) {
       const name = nameArg(args);
       const store = state.requireStore();
@@ -98,9 +76,6 @@ export const secretOps: OpTable = {
   },
 
   list_secrets: {
-    secret: true,
-    audit: true,
-    target: (args) => str(args, 'prefix'),
     async run({ state }, args) {
       const prefix = stringArg(args, 'prefix', { optional: true }) ?? '';
       const keys = await state.requireStore().list(SECRET_PREFIX + prefix);
@@ -110,9 +85,6 @@ export const secretOps: OpTable = {
 
   /** The kept versions of a secret, newest first: numbers and times, never values. */
   secret_history: {
-    secret: true,
-    audit: true,
-    target: secretTarget,
     async run({ state }, args) {
       const name = nameArg(args);
       const store = state.requireStore();
@@ -132,9 +104,6 @@ export const secretOps: OpTable = {
    * first, so a rollback can itself be rolled back.
    */
   rollback_secret: {
-    secret: true,
-    audit: true,
-    target: versionTarget,
     async run({ state }, args) {
       const name = nameArg(args);
       const version = versionArg(args);
@@ -155,9 +124,6 @@ export const secretOps: OpTable = {
   },
 
   resolve: {
-    secret: true,
-    audit: true,
-    target: (args) => str(args, 'ref'),
     async run({ state }, args) {
       const ref = parseRef(stringArg(args, 'ref'));
       if (ref.scheme === 'secret') {

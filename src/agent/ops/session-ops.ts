@@ -1,20 +1,19 @@
 import { existsSync } from 'node:fs';
 import { ErrorCode } from '../../protocol/codes.js';
 import { SigilError } from '../../protocol/errors.js';
-import { booleanArg, bytesArg, integerArg, PROTOCOL_VERSIONS, stringArg, type Args } from '../../protocol/messages.js';
+import { booleanArg, bytesArg, integerArg, PROTOCOL_VERSIONS, stringArg } from '../../protocol/messages.js';
 import { forgetPassphrase, unlockAtLoginEnabled } from '../../stores/remembered-passphrase.js';
 import { unixSecondsMs } from '../../util/unix-time.js';
 import { VERSION } from '../../version.js';
 import { AUDIT_MAX_LIMIT } from '../../protocol/results.js';
 import { readAuditTail } from '../audit-reader.js';
 import { peerCredSupported } from '../../util/peer-cred.js';
-import { auditRemember, KEYRING_TARGET, rememberVerified, unlockFromKeyring } from '../login-unlock.js';
-import type { OpTable } from '../op-table.js';
+import { unlocksFromKeyring } from '../../protocol/op-catalog.js';
+import { auditRemember, rememberVerified, unlockFromKeyring } from '../login-unlock.js';
+import type { OpHandlers } from '../op-table.js';
 
-export const sessionOps: OpTable = {
+export const sessionOps: OpHandlers = {
   hello: {
-    secret: false,
-    audit: false,
     run(ctx, args) {
       const client = stringArg(args, 'client', { optional: true });
       if (client !== undefined) ctx.setClient(checkClientName(client));
@@ -27,10 +26,7 @@ export const sessionOps: OpTable = {
     },
   },
 
-  // Never touches the idle timer: a status bar polling it must not keep the agent unlocked.
   status: {
-    secret: false,
-    audit: false,
     async run({ state }) {
       const locksIn = state.idle.locksIn();
       return {
@@ -55,8 +51,6 @@ export const sessionOps: OpTable = {
   },
 
   lock: {
-    secret: false,
-    audit: true,
     async run({ state }) {
       return { was_locked: !(await state.lock('request')) };
     },
@@ -65,13 +59,10 @@ export const sessionOps: OpTable = {
   // With `passphrase`: as typed (and `remember`: verified, then kept in the OS keyring).
   // Without: the passphrase remembered in the OS keyring.
   unlock: {
-    secret: false,
-    audit: true,
-    target: (args) => (fromKeyring(args) ? KEYRING_TARGET : undefined),
     async run({ state, peer, client }, args) {
       const remember = booleanArg(args, 'remember') ?? false;
       const wasLocked = state.locked;
-      if (fromKeyring(args)) {
+      if (unlocksFromKeyring(args)) {
         if (remember) throw new SigilError(ErrorCode.BAD_REQUEST, '"remember" needs the "passphrase" to remember');
         await unlockFromKeyring(state);
         return { was_locked: wasLocked };
@@ -94,9 +85,6 @@ export const sessionOps: OpTable = {
   },
 
   forget_passphrase: {
-    secret: false,
-    audit: true,
-    target: () => KEYRING_TARGET,
     async run({ state }) {
       return { forgotten: await forgetPassphrase(state.paths) };
     },
@@ -104,8 +92,6 @@ export const sessionOps: OpTable = {
 
   // The vault's passphrase changes; the vault itself is not re-encrypted (it is sealed to a key).
   passwd: {
-    secret: false,
-    audit: true,
     async run({ state }, args) {
       const old = bytesArg(args, 'passphrase');
       const next = bytesArg(args, 'new_passphrase');
@@ -121,8 +107,6 @@ export const sessionOps: OpTable = {
   },
 
   audit_tail: {
-    secret: false,
-    audit: false,
     async run({ state }, args) {
       await state.audit.flush();
       const limit = integerArg(args, 'limit', { min: 1, max: AUDIT_MAX_LIMIT }) ?? 50;
@@ -146,8 +130,4 @@ const CLIENT_NAME = /^[\x21-\x7e][\x20-\x7e]{0,63}$/;
 function checkClientName(name: string): string {
   if (!CLIENT_NAME.test(name)) throw new SigilError(ErrorCode.BAD_REQUEST, 'argument "client" must be 1 to 64 printable ASCII characters');
   return name;
-}
-
-function fromKeyring(args: Args): boolean {
-  return args.passphrase === undefined || args.passphrase === null;
 }

@@ -3,7 +3,7 @@ import { SigilError } from '../../protocol/errors.js';
 import { bytesArg, numberArg, stringArg, type Args } from '../../protocol/messages.js';
 import { checkAccount, checkService } from '../../protocol/names.js';
 import { authScheme, MAX_EXPIRES_IN_S } from '../../protocol/token-rules.js';
-import { accountTarget, type OpTable } from '../op-table.js';
+import type { OpHandlers } from '../op-table.js';
 
 export function accountArgs(args: Args): { service: string; account: string } {
   return { service: checkService(stringArg(args, 'service')), account: checkAccount(stringArg(args, 'account')) };
@@ -22,11 +22,8 @@ function expiryArg(args: Args, nowS: number): number | undefined {
   return nowS + Math.floor(expiresIn);
 }
 
-export const tokenOps: OpTable = {
+export const tokenOps: OpHandlers = {
   get_token: {
-    secret: true,
-    audit: true,
-    target: accountTarget,
     run({ state }, args) {
       const { service, account } = accountArgs(args);
       return state.tokens.getTokenNow(service, account) ?? state.tokens.getToken(service, account);
@@ -34,9 +31,6 @@ export const tokenOps: OpTable = {
   },
 
   set_token: {
-    secret: true,
-    audit: true,
-    target: accountTarget,
     async run({ state }, args) {
       const { service, account } = accountArgs(args);
       const access = bytesArg(args, 'access_token');

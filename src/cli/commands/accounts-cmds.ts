@@ -1,6 +1,6 @@
 import { checkAccount, checkService } from '../../protocol/names.js';
 import { formatDuration } from '../../util/duration.js';
-import type { AccountInfo, AccountRemoval } from '../../protocol/results.js';
+import type { AccountInfo } from '../../protocol/results.js';
 import { call } from '../agent.js';
 import { formatTime, info, printJson, printTable } from '../output.js';
 import { removalText } from '../removal-text.js';
@@ -14,7 +14,7 @@ function health(a: AccountInfo): string {
 }
 
 export async function accountsList(opts: { json?: boolean }): Promise<void> {
-  const { accounts } = await call<{ accounts: AccountInfo[] }>('list_accounts');
+  const { accounts } = await call('list_accounts');
   if (opts.json) return printJson(accounts);
   if (accounts.length === 0) {
     info('No accounts yet. Add a token with: sigil token set SERVICE ACCOUNT');
@@ -27,7 +27,7 @@ export async function accountsList(opts: { json?: boolean }): Promise<void> {
 }
 
 export async function accountsRemove(service: string, account: string, opts: { json?: boolean } = {}): Promise<void> {
-  const r = await call<AccountRemoval>('remove_account', { service: checkService(service), account: checkAccount(account) });
+  const r = await call('remove_account', { service: checkService(service), account: checkAccount(account) });
   if (opts.json) return printJson(r);
   info(removalText(r));
 }

@@ -13,7 +13,7 @@ export const AGE_IDENTITY_SECRET = 'age/identity';
 
 async function storedIdentity(): Promise<string> {
   try {
-    const r = await call<{ value: unknown }>('get_secret', { name: AGE_IDENTITY_SECRET });
+    const r = await call('get_secret', { name: AGE_IDENTITY_SECRET });
     // An identity is ASCII text; bytes that are not text fail as an invalid identity below.
     return Buffer.from(secretValue(r.value)).toString('utf8').trim();
   } catch (err) {

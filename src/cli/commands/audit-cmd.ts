@@ -1,5 +1,5 @@
-import { readAuditLines } from '../../client/audit-tail.js';
-import type { AuditEntry, AuditPage } from '../../protocol/results.js';
+import { readAuditLines, type AuditTailCall } from '../../client/audit-tail.js';
+import type { AuditEntry } from '../../protocol/results.js';
 import { terminalText } from '../../util/terminal-text.js';
 import { call } from '../agent.js';
 import { printJson } from '../output.js';
@@ -24,7 +24,7 @@ export async function audit(opts: { lines?: string; follow?: boolean; json?: boo
   const show = (entries: AuditEntry[]) => {
     for (const e of entries) process.stdout.write((opts.json ? JSON.stringify(e) : line(e)) + '\n');
   };
-  const tail = (op: string, args: Record<string, unknown>) => call<AuditPage>(op, args);
+  const tail: AuditTailCall = (op, args) => call(op, args);
   let page = await readAuditLines(tail, limit);
   if (opts.json && !opts.follow) return printJson(page.entries);
   show(page.entries);

@@ -3,7 +3,7 @@ import { ErrorCode } from '../../protocol/codes.js';
 import { SigilError } from '../../protocol/errors.js';
 import { checkAccount, checkService } from '../../protocol/names.js';
 import { formatDuration } from '../../util/duration.js';
-import type { FlowDone, FlowStart } from '../../protocol/results.js';
+import type { FlowStart } from '../../protocol/results.js';
 import { call } from '../agent.js';
 import { browserSupport, openBrowser } from '../open-browser.js';
 import { info } from '../output.js';
@@ -42,18 +42,18 @@ async function authorize(service: string, account: string, opts: AuthorizeOpts):
   const client = await AgentClient.connect({ clientName: 'sigil' });
   let flowId: string | null = null;
   const onSignal = () => {
-    if (flowId) client.request('cancel_flow', { flow_id: flowId }).catch(() => {}).finally(() => process.exit(130));
+    if (flowId) client.call('cancel_flow', { flow_id: flowId }).catch(() => {}).finally(() => process.exit(130));
     else process.exit(130);
   };
   process.once('SIGINT', onSignal);
   try {
     let flow: FlowStart;
     try {
-      flow = await client.request<FlowStart>('start_flow', { service, account, kind: preferred, ...(scopes ? { scopes } : {}) });
+      flow = await client.call('start_flow', { service, account, kind: preferred, ...(scopes ? { scopes } : {}) });
     } catch (err) {
       // The provider lacks the flow we guessed: try the other one, unless the person chose.
       if (chosen || !(err instanceof SigilError) || err.code !== ErrorCode.BAD_REQUEST || !/endpoint/.test(err.message)) throw err;
-      flow = await client.request<FlowStart>('start_flow', { service, account, kind: preferred === 'device' ? 'auth_code' : 'device', ...(scopes ? { scopes } : {}) });
+      flow = await client.call('start_flow', { service, account, kind: preferred === 'device' ? 'auth_code' : 'device', ...(scopes ? { scopes } : {}) });
     }
     flowId = flow.flow_id;
     if (flow.notice) info(`Note: ${flow.notice}`);
@@ -68,7 +68,7 @@ async function authorize(service: string, account: string, opts: AuthorizeOpts):
       if (flow.expires_in) info(`The code expires in ${formatDuration(flow.expires_in)}.`);
     }
     info('Waiting for the sign-in to complete (Ctrl-C to cancel)…');
-    const done = await client.request<FlowDone>('wait_flow', { flow_id: flow.flow_id }, { timeoutMs: 0 });
+    const done = await client.call('wait_flow', { flow_id: flow.flow_id }, { timeoutMs: 0 });
     const scopeText = done.scopes.length ? ` with scopes ${done.scopes.join(' ')}` : '';
     info(`Authorized ${service}/${account}${scopeText}. Use it with: sigil-token ${service} ${account}`);
   } finally {

@@ -7,7 +7,7 @@ import { info, printJson, printTable } from '../output.js';
 import { readSecret } from '../secret-input.js';
 
 export async function providersList(opts: { json?: boolean }): Promise<void> {
-  const { providers } = await call<{ providers: ProviderInfo[] }>('list_providers');
+  const { providers } = await call('list_providers');
   if (opts.json) return printJson(providers);
   printTable(
     ['PROVIDER', 'KIND', 'STATUS', 'CLIENT SECRET', 'SCOPES'],
@@ -25,7 +25,7 @@ export async function providersSecret(service: string, opts: { stdin?: boolean; 
   checkService(service);
   if (opts.remove) {
     if (opts.stdin) throw new SigilError(ErrorCode.BAD_REQUEST, '--remove takes no secret: leave out --stdin');
-    const { removed } = await call<{ removed: boolean }>('set_client_secret', { service, remove: true });
+    const { removed } = await call('set_client_secret', { service, remove: true });
     info(removed ? `Removed the client secret for ${service} from the vault.` : `No client secret for ${service} was stored.`);
     return;
   }

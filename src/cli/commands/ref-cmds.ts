@@ -5,7 +5,7 @@ import { info, jsonValue, printJson, printValue, secretValue } from '../output.j
 
 export async function resolveRef(ref: string, opts: { json?: boolean } = {}): Promise<void> {
   parseRef(ref);
-  const r = await call<{ value: unknown }>('resolve', { ref });
+  const r = await call('resolve', { ref });
   const value = secretValue(r.value);
   if (opts.json) return printJson({ ref, ...jsonValue(value) });
   await printValue(value);

@@ -2,7 +2,6 @@ import { checkSecretName } from '../../protocol/names.js';
 import { call } from '../agent.js';
 import { SigilError } from '../../protocol/errors.js';
 import { ErrorCode } from '../../protocol/codes.js';
-import type { SecretHistory, SecretRollback } from '../../protocol/results.js';
 import { info, jsonValue, printJson, printTable, printValue, secretValue } from '../output.js';
 import { readSecret } from '../secret-input.js';
 
@@ -10,7 +9,7 @@ export async function secretSet(name: string, opts: { stdin?: boolean; overwrite
   checkSecretName(name);
   const value = await readSecret(`Value for ${name}: `, { stdin: !!opts.stdin });
   try {
-    const r = await call<{ created: boolean }>('set_secret', { name, value, overwrite: opts.overwrite !== false });
+    const r = await call('set_secret', { name, value, overwrite: opts.overwrite !== false });
     info(r.created ? `Stored ${name}.` : `Replaced ${name}.`);
   } finally {
     value.fill(0);
@@ -19,14 +18,14 @@ export async function secretSet(name: string, opts: { stdin?: boolean; overwrite
 
 export async function secretGet(name: string, opts: { json?: boolean }): Promise<void> {
   // secret://NAME as resolve takes it: the reference people copy is accepted here too.
-  const r = await call<{ name: string; value: unknown }>('get_secret', { name: checkSecretName(name.replace(/^secret:\/\//, '')) });
+  const r = await call('get_secret', { name: checkSecretName(name.replace(/^secret:\/\//, '')) });
   const value = secretValue(r.value);
   if (opts.json) return printJson({ name: r.name, ...jsonValue(value) });
   await printValue(value);
 }
 
 export async function secretList(prefix: string | undefined, opts: { json?: boolean }): Promise<void> {
-  const r = await call<{ names: string[] }>('list_secrets', prefix ? { prefix } : {});
+  const r = await call('list_secrets', prefix ? { prefix } : {});
   if (opts.json) return printJson(r.names);
   if (r.names.length) process.stdout.write(r.names.join('\n') + '\n');
 }
@@ -38,7 +37,7 @@ export async function secretRm(name: string): Promise<void> {
 
 /** The kept versions of a secret, newest first: numbers and times, never values. */
 export async function secretHistory(name: string, opts: { json?: boolean }): Promise<void> {
-  const r = await call<SecretHistory>('secret_history', { name: checkSecretName(name) });
+  const r = await call('secret_history', { name: checkSecretName(name) });
   if (opts.json) return printJson(r);
   if (r.versions.length === 0) {
     info(`${name} has no previous versions.`);
@@ -55,7 +54,7 @@ export async function secretRollback(name: string, version: string): Promise<voi
   if (!/^[1-9][0-9]{0,14}$/.test(version)) {
     throw new SigilError(ErrorCode.BAD_REQUEST, `invalid version "${version.slice(0, 20)}": a number from \`sigil secret history ${name}\``);
   }
-  const r = await call<SecretRollback>('rollback_secret', { name, version: Number(version) });
+  const r = await call('rollback_secret', { name, version: Number(version) });
   info(`${name} is at version ${r.version} again` + (r.saved_as !== undefined ? ` (the value it replaced is version ${r.saved_as}).` : '.'));
 }
 

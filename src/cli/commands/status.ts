@@ -1,10 +1,9 @@
 import { formatDuration } from '../../util/duration.js';
-import type { AgentStatus } from '../../protocol/results.js';
 import { call } from '../agent.js';
 import { printJson } from '../output.js';
 
 export async function status(opts: { json?: boolean }): Promise<void> {
-  const s = await call<AgentStatus>('status');
+  const s = await call('status');
   if (opts.json) return printJson(s);
   const lines = [
     `agent:    pid ${s.pid}, sigilforge ${s.version}`,

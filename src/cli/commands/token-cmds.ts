@@ -3,7 +3,6 @@ import { SigilError } from '../../protocol/errors.js';
 import { checkAccount, checkService } from '../../protocol/names.js';
 import { MAX_EXPIRES_IN_S } from '../../protocol/token-rules.js';
 import { parseDuration } from '../../util/duration.js';
-import type { TokenAnswer } from '../../protocol/results.js';
 import { call } from '../agent.js';
 import { info, printJson } from '../output.js';
 import { readSecret } from '../secret-input.js';
@@ -38,7 +37,7 @@ export async function tokenSet(service: string, account: string, opts: { stdin?:
 export async function tokenGet(service: string, account: string, opts: { format?: string; json?: boolean }): Promise<void> {
   const format = opts.json ? 'json' : (opts.format ?? 'bare');
   if (!['bare', 'header', 'json'].includes(format)) throw new SigilError(ErrorCode.BAD_REQUEST, `--format must be bare, header or json (got "${format}")`);
-  const t = await call<TokenAnswer>('get_token', { service: checkService(service), account: checkAccount(account) });
+  const t = await call('get_token', { service: checkService(service), account: checkAccount(account) });
   if (format === 'json') return printJson(t);
   if (format === 'header') process.stdout.write(`Authorization: ${t.token_type} ${t.access_token}\n`);
   else process.stdout.write(t.access_token + '\n');
@@ -46,11 +45,11 @@ export async function tokenGet(service: string, account: string, opts: { format?
 
 /** Makes sure a valid token exists (refreshing if due) without printing it: for scripts' set -e. */
 export async function tokenEnsure(service: string, account: string, opts: { quiet?: boolean }): Promise<void> {
-  const t = await call<TokenAnswer>('get_token', { service: checkService(service), account: checkAccount(account) });
+  const t = await call('get_token', { service: checkService(service), account: checkAccount(account) });
   if (!opts.quiet) info(t.expires_at === null ? `${service}/${account}: valid (does not expire)` : `${service}/${account}: valid until ${new Date(t.expires_at * 1000).toISOString()}`);
 }
 
 export async function tokenRefresh(service: string, account: string): Promise<void> {
-  const r = await call<{ expires_at: number | null }>('refresh_token', { service: checkService(service), account: checkAccount(account) });
+  const r = await call('refresh_token', { service: checkService(service), account: checkAccount(account) });
   info(`Refreshed ${service}/${account}${r.expires_at === null ? '' : `; valid until ${new Date(r.expires_at * 1000).toISOString()}`}.`);
 }

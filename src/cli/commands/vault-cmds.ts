@@ -1,6 +1,6 @@
 import { ErrorCode } from '../../protocol/codes.js';
 import { SigilError } from '../../protocol/errors.js';
-import type { AgentStatus, UnlockAnswer } from '../../protocol/results.js';
+import type { UnlockAnswer } from '../../protocol/results.js';
 import { unlockAtLoginEnabled } from '../../stores/remembered-passphrase.js';
 import { changePassphrase, createVault } from '../../stores/vault-store.js';
 import { sigilPaths, type SigilPaths } from '../../util/paths.js';
@@ -51,7 +51,7 @@ const REMEMBERED = 'the passphrase is remembered in the OS keyring: the agent wi
 export async function unlock(opts: UnlockOpts): Promise<void> {
   if (opts.remember && opts.forget) throw new SigilError(ErrorCode.BAD_REQUEST, '--remember and --forget cannot be used together');
   if (opts.forget) return forget();
-  const status = await call<AgentStatus>('status');
+  const status = await call('status');
   // Before asking for a passphrase that could not be used.
   if (status.vault === false) throw new SigilError(ErrorCode.NOT_FOUND, `no vault at ${status.vault_path} — run: sigil init`);
   if (opts.remember) return unlockAndRemember(opts);
@@ -75,7 +75,7 @@ export async function unlock(opts: UnlockOpts): Promise<void> {
 
 /** Also when the agent is unlocked already: the agent checks the passphrase against the vault first. */
 async function unlockAndRemember(opts: UnlockOpts): Promise<void> {
-  const r = await withPassphrase(opts, (passphrase) => call<UnlockAnswer>('unlock', { passphrase, remember: true }));
+  const r = await withPassphrase(opts, (passphrase) => call('unlock', { passphrase, remember: true }));
   if (r.remembered !== true) {
     throw new SigilError(ErrorCode.INTERNAL, `Unlocked, but the passphrase could not be remembered: ${r.remember_error ?? 'no reason given'}`);
   }
@@ -83,7 +83,7 @@ async function unlockAndRemember(opts: UnlockOpts): Promise<void> {
 }
 
 async function forget(): Promise<void> {
-  const r = await call<{ forgotten: boolean }>('forget_passphrase');
+  const r = await call('forget_passphrase');
   info(
     r.forgotten
       ? 'Forgotten: the passphrase is removed from the OS keyring; the agent will no longer unlock itself at start.'
@@ -101,7 +101,7 @@ async function withPassphrase<T>(opts: PassOpts, use: (passphrase: Buffer) => Pr
 }
 
 export async function lock(): Promise<void> {
-  const r = await call<{ was_locked: boolean }>('lock');
+  const r = await call('lock');
   info(r.was_locked ? 'The agent was already locked.' : 'Locked.');
 }
 
@@ -151,7 +151,7 @@ async function rememberNew(passphrase: Buffer): Promise<void> {
   const stale = 'the OS keyring still holds the old passphrase, so the agent will not unlock itself at start; once an agent runs: sigil unlock --remember';
   let r: UnlockAnswer;
   try {
-    r = await call<UnlockAnswer>('unlock', { passphrase, remember: true });
+    r = await call('unlock', { passphrase, remember: true });
   } catch (err) {
     if (!(err instanceof SigilError)) throw err;
     throw new SigilError(err.code, `${err.message}\n${stale}`, { cause: err });
