@@ -16,6 +16,8 @@ for (const name of readdirSync('dist', { recursive: true })) if (name.endsWith('
 await build({
   entryPoints: ['src/bin/sigil-token.ts'],
   outfile: 'dist/bin/sigil-token.cjs',
+  // util/peer-cred.ts reads import.meta only where there is no __dirname, i.e. never in here.
+  logOverride: { 'empty-import-meta': 'silent' },
   bundle: true,
   platform: 'node',
   format: 'cjs',

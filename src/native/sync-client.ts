@@ -8,6 +8,8 @@ import { join } from 'node:path';
 export interface SyncClient {
   /** Sends `request`, returns the bodies of the next `frames` frames (see sync_client.c). */
   exchange(socketPath: string, request: Buffer, frames: number, timeoutMs: number, connectTimeoutMs: number, maxFrame: number, agentUid: number): Buffer[];
+  /** SO_PEERCRED of a connected Unix socket (Linux builds only); throws with an errno code. */
+  peerCred?(fd: number): { pid: number; uid: number; gid: number };
 }
 
 /** What `exchange` throws. */

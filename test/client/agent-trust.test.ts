@@ -154,3 +154,24 @@ describe('clients still talk to an agent of their own uid', () => {
     expect((await sb.run(BIN.token, ['github', 'work'], { env: { ...env, SIGIL_TOKEN_TRANSPORT: 'portable' } })).code).toBe(4);
   });
 });
+
+describe('the peer check costs the CLI no koffi where the native addon was built', () => {
+  let sb: Sandbox;
+  beforeEach(() => (sb = new Sandbox()));
+  afterEach(() => {
+    killStrayAgents(sb);
+    sb.cleanup();
+  });
+
+  it.runIf(existsSync(join(ROOT, 'dist/native', `sync-client-${process.platform}-${process.arch}.node`)))('connects through the addon’s peerCred, and never loads koffi', async () => {
+    await sb.startAgent();
+    const script = `const { AgentClient } = await import(${JSON.stringify(join(ROOT, 'dist/client/agent-client.js'))});
+      const c = await AgentClient.connect({ socketPath: process.argv[1] });
+      await c.request('status'); c.close();
+      const { createRequire } = await import('node:module');
+      const cache = createRequire(import.meta.url).cache;
+      console.log(Object.keys(cache).some((k) => k.includes('/koffi/')) ? 'koffi' : 'no koffi');`;
+    const r = await sb.exec(process.execPath, ['--input-type=module', '-e', script, sb.socket]);
+    expect(r).toMatchObject({ code: 0, stdout: 'no koffi\n' });
+  });
+});

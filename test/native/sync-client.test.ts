@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { createServer, type Server } from 'node:net';
+import { connect, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadSyncClient, syncClientFile, type ExchangeError, type SyncClient } from '../../src/native/sync-client.js';
@@ -217,6 +217,34 @@ describe.runIf(BUILDABLE)('native sync client: exchange()', () => {
     const s = await serve([{ read: 2 }, { send: frame(body(3)) }, { send: frame(body(4)) }]);
     expect(exchange(s.path)).toEqual([body(3), body(4)]);
     expect(exchange(s.path, 2, 5000, MAX_FRAME, REQUEST, -1)).toEqual([body(3), body(4)]);
+  });
+
+  it.runIf(process.platform === 'linux')('peerCred(fd): the uid, gid and pid of a connected socket’s other end', async () => {
+    const path = join(dir, 'peer.sock');
+    server = createServer(() => {});
+    await new Promise<void>((resolve) => server!.listen(path, resolve));
+    const sock = connect(path);
+    await new Promise<void>((resolve) => sock.once('connect', () => resolve()));
+    try {
+      const fd = (sock as unknown as { _handle: { fd: number } })._handle.fd;
+      expect(client.peerCred!(fd)).toEqual({ pid: process.pid, uid: process.geteuid!(), gid: process.getegid!() });
+      let threw: unknown = null;
+      try {
+        client.peerCred!(-1);
+      } catch (e) {
+        threw = e;
+      }
+      expect(threw).toMatchObject({ name: 'TypeError', code: 'EINVAL' });
+      // A descriptor that is no socket: the errno, as an error.
+      const file = openSync(join(dir, 'plain'), 'w');
+      try {
+        expect(() => client.peerCred!(file)).toThrow(expect.objectContaining({ code: 'ENOTSOCK' }));
+      } finally {
+        closeSync(file);
+      }
+    } finally {
+      sock.destroy();
+    }
   });
 
   it('refuses bad arguments with a TypeError', () => {
