@@ -1,11 +1,11 @@
-import { createRequire } from 'node:module';
+import { koffiLibc } from '../util/koffi-libc.js';
 
 /**
  * Keeps the agent's memory (unlocked vault, tokens, the passphrase while it is used) out of
  * core files and away from same-uid debuggers, as ssh-agent does: RLIMIT_CORE 0 (no core
  * file), then PR_SET_DUMPABLE 0 (no core even if a limit is raised later, no ptrace/gdb/gcore
  * attach by the user's other processes, /proc/PID/{mem,environ,fd,exe,maps} root-only).
- * Node has no API for either, so on Linux we call libc through koffi, as peer-cred.ts does.
+ * Node has no API for either, so on Linux we call libc through koffi (util/koffi-libc.ts).
  * Elsewhere nothing is done (documented in sigil-agent(1)).
  *
  * What stays readable for the user: /proc/PID/{cmdline,stat,status,limits}, which is all that
@@ -38,14 +38,14 @@ function load(): Libc | null {
   if (libc !== undefined) return libc;
   libc = null;
   if (process.platform !== 'linux') return null;
+  const k = koffiLibc();
+  if (!k) return null;
   try {
-    const koffi = createRequire(import.meta.url)('koffi') as typeof import('koffi');
-    const lib = koffi.load('libc.so.6');
     libc = {
       // prctl is variadic in glibc: the extra arguments are passed as (type, value) pairs.
-      prctl: lib.func('int prctl(int option, ...)') as Prctl,
-      setrlimit: lib.func('int setrlimit(int resource, const uint8_t *rlim)') as RlimitFn,
-      rlimitSize: 2 * koffi.sizeof('unsigned long'),
+      prctl: k.lib.func('int prctl(int option, ...)') as Prctl,
+      setrlimit: k.lib.func('int setrlimit(int resource, const uint8_t *rlim)') as RlimitFn,
+      rlimitSize: 2 * k.koffi.sizeof('unsigned long'),
     };
   } catch {
     libc = null;

@@ -1,8 +1,8 @@
-import { createRequire } from 'node:module';
 import { readlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadSyncClient, syncClientFile } from '../native/sync-client.js';
+import { koffiLibc } from './koffi-libc.js';
 import type { Socket } from 'node:net';
 
 /**
@@ -50,20 +50,19 @@ function load(): PeerOf | null {
       }
     });
   }
+  let getsockopt: GetSockOpt;
   try {
-    // The sigil-token bundle is CommonJS (it has a require, and no import.meta); the rest is ESM.
-    const load = typeof require === 'function' ? require : createRequire(import.meta.url);
-    const koffi = load('koffi') as typeof import('koffi');
-    const libc = koffi.load('libc.so.6');
-    const getsockopt = libc.func('int getsockopt(int fd, int level, int name, _Out_ uint8_t *val, _Inout_ uint32_t *len)') as GetSockOpt;
-    peerOf = (fd) => {
-      const out = Buffer.alloc(UCRED_SIZE);
-      if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, out, [UCRED_SIZE]) !== 0) return null;
-      return { pid: out.readInt32LE(0), uid: out.readUInt32LE(4), gid: out.readUInt32LE(8) };
-    };
+    const libc = koffiLibc();
+    if (!libc) return null;
+    getsockopt = libc.lib.func('int getsockopt(int fd, int level, int name, _Out_ uint8_t *val, _Inout_ uint32_t *len)') as GetSockOpt;
   } catch {
-    peerOf = null;
+    return null;
   }
+  peerOf = (fd) => {
+    const out = Buffer.alloc(UCRED_SIZE);
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, out, [UCRED_SIZE]) !== 0) return null;
+    return { pid: out.readInt32LE(0), uid: out.readUInt32LE(4), gid: out.readUInt32LE(8) };
+  };
   return peerOf;
 }
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BIN, eventually, ROOT, Sandbox, which, type Background } from '../support/sandbox.js';
-import { killStrayAgents } from '../agent/helpers.js';
+import { killStrayAgents, sandboxEach } from '../agent/helpers.js';
 import { shQuote, TmuxPane } from '../support/tmux.js';
 
 /**
@@ -137,11 +137,7 @@ describe.runIf(CAN_SWITCH)('clients refuse an agent of another uid, sending noth
 
 describe('clients still talk to an agent of their own uid', () => {
   let sb: Sandbox;
-  beforeEach(() => (sb = new Sandbox()));
-  afterEach(() => {
-    killStrayAgents(sb);
-    sb.cleanup();
-  });
+  sandboxEach((s) => (sb = s));
 
   it('through a symlink, both sigil-token transports and the CLI', async () => {
     await sb.startAgent();
@@ -157,11 +153,7 @@ describe('clients still talk to an agent of their own uid', () => {
 
 describe('the peer check costs the CLI no koffi where the native addon was built', () => {
   let sb: Sandbox;
-  beforeEach(() => (sb = new Sandbox()));
-  afterEach(() => {
-    killStrayAgents(sb);
-    sb.cleanup();
-  });
+  sandboxEach((s) => (sb = s));
 
   it.runIf(existsSync(join(ROOT, 'dist/native', `sync-client-${process.platform}-${process.arch}.node`)))('connects through the addon’s peerCred, and never loads koffi', async () => {
     await sb.startAgent();
