@@ -210,7 +210,9 @@ describe("the agent's callback server under abuse", () => {
     try {
       const flow = await client.request<{ flow_id: string; authorization_url: string }>('start_flow', { service: 'corp', account: 'y', kind: 'auth_code' });
       const landed = await loginAndConsent(browser.context, flow.authorization_url, { login: 'y' });
-      await client.request('wait_flow', { flow_id: flow.flow_id }, { timeoutMs: 0 });
+      // Where the browser ended, so a sign-in that went wrong fails here and says so.
+      expect(new URL(landed).searchParams.has('code'), landed).toBe(true);
+      await client.request('wait_flow', { flow_id: flow.flow_id }, { timeoutMs: 30_000 });
       // The same redirect again: the one-shot server is closed, nothing can consume the code twice.
       await expect(fetch(landed)).rejects.toThrow();
     } finally {

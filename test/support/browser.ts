@@ -161,10 +161,17 @@ async function submitAndWait(page: Page, selector: string, timeout: number): Pro
   ]);
 }
 
-/** Which devInteractions page is shown: `login`, `consent`, or null (another page). */
-async function promptOf(page: Page): Promise<string | null> {
+/**
+ * Which devInteractions page is shown: `login`, `consent`, or null (another page). Waits for
+ * the document first: the pages are server-rendered, so once it is parsed the form is there or
+ * never will be. (A fixed half-second wait for the form read a slow page as "no prompt" on a
+ * loaded machine and left the flow unfinished.)
+ */
+async function promptOf(page: Page, timeout: number): Promise<string | null> {
   try {
-    return await page.locator('form input[name="prompt"]').first().getAttribute('value', { timeout: 500 });
+    await page.waitForLoadState('domcontentloaded', { timeout });
+    const prompt = page.locator('form input[name="prompt"]').first();
+    return (await prompt.count()) > 0 ? await prompt.getAttribute('value', { timeout }) : null;
   } catch {
     return null;
   }
@@ -176,7 +183,7 @@ async function promptOf(page: Page): Promise<string | null> {
  */
 async function walkInteractions(page: Page, login: string, decision: Decision, timeout: number, left: () => boolean): Promise<void> {
   for (let step = 0; step < 6 && !left(); step++) {
-    const prompt = await promptOf(page);
+    const prompt = await promptOf(page, timeout);
     if (prompt === 'login') {
       await page.fill('input[name="login"]', login);
       await page.fill('input[name="password"]', 'any password');
