@@ -39,7 +39,8 @@ describe('Policy', () => {
     for (const op of ['get_secret', 'set_secret', 'delete_secret', 'secret_history', 'rollback_secret']) {
       expect(policyTarget(op, { name: 'db/prod/pw' })).toEqual({ kind: 'secret', name: 'db/prod/pw' });
     }
-    expect(policyTarget('resolve', { ref: 'auth://github/work/refresh_token' })).toEqual({ kind: 'account', name: 'github/work' });
+    expect(policyTarget('resolve', { ref: 'auth://github/work/refresh_token' })).toEqual({ kind: 'account', name: 'github/work', credential: 'refresh_token' });
+    expect(policyTarget('resolve', { ref: 'auth://github/work' })).toEqual({ kind: 'account', name: 'github/work' });
     expect(policyTarget('resolve', { ref: 'secret://db/prod/pw' })).toEqual({ kind: 'secret', name: 'db/prod/pw' });
     expect(policyTarget('resolve', { ref: 'bogus' })).toBeUndefined();
     for (const op of ['list_accounts', 'get_account', 'status', 'lock', 'list_secrets', 'audit_tail']) {
