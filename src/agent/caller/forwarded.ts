@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { destinationHost, splitSshArgs } from '../../util/ssh-args.js';
 
 /**
  * Whether a connection is relayed from another machine by the user's own OpenSSH client
@@ -15,9 +16,6 @@ import { readFileSync } from 'node:fs';
 
 /** The host forwarded callers are shown with when ssh's command line cannot be read or parsed. */
 export const UNKNOWN_HOST = '?';
-
-/** ssh(1)'s options that take an argument (OpenSSH's getopt string; -B since 8.9, -P since 9.3). */
-const WITH_ARGUMENT = new Set('bcDEeFIiJLlmOopQRSWwBP');
 
 /** `{ host }` when `exe` is the OpenSSH client; the destination from its command line. */
 export function forwardedFrom(pid: number, exe: string | undefined): { host: string } | undefined {
@@ -37,34 +35,9 @@ export function isSshClient(exe: string): boolean {
 
 /**
  * The host of ssh's destination, as the user gave it (an alias from ~/.ssh/config stays the
- * alias; `-o Hostname=…` is not the destination), from its arguments without argv[0]:
- * options are skipped with ssh's grammar (clusters such as `-vp22`, `--`), and the first
- * other argument is `[user@]host` or `ssh://[user@]host[:port]`. Undefined when there is none.
+ * alias; `-o Hostname=…` is not the destination), from its arguments without argv[0].
+ * Undefined when there is none.
  */
 export function sshDestination(args: readonly string[]): string | undefined {
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i]!;
-    if (arg === '--') return hostOf(args[i + 1]);
-    if (!arg.startsWith('-') || arg === '-') return hostOf(arg);
-    // A cluster: flags until the first option taking an argument, which takes the rest or the next word.
-    for (let j = 1; j < arg.length; j++) {
-      if (!WITH_ARGUMENT.has(arg[j]!)) continue;
-      if (j === arg.length - 1) i++;
-      break;
-    }
-  }
-  return undefined;
-}
-
-function hostOf(destination: string | undefined): string | undefined {
-  if (destination === undefined || destination === '') return undefined;
-  if (destination.startsWith('ssh://')) {
-    const authority = destination.slice('ssh://'.length).split('/')[0]!;
-    const hostPort = authority.slice(authority.lastIndexOf('@') + 1);
-    const host = hostPort.startsWith('[') ? hostPort.slice(1, hostPort.indexOf(']')) : hostPort.split(':')[0]!;
-    return host === '' ? undefined : host.toLowerCase();
-  }
-  // ssh splits user from host at the last @ (a user name may hold one).
-  const host = destination.slice(destination.lastIndexOf('@') + 1);
-  return host === '' ? undefined : host.toLowerCase();
+  return destinationHost(splitSshArgs(args).destination);
 }
