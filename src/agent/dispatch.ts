@@ -62,7 +62,8 @@ export function internalErrorLine(op: string, err: unknown): string {
 
 function finish(spec: OpSpec, ctx: OpContext, req: Request, outcome: Outcome): Outcome {
   if (spec.secret && !(outcome instanceof SigilError)) ctx.state.used();
-  if (spec.audit) {
+  // What a caller on another machine was refused is worth a line even for ops that write none.
+  if (spec.audit || (ctx.forwarded && outcome instanceof SigilError && outcome.code === ErrorCode.FORBIDDEN)) {
     ctx.state.audit.record({
       op: req.op,
       target: spec.target?.(req.args),
