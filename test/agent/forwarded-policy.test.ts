@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -7,6 +7,7 @@ import { Policy } from '../../src/agent/policy.js';
 import { loadConfig } from '../../src/config/config.js';
 import { SigilError } from '../../src/protocol/errors.js';
 import { OP_CATALOG, OPS } from '../../src/protocol/op-catalog.js';
+import { ROOT } from '../support/sandbox.js';
 
 /**
  * A caller forwarded from another machine (over `ssh -R`) is closed by default: hello, status
@@ -103,6 +104,26 @@ describe('Policy for forwarded callers', () => {
     const p = new Policy([{ account: 'github/work', allow: ['/usr/bin/git'], forward: ['build1'], confirm: false }]);
     expect(p.check('get_token', token, ssh, from('build1'))).toBeUndefined();
     expect(refusal(() => p.check('get_token', token, ssh)).message).toContain('may only be used by /usr/bin/git');
+  });
+});
+
+describe("the README's forwarding example", () => {
+  it('opens the CI account to build hosts without a question, and deploy secrets to any host with one', () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const at = readme.indexOf('## Using the agent on other machines');
+    const toml = /```toml\n([\s\S]*?)```/.exec(readme.slice(at))?.[1];
+    if (at < 0 || !toml) throw new Error('README has no forwarding example');
+    const dir = mkdtempSync(join(tmpdir(), 'sigil-forward-readme-'));
+    try {
+      writeFileSync(join(dir, 'config.toml'), toml);
+      const p = new Policy(loadConfig(join(dir, 'config.toml')).policy);
+      expect(p.check('get_token', { service: 'github', account: 'ci-bot' }, ssh, from('build7'))).toBeUndefined();
+      expect(refusal(() => p.check('get_token', { service: 'github', account: 'ci-bot' }, ssh, from('laptop'))).code).toBe('FORBIDDEN');
+      expect(p.check('get_secret', { name: 'deploy/key' }, ssh, from('laptop'))).toEqual({ target: 'secret://deploy/key' });
+      expect(refusal(() => p.check('get_token', token, ssh, from('build7'))).code).toBe('FORBIDDEN');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
