@@ -216,7 +216,7 @@ command's own (128+N when signal N ended it).`,
     });
   program
     .command('ssh')
-    .description('ssh to a host with the agent forwarded there (SIGIL_AUTH_SOCK set for the remote shell)')
+    .description('ssh to a host with the agent forwarded there')
     .usage('[ssh options] <host> [command...]')
     // Every word is ssh's (its -p, -l, -i… and the remote command's own options).
     .helpOption(false)
