@@ -122,6 +122,8 @@ export interface AuditEntry {
   pid?: number;
   uid?: number;
   exe?: string;
+  /** The host of a caller forwarded over `ssh -R`. */
+  forwarded?: string;
 }
 
 /** audit_tail: `cursor` is where newer lines begin (`after`), `start` where these began (`before`; 0: the log's start). */
