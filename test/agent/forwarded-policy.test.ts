@@ -1,12 +1,12 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { UNKNOWN_HOST } from '../../src/agent/caller/forwarded.js';
 import { Policy } from '../../src/agent/policy.js';
 import { loadConfig } from '../../src/config/config.js';
-import { SigilError } from '../../src/protocol/errors.js';
 import { OP_CATALOG, OPS } from '../../src/protocol/op-catalog.js';
+import { sigilErrorThrown } from '../support/errors.js';
 import { ROOT } from '../support/sandbox.js';
 
 /**
@@ -19,15 +19,7 @@ const ssh = { pid: 4242, uid: 1000, gid: 1000, exe: '/usr/bin/ssh' };
 const from = (host: string) => ({ host });
 const token = { service: 'github', account: 'work' };
 
-function refusal(fn: () => unknown): SigilError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof SigilError) return err;
-    throw err;
-  }
-  throw new Error('expected FORBIDDEN, nothing was thrown');
-}
+const refusal = sigilErrorThrown;
 
 describe('Policy for forwarded callers', () => {
   it('lets hello, status and lock through and refuses every other op not opened, saying where to run it', () => {
@@ -124,40 +116,5 @@ describe("the README's forwarding example", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-  });
-});
-
-describe('config.toml [[policy]] forward', () => {
-  let dir: string;
-  beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'sigil-forward-config-'));
-  });
-  afterEach(() => rmSync(dir, { recursive: true, force: true }));
-  const load = (text: string) => {
-    writeFileSync(join(dir, 'config.toml'), text);
-    return loadConfig(join(dir, 'config.toml')).policy;
-  };
-  const loadError = (text: string): string => {
-    try {
-      load(text);
-    } catch (err) {
-      return (err as Error).message;
-    }
-    throw new Error('expected a config error');
-  };
-
-  it('reads true or a list of hosts (lowercased, as ssh does), alone or with allow and confirm', () => {
-    expect(load('[[policy]]\naccount = "github/work"\nforward = true\n')).toEqual([{ account: 'github/work', forward: true }]);
-    expect(load('[[policy]]\nsecret = "ci/*"\nforward = ["Build1", "ci-*"]\nconfirm = false\n')).toEqual([{ secret: 'ci/*', forward: ['build1', 'ci-*'], confirm: false }]);
-    expect(load('[[policy]]\naccount = "github/work"\nallow = ["/usr/bin/git"]\nforward = false\n')).toEqual([{ account: 'github/work', allow: ['/usr/bin/git'] }]);
-  });
-
-  it('names a wrong forward', () => {
-    const why = 'must be true (callers over ssh from any host) or a non-empty list of hosts as given to ssh';
-    expect(loadError('[[policy]]\naccount = "github/work"\nforward = "build1"\n')).toContain(`"policy[0].forward" ${why}`);
-    expect(loadError('[[policy]]\naccount = "github/work"\nforward = []\n')).toContain('"policy[0].forward"');
-    expect(loadError('[[policy]]\naccount = "github/work"\nforward = ["a b"]\n')).toContain('"policy[0].forward"');
-    expect(loadError('[[policy]]\naccount = "github/work"\nforward = ["*.example.com"]\n')).toContain('"policy[0].forward"');
-    expect(loadError('[[policy]]\naccount = "github/work"\nforward = false\n')).toContain('allow = ["/path/to/executable", …], confirm = true, forward = true, or more of them');
   });
 });
