@@ -8,8 +8,9 @@ export type Outcome = OpResult | SigilError;
 /**
  * Runs one request: unknown op, per-client policy ([[policy]]: what a forwarded caller may
  * use, allowed executables, then the lock check, then the person's confirmation), handler,
- * idle timer, audit line. Never throws: every failure becomes a SigilError with a message fit for the wire (unexpected errors are
- * logged locally and answered as a generic INTERNAL, never with their text or stack).
+ * idle timer, audit line. Never throws: every failure becomes a SigilError with a message fit
+ * for the wire (unexpected errors are logged locally and answered as a generic INTERNAL, never
+ * with their text or stack).
  *
  * A handler that answers synchronously gets a synchronous outcome: the hot path (get_token
  * from memory) then costs no promise or microtask at all.
