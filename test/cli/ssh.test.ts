@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeConfig } from '../oauth/flow-helpers.js';
 import { auditUntil } from '../agent/helpers.js';
 import { RawConn } from '../protocol/wire.js';
-import { BIN, Sandbox } from '../support/sandbox.js';
+import { BIN, Sandbox, which } from '../support/sandbox.js';
 import { checkRemoteCanRun, REMOTE_USER, sshdUnavailable, startSshd, type Sshd } from '../support/sshd.js';
 
 /**
@@ -133,6 +133,21 @@ describe.skipIf(unavailable !== null)('forwarding over a real sshd', () => {
     expect((await sb.sigil(['audit', '-n', '50'])).stdout).toMatch(/ get_token github\/ci ok sigil-token pid=\d+ forwarded=127\.0\.0\.1$/m);
     // The local CLI's own lines stay local.
     expect(entries.filter((e) => e.op === 'set_token').every((e) => e.forwarded === undefined)).toBe(true);
+  }, 60_000);
+
+  it.skipIf(!which('script'))('sigil ssh with no command: a login shell on a terminal, with SIGIL_AUTH_SOCK set', async () => {
+    // script(1) gives sigil ssh a terminal, as a person typing would; the shell's input is ours.
+    const argv = [process.execPath, BIN.sigil, 'ssh', ...sshd.sshOptions, sshd.destination].map((a) => `'${a}'`).join(' ');
+    const r = await sb.exec('script', ['-qec', argv, '/dev/null'], {
+      input: `PATH=${sshd.binDir}:$PATH; echo "tty=$(tty)"; echo "ci=$(sigil-token github ci)"; echo "sock=$SIGIL_AUTH_SOCK"; exit 5\n`,
+    });
+    // The terminal echoes the input and puts the shell's prompt ("$ ") before the first answer.
+    const f = fields(r.stdout.replace(/\r/g, '').replace(/^\$ /gm, ''));
+    expect(f.tty).toMatch(/^\/dev\/pts\/\d+$/);
+    expect(f.ci).toBe('ghp_ci_token_0001');
+    expect(f.sock).toMatch(/^\/tmp\/sigil-ssh\.\w{8}\/agent\.sock$/);
+    expect(r.code).toBe(5);
+    expect(existsSync(f.sock!)).toBe(false);
   }, 60_000);
 
   it('asks for a forwarded use the rule does not exempt, naming the host', async () => {
