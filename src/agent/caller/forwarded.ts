@@ -17,16 +17,26 @@ import { destinationHost, splitSshArgs } from '../../util/ssh-args.js';
 /** The host forwarded callers are shown with when ssh's command line cannot be read or parsed. */
 export const UNKNOWN_HOST = '?';
 
-/** `{ host }` when `exe` is the OpenSSH client; the destination from its command line. */
+/**
+ * `{ host }` when the peer is the OpenSSH client; the destination from its command line. With
+ * /proc/PID/exe unreadable (a process that made itself non-dumpable), its name in
+ * /proc/PID/comm decides: a process can set that name itself, but calling itself ssh only
+ * takes rights away from it, so this never opens anything.
+ */
 export function forwardedFrom(pid: number, exe: string | undefined): { host: string } | undefined {
-  if (exe === undefined || !isSshClient(exe)) return undefined;
-  let argv: string[];
+  if (exe === undefined ? readProc(pid, 'comm')?.trimEnd() !== 'ssh' : !isSshClient(exe)) return undefined;
+  const cmdline = readProc(pid, 'cmdline');
+  // Gone meanwhile (undefined): still not a local program.
+  const argv = cmdline?.split('\0').slice(1, -1) ?? [];
+  return { host: sshDestination(argv) ?? UNKNOWN_HOST };
+}
+
+function readProc(pid: number, file: string): string | undefined {
   try {
-    argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').slice(0, -1);
+    return readFileSync(`/proc/${pid}/${file}`, 'utf8');
   } catch {
-    return { host: UNKNOWN_HOST }; // it exited meanwhile: still not a local program
+    return undefined;
   }
-  return { host: sshDestination(argv.slice(1)) ?? UNKNOWN_HOST };
 }
 
 export function isSshClient(exe: string): boolean {

@@ -74,6 +74,8 @@ describe('forwardedFrom', () => {
       });
       const exe = readlinkSync(`/proc/${child.pid}/exe`);
       expect(forwardedFrom(child.pid!, exe)).toEqual({ host: 'build7.example.org' });
+      // An unreadable exe (a non-dumpable process): its name in /proc/PID/comm decides.
+      expect(forwardedFrom(child.pid!, undefined)).toEqual({ host: 'build7.example.org' });
     } finally {
       child.kill('SIGKILL');
     }
