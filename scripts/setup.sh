@@ -16,11 +16,23 @@ export DEBIAN_FRONTEND=noninteractive
 # groff-base: the man pages must render without a warning; git: the credential helper tests;
 # zsh: the zsh completion script is syntax-checked by zsh itself;
 # build-essential: the C compiler for sigil-token's native client (scripts/build-native.mjs);
-# systemd: systemd-analyze verify/security check the printed service unit.
+# systemd: systemd-analyze verify/security check the printed service unit;
+# openssh-server, openssh-client: sigil ssh and forwarded callers, tested against a real sshd on
+# 127.0.0.1 (test/support/sshd.ts starts its own; the package's service is not needed).
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
   age tcsh fish tmux util-linux bsdutils procps ca-certificates chromium \
-  dbus gnome-keyring libsecret-tools groff-base git zsh build-essential systemd >/dev/null
+  dbus gnome-keyring libsecret-tools groff-base git zsh build-essential systemd \
+  openssh-server openssh-client >/dev/null
+
+# The remote side of the ssh tests (test/cli/ssh.test.ts): a second local user. Its password is
+# "*" (no password login) rather than useradd's "!" (locked), which sshd without PAM refuses
+# even for keys. It runs the checkout's built binaries, so the checkout must be readable and
+# its directories searchable by others (the tests check and say so).
+if ! id -u sigil-remote >/dev/null 2>&1; then
+  $SUDO useradd --create-home --shell /bin/sh sigil-remote
+fi
+$SUDO usermod -p '*' sigil-remote
 
 # The native client also needs Node's headers (node_api.h). Official tarballs and
 # NodeSource's nodejs package ship them beside node; Debian's own nodejs keeps them in

@@ -18,6 +18,8 @@ export interface AuditEvent {
   result: string;
   peer?: PeerCred | null;
   client?: string;
+  /** The host of a caller forwarded over `ssh -R` (caller/forwarded.ts). */
+  forwarded?: string | undefined;
 }
 
 export interface AuditOptions {
@@ -37,9 +39,10 @@ const NO_PEER = {};
 const MAX_CACHED_LINES = 64;
 
 /** The client and peer fields of a line. */
-function peerPart(peer: PeerCred | null | undefined, client: string | undefined): string {
+function peerPart(peer: PeerCred | null | undefined, client: string | undefined, forwarded: string | undefined): string {
   let part = '';
   if (client !== undefined) part += `,"client":${JSON.stringify(client)}`;
+  if (forwarded !== undefined) part += `,"forwarded":${JSON.stringify(forwarded)}`;
   if (peer) {
     part += `,"pid":${peer.pid},"uid":${peer.uid}`;
     if (peer.exe !== undefined) part += `,"exe":${JSON.stringify(peer.exe)}`;
@@ -99,9 +102,10 @@ export class AuditLog {
     const cacheable = event.peer ?? NO_PEER;
     let byClient = this.peerParts.get(cacheable);
     if (!byClient) this.peerParts.set(cacheable, (byClient = new Map()));
-    const clientKey = event.client ?? '';
+    // The host goes in the key too, though one connection (one peer) only ever has one.
+    const clientKey = event.forwarded === undefined ? (event.client ?? '') : `${event.client ?? ''}\0${event.forwarded}`;
     let peer = byClient.get(clientKey);
-    if (!peer) byClient.set(clientKey, (peer = { part: peerPart(event.peer, event.client), lines: new Map() }));
+    if (!peer) byClient.set(clientKey, (peer = { part: peerPart(event.peer, event.client, event.forwarded), lines: new Map() }));
     const key = `${event.op}\n${event.target ?? '\0'}\n${event.result}`;
     let rest = peer.lines.get(key);
     if (rest === undefined) {

@@ -27,6 +27,8 @@ export interface ConfirmRequest {
   op: string;
   peer: PeerCred | null;
   client: string | undefined;
+  /** The host of a forwarded caller (over `ssh -R`). */
+  forwarded?: string | undefined;
 }
 
 export interface ConfirmBrokerOptions {
@@ -144,6 +146,7 @@ export class ConfirmBroker {
       client: req.client ?? null,
       pid: req.peer?.pid ?? null,
       exe: req.peer?.exe ?? null,
+      ...(req.forwarded !== undefined ? { forwarded: req.forwarded } : {}),
       timeout_s: Math.round(this.timeoutMs / 1000),
     };
     return { prompt, key, peer: req.peer, requesters: 0, settle, done, viewers: 0, shownTo: new Set() };
@@ -166,7 +169,10 @@ export class ConfirmBroker {
     } else {
       this.finish(
         q,
-        new SigilError(ErrorCode.FORBIDDEN, `use of ${q.prompt.target} needs confirmation (confirm = true in config.toml), but nobody can be asked: no sigil tui is open and the agent was started without SIGIL_ASKPASS`),
+        new SigilError(
+          ErrorCode.FORBIDDEN,
+          `use of ${q.prompt.target} needs confirmation (${q.prompt.forwarded !== undefined ? 'a use from another machine, unless its [[policy]] rule says confirm = false' : 'confirm = true in config.toml'}), but nobody can be asked: no sigil tui is open and the agent was started without SIGIL_ASKPASS`,
+        ),
         'no-prompt',
       );
     }
@@ -184,7 +190,8 @@ export class ConfirmBroker {
 
   private runAskpass(q: Question, program: string): void {
     const who = q.prompt.client ? `${q.prompt.client} (pid ${q.prompt.pid ?? '?'})` : q.prompt.pid !== null ? `pid ${q.prompt.pid}` : 'a client';
-    const text = `Allow ${who}${q.prompt.exe ? `, ${q.prompt.exe},` : ''} to use ${q.prompt.target}?`;
+    const where = q.prompt.forwarded !== undefined ? ` on ${q.prompt.forwarded} (forwarded over ssh)` : '';
+    const text = `Allow ${who}${q.prompt.exe ? `, ${q.prompt.exe},` : ''}${where} to use ${q.prompt.target}?`;
     q.askpass = execFile(
       program,
       [text],
@@ -212,7 +219,7 @@ export class ConfirmBroker {
     clearTimeout(q.timer);
     if (q.askpass && q.askpass.exitCode === null) q.askpass.kill('SIGTERM');
     // The question itself, not the op (whose own audit line follows): who was asked, how, and what they said.
-    if (wasCurrent) this.opts.audit({ op: 'confirm', target: `${q.prompt.target}${q.via ? ` via ${q.via}` : ''}`, result, peer: q.peer, client: q.prompt.client ?? undefined });
+    if (wasCurrent) this.opts.audit({ op: 'confirm', target: `${q.prompt.target}${q.via ? ` via ${q.via}` : ''}`, result, peer: q.peer, client: q.prompt.client ?? undefined, forwarded: q.prompt.forwarded });
     q.settle(err);
     this.pump();
   }

@@ -46,6 +46,8 @@ export interface ConnectionHandle {
 
 export interface ConnectionOptions {
   frameDeadlineMs?: number;
+  /** The peer relays a caller on another machine (`ssh -R`): see caller/forwarded.ts. */
+  forwarded?: { host: string } | undefined;
 }
 
 /** Serves one client connection: frames in, dispatch, frames out (possibly out of order). */
@@ -65,6 +67,7 @@ export function serveConnection(socket: Socket, state: AgentState, table: OpTabl
   const ctx: OpContext = {
     state,
     peer,
+    ...(opts.forwarded ? { forwarded: opts.forwarded } : {}),
     client: undefined,
     setClient(name) {
       ctx.client = name;

@@ -6,10 +6,11 @@ import type { OpContext, OpResult, OpSpec, OpTable } from './op-table.js';
 export type Outcome = OpResult | SigilError;
 
 /**
- * Runs one request: unknown op, per-client policy ([[policy]]: allowed executables, then the
- * lock check, then the person's confirmation), handler, idle timer, audit line. Never throws:
- * every failure becomes a SigilError with a message fit for the wire (unexpected errors are
- * logged locally and answered as a generic INTERNAL, never with their text or stack).
+ * Runs one request: unknown op, per-client policy ([[policy]]: what a forwarded caller may
+ * use, allowed executables, then the lock check, then the person's confirmation), handler,
+ * idle timer, audit line. Never throws: every failure becomes a SigilError with a message fit
+ * for the wire (unexpected errors are logged locally and answered as a generic INTERNAL, never
+ * with their text or stack).
  *
  * A handler that answers synchronously gets a synchronous outcome: the hot path (get_token
  * from memory) then costs no promise or microtask at all.
@@ -20,7 +21,8 @@ export function dispatch(table: OpTable, ctx: OpContext, req: Request): Outcome 
   let answer: OpResult | Promise<OpResult>;
   try {
     // Per-client policy first: a refused client is told so, not asked to unlock for nothing.
-    const confirm = ctx.state.policy.check(req.op, req.args, ctx.peer);
+    // A forwarded caller meets the catalogue's `forwarded` fact of the op there too.
+    const confirm = ctx.state.policy.check(req.op, req.args, ctx.peer, ctx.forwarded);
     if (spec.secret) ctx.state.requireStore();
     answer = confirm ? confirmThenRun(spec, ctx, req, confirm.target) : spec.run(ctx, req.args);
   } catch (err) {
@@ -37,7 +39,7 @@ export function dispatch(table: OpTable, ctx: OpContext, req: Request): Outcome 
 
 /** `confirm = true`: the person is asked (and the agent may have locked meanwhile) before the handler runs. */
 async function confirmThenRun(spec: OpSpec, ctx: OpContext, req: Request, target: string): Promise<OpResult> {
-  await ctx.state.confirmations.ask({ target, op: req.op, peer: ctx.peer, client: ctx.client }, ctx.closed);
+  await ctx.state.confirmations.ask({ target, op: req.op, peer: ctx.peer, client: ctx.client, forwarded: ctx.forwarded?.host }, ctx.closed);
   if (spec.secret) ctx.state.requireStore();
   return spec.run(ctx, req.args);
 }
@@ -61,13 +63,15 @@ export function internalErrorLine(op: string, err: unknown): string {
 
 function finish(spec: OpSpec, ctx: OpContext, req: Request, outcome: Outcome): Outcome {
   if (spec.secret && !(outcome instanceof SigilError)) ctx.state.used();
-  if (spec.audit) {
+  // What a caller on another machine was refused is worth a line even for ops that write none.
+  if (spec.audit || (ctx.forwarded && outcome instanceof SigilError && outcome.code === ErrorCode.FORBIDDEN)) {
     ctx.state.audit.record({
       op: req.op,
       target: spec.target?.(req.args),
       result: outcome instanceof SigilError ? outcome.code : 'ok',
       peer: ctx.peer,
       client: ctx.client,
+      forwarded: ctx.forwarded?.host,
     });
   }
   return outcome;

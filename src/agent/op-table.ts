@@ -7,6 +7,8 @@ import type { PeerCred } from '../util/peer-cred.js';
 export interface OpContext {
   state: AgentState;
   peer: PeerCred | null;
+  /** Set when the peer is the user's ssh client relaying a caller on another machine (caller/forwarded.ts). */
+  forwarded?: { host: string };
   /** The name the client gave in `hello` (e.g. "sigil-token"), if any. */
   client: string | undefined;
   /** Records the client's name for later audit lines on this connection. */

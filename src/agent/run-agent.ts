@@ -14,6 +14,7 @@ import { serveConnection } from './connection.js';
 import { ConnectionPool } from './connection-pool.js';
 import { OP_TABLE } from './ops/index.js';
 import { peerCred } from '../util/peer-cred.js';
+import { forwardedFrom } from './caller/forwarded.js';
 import { listenPrivately, prepareSocketDir, removeSocket } from './socket-setup.js';
 import { hardenProcess } from './process-hardening.js';
 
@@ -100,8 +101,10 @@ export async function startAgent(opts: RunAgentOptions): Promise<RunningAgent> {
       capLogged = performance.now();
       log(`${pool.max} connections open: closing the ones idle the longest to make room`);
     }
-    trace(`connection from pid ${peer?.pid ?? '?'} (${peer?.exe ?? 'unknown exe'})`);
-    const conn = serveConnection(socket, state, OP_TABLE, peer);
+    // The user's own ssh client relaying `ssh -R`: the caller is on another machine.
+    const forwarded = peer ? forwardedFrom(peer.pid, peer.exe) : undefined;
+    trace(`connection from pid ${peer?.pid ?? '?'} (${peer?.exe ?? 'unknown exe'}${forwarded ? `, forwarded over ssh from ${forwarded.host}` : ''})`);
+    const conn = serveConnection(socket, state, OP_TABLE, peer, { forwarded });
     pool.add(conn);
     socket.once('close', () => pool.delete(conn));
   });

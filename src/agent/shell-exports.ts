@@ -18,7 +18,7 @@ const SAFE = /^[A-Za-z0-9_@%+=:,./-]+$/;
  *   is written \!; a ' is written '\''.
  * - fish: \ and ' are escapes inside single quotes, so they are written \\ and \'.
  */
-function quote(dialect: ShellDialect, value: string): string {
+export function quote(dialect: ShellDialect, value: string): string {
   if (SAFE.test(value)) return value;
   if (dialect === 'fish') return `'${value.replace(/[\\']/g, (c) => `\\${c}`)}'`;
   const body = value.replace(/'/g, `'\\''`);

@@ -69,7 +69,9 @@ export function buildProgram(): Command {
     .description('Sigilforge: credentials and OAuth tokens for developers and their scripts, held by sigil-agent')
     .version(`sigil ${VERSION}`, '-V, --version')
     .showHelpAfterError('(run sigil --help for usage)')
-    .addHelpText('after', helpFooter());
+    .addHelpText('after', helpFooter())
+    // sigil's own options (-V, --help) only before the command: `sigil ssh` hands every word after it to ssh.
+    .enablePositionalOptions();
 
   program
     .command('init')
@@ -211,6 +213,30 @@ command's own (128+N when signal N ended it).`,
     .action(async (opts: { envFile?: string[]; masking: boolean }, cmd: Command) => {
       const { run } = await import('./commands/run-cmd.js');
       await run(cmd.args, opts);
+    });
+  program
+    .command('ssh')
+    .description('ssh to a host with the agent forwarded there')
+    .usage('[ssh options] <host> [command...]')
+    // Every word is ssh's (its -p, -l, -i… and the remote command's own options).
+    .helpOption(false)
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .passThroughOptions()
+    .addHelpText(
+      'after',
+      `
+Runs ssh with the agent's socket forwarded (-R) to a fresh private socket on <host>,
+removed when the session ends. There sigil-token, sigil and git's credential helper
+use it with no set-up, and an rc file's eval "$(sigil-agent)" keeps it. A caller on
+<host> (anyone who can reach that socket, root there included) may use only what
+config.toml's [[policy]] forward opens, each use confirmed unless the rule says
+confirm = false; it can never change the vault. The exit status is ssh's.`,
+    )
+    .action(async (_opts: unknown, cmd: Command) => {
+      if (cmd.args.length === 1 && (cmd.args[0] === '--help' || cmd.args[0] === '-h')) return cmd.help();
+      const { sshCommand } = await import('./commands/ssh-cmd.js');
+      await sshCommand(cmd.args);
     });
   program
     .command('inject')

@@ -29,14 +29,18 @@ export interface SigilConfig {
 /**
  * One `[[policy]]` entry: exactly one of `account` ("service/account") or `secret` (a name); a
  * trailing `*` makes either a prefix. `allow` lists absolute executable paths (the peer's
- * /proc/PID/exe); `confirm` asks the person before each use. At least one of the two.
+ * /proc/PID/exe); `confirm` asks the person before each use; `forward` opens the target to
+ * callers on other machines (over `ssh -R`). At least one of the three.
  */
 export interface PolicyRule {
   account?: string;
   secret?: string;
   /** Absent: any executable (the rule only asks for confirmation). */
   allow?: string[];
+  /** Absent: ask for local uses no, for forwarded uses yes. */
   confirm?: boolean;
+  /** Forwarded callers from these hosts (as given to ssh; a trailing `*` makes a prefix) may use it; true: from any host. */
+  forward?: true | string[];
 }
 
 /** `[secrets] history`'s default; the bound keeps the store from growing without limit. */
@@ -126,6 +130,9 @@ export function loadConfig(path: string): SigilConfig {
   };
 }
 
+/** A host as ssh(1) was given it (name, address or ~/.ssh/config alias), or a prefix ending in `*`. */
+const FORWARD_HOST = /^(\*|[A-Za-z0-9_][A-Za-z0-9._:%-]{0,252}\*?)$/;
+
 /** `[[policy]]`: each entry checked, and named `policy[N]` (0-based, in file order) when wrong. */
 function policyRules(v: unknown, path: string): PolicyRule[] {
   if (v === undefined) return [];
@@ -155,9 +162,15 @@ function policyRules(v: unknown, path: string): PolicyRule[] {
       if (typeof e.confirm !== 'boolean') throw configError(path, `${key}.confirm`, 'true or false');
       rule.confirm = e.confirm;
     }
+    const forward = e.forward;
+    if (forward === true) rule.forward = true;
+    else if (Array.isArray(forward) && forward.length > 0 && forward.every((h) => typeof h === 'string' && FORWARD_HOST.test(h))) rule.forward = forward.map((h) => h.toLowerCase());
+    else if (forward !== undefined && forward !== false) {
+      throw configError(path, `${key}.forward`, 'true (callers over ssh from any host) or a non-empty list of hosts as given to ssh, such as ["build1", "ci-*"]');
+    }
     const allow = e.allow;
     if (allow === undefined) {
-      if (!rule.confirm) throw configError(path, key, 'allow = ["/path/to/executable", …], confirm = true, or both');
+      if (!rule.confirm && !rule.forward) throw configError(path, key, 'allow = ["/path/to/executable", …], confirm = true, forward = true, or more of them');
       return rule;
     }
     if (!Array.isArray(allow) || allow.length === 0 || !allow.every((p) => typeof p === 'string' && p.startsWith('/') && !p.includes('\0'))) {

@@ -27,11 +27,15 @@ import type {
  */
 
 /** What a request touches, as the [[policy]] rules name it. */
-export type PolicyTarget = { kind: 'account'; name: string } | { kind: 'secret'; name: string };
+export type PolicyTarget =
+  /** `credential`: what resolve asks of the account, when not its access token (refresh_token…). */
+  | { kind: 'account'; name: string; credential?: string }
+  | { kind: 'secret'; name: string };
 
 /**
- * Whether a caller whose connection came over `ssh -R` may use the op (not yet enforced):
- * `yes`, `opened` (only for the accounts and secrets the config opens to forwarding), `no`.
+ * Whether a caller whose connection came over `ssh -R` may use the op (the dispatcher asks
+ * the policy, policy.ts): `yes`, `opened` (only for the accounts and secrets a [[policy]] rule
+ * opens with `forward`), `no`.
  */
 export type ForwardedUse = 'yes' | 'opened' | 'no';
 
@@ -159,7 +163,9 @@ function policyRef(args: Args): PolicyTarget | undefined {
   } catch {
     return undefined; // the handler answers BAD_REQUEST naming the wrong part
   }
-  return ref.scheme === 'secret' ? { kind: 'secret', name: ref.name } : { kind: 'account', name: `${ref.service}/${ref.account}` };
+  if (ref.scheme === 'secret') return { kind: 'secret', name: ref.name };
+  const name = `${ref.service}/${ref.account}`;
+  return ref.credential === 'access_token' ? { kind: 'account', name } : { kind: 'account', name, credential: ref.credential };
 }
 
 const plain = { unlocked: false, reveals: false, audit: false, forwarded: 'no' } as const;

@@ -15,10 +15,13 @@ export interface AgentStatus {
   locked: boolean;
   /** A vault exists at vault_path (false: nothing to unlock yet — sigil init). */
   vault: boolean;
-  vault_path: string;
+  /** Absent for a forwarded caller, as is `socket`: local paths stay on this machine. */
+  vault_path?: string;
   pid: number;
   version: string;
-  socket: string;
+  socket?: string;
+  /** For a caller forwarded over `ssh -R`: the host the agent sees it coming from. */
+  forwarded?: string;
   lock_timeout_s: number;
   /** null while locked, or when the agent never locks by itself. */
   locks_in_s: number | null;
@@ -119,6 +122,8 @@ export interface AuditEntry {
   pid?: number;
   uid?: number;
   exe?: string;
+  /** The host of a caller forwarded over `ssh -R`. */
+  forwarded?: string;
 }
 
 /** audit_tail: `cursor` is where newer lines begin (`after`), `start` where these began (`before`; 0: the log's start). */
@@ -169,6 +174,8 @@ export interface ConfirmPrompt {
   client: string | null;
   pid: number | null;
   exe: string | null;
+  /** The host a forwarded caller is on (it came over `ssh -R`); absent for a local caller. */
+  forwarded?: string;
   /** How long the agent waits for the answer. */
   timeout_s: number;
 }

@@ -140,7 +140,7 @@ function Shell({ onQuit }: { onQuit(): void }) {
           No vault yet.
         </Text>
         <Text>Create one in a shell with: sigil init</Text>
-        <Text color="gray">{terminalText(status.vault_path)} does not exist · this screen follows the agent · q quits</Text>
+        <Text color="gray">{terminalText(status.vault_path ?? 'the vault')} does not exist · this screen follows the agent · q quits</Text>
       </Box>
     );
   } else if (locked) {

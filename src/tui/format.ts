@@ -80,6 +80,7 @@ export function auditWho(e: AuditEntry): string {
   const parts: string[] = [];
   if (e.client) parts.push(e.client);
   if (e.pid !== undefined) parts.push(`pid ${e.pid}`);
+  if (e.forwarded !== undefined) parts.push(`from ${e.forwarded}`);
   return parts.join(' ');
 }
 

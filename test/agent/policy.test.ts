@@ -39,7 +39,8 @@ describe('Policy', () => {
     for (const op of ['get_secret', 'set_secret', 'delete_secret', 'secret_history', 'rollback_secret']) {
       expect(policyTarget(op, { name: 'db/prod/pw' })).toEqual({ kind: 'secret', name: 'db/prod/pw' });
     }
-    expect(policyTarget('resolve', { ref: 'auth://github/work/refresh_token' })).toEqual({ kind: 'account', name: 'github/work' });
+    expect(policyTarget('resolve', { ref: 'auth://github/work/refresh_token' })).toEqual({ kind: 'account', name: 'github/work', credential: 'refresh_token' });
+    expect(policyTarget('resolve', { ref: 'auth://github/work' })).toEqual({ kind: 'account', name: 'github/work' });
     expect(policyTarget('resolve', { ref: 'secret://db/prod/pw' })).toEqual({ kind: 'secret', name: 'db/prod/pw' });
     expect(policyTarget('resolve', { ref: 'bogus' })).toBeUndefined();
     for (const op of ['list_accounts', 'get_account', 'status', 'lock', 'list_secrets', 'audit_tail']) {
@@ -146,6 +147,22 @@ describe('config.toml [[policy]]', () => {
     expect(loadError('[[policy]]\nsecret = "db"\nallow = ["git"]\n')).toContain('"policy[0].allow"');
     expect(loadError('[[policy]]\nsecret = "db"\nallow = []\n')).toContain('"policy[0].allow"');
     expect(loadError('policy = "no"\n')).toContain('"policy" must be an array of tables');
+  });
+
+  // forward: callers over ssh -R (test/agent/forwarded-policy.test.ts has the rules themselves).
+  it('reads true or a list of hosts (lowercased, as ssh does), alone or with allow and confirm', () => {
+    expect(load('[[policy]]\naccount = "github/work"\nforward = true\n').policy).toEqual([{ account: 'github/work', forward: true }]);
+    expect(load('[[policy]]\nsecret = "ci/*"\nforward = ["Build1", "ci-*"]\nconfirm = false\n').policy).toEqual([{ secret: 'ci/*', forward: ['build1', 'ci-*'], confirm: false }]);
+    expect(load('[[policy]]\naccount = "github/work"\nallow = ["/usr/bin/git"]\nforward = false\n').policy).toEqual([{ account: 'github/work', allow: ['/usr/bin/git'] }]);
+  });
+
+  it('names a wrong forward', () => {
+    const why = 'must be true (callers over ssh from any host) or a non-empty list of hosts as given to ssh';
+    expect(loadError('[[policy]]\naccount = "github/work"\nforward = "build1"\n')).toContain(`"policy[0].forward" ${why}`);
+    expect(loadError('[[policy]]\naccount = "github/work"\nforward = []\n')).toContain('"policy[0].forward"');
+    expect(loadError('[[policy]]\naccount = "github/work"\nforward = ["a b"]\n')).toContain('"policy[0].forward"');
+    expect(loadError('[[policy]]\naccount = "github/work"\nforward = ["*.example.com"]\n')).toContain('"policy[0].forward"');
+    expect(loadError('[[policy]]\naccount = "github/work"\nforward = false\n')).toContain('allow = ["/path/to/executable", …], confirm = true, forward = true, or more of them');
   });
 });
 

@@ -39,6 +39,7 @@ describe('sigil CLI', () => {
                                  without printing it
         run [options]            run a command, resolving references in its
                                  environment
+        ssh                      ssh to a host with the agent forwarded there
         inject [options]         fill the {{ reference }} placeholders of a template
         age-key [options]        print the vault's age identity (for SOPS_AGE_KEY_CMD)
         audit [options]          show the audit log (newest last)

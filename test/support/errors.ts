@@ -10,3 +10,15 @@ export async function sigilErrorOf(p: Promise<unknown>): Promise<SigilError> {
   expect(err).toBeInstanceOf(SigilError);
   return err as SigilError;
 }
+
+/** The SigilError `fn` throws (failing the test when it returns or throws anything else). */
+export function sigilErrorThrown(fn: () => unknown): SigilError {
+  let err: unknown = null;
+  try {
+    fn();
+  } catch (e) {
+    err = e;
+  }
+  expect(err).toBeInstanceOf(SigilError);
+  return err as SigilError;
+}

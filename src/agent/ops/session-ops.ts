@@ -27,16 +27,16 @@ export const sessionOps: OpHandlers = {
   },
 
   status: {
-    async run({ state }) {
+    async run({ state, forwarded }) {
       const locksIn = state.idle.locksIn();
       return {
         locked: state.locked,
         // One stat: whether there is anything to unlock (sigil unlock says so before asking).
         vault: existsSync(state.paths.vault),
-        vault_path: state.paths.vault,
+        // Local paths are no business of a caller on another machine: it is told where it comes from.
+        ...(forwarded ? { forwarded: forwarded.host } : { vault_path: state.paths.vault, socket: state.socketPath }),
         pid: process.pid,
         version: VERSION,
-        socket: state.socketPath,
         lock_timeout_s: state.idle.timeoutSeconds,
         locks_in_s: locksIn === null ? null : Math.ceil(locksIn),
         accounts: state.registry.size,

@@ -11,7 +11,7 @@ const FOLLOW_POLL_MS = 500;
 
 /** One entry as one line: every field escaped, since any client can put text in a target or its name. */
 function line(e: AuditEntry): string {
-  const who = e.pid !== undefined ? ` pid=${String(e.pid)}` : '';
+  const who = (e.pid !== undefined ? ` pid=${String(e.pid)}` : '') + (e.forwarded !== undefined ? ` forwarded=${String(e.forwarded)}` : '');
   const client = e.client !== undefined ? ` ${String(e.client)}` : '';
   const target = e.target !== undefined ? ` ${String(e.target)}` : '';
   const time = typeof e.time === 'number' ? new Date(e.time * 1000).toISOString() : String(e.time);

@@ -73,7 +73,7 @@ function readEnvFile(file: string): string {
 }
 
 /** Starts the child, forwards signals, pipes its output through the masker; resolves to the exit status. */
-async function runChild(command: string, args: string[], env: Record<string, string>, secrets: string[] | null): Promise<number> {
+export async function runChild(command: string, args: string[], env: Record<string, string>, secrets: string[] | null): Promise<number> {
   const child = spawn(command, args, { env, stdio: secrets ? ['inherit', 'pipe', 'pipe'] : 'inherit' });
   const exited = new Promise<number>((resolve) => {
     child.once('exit', (code, signal) => resolve(code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0)));

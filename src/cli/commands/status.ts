@@ -7,7 +7,7 @@ export async function status(opts: { json?: boolean }): Promise<void> {
   if (opts.json) return printJson(s);
   const lines = [
     `agent:    pid ${s.pid}, sigilforge ${s.version}`,
-    `socket:   ${s.socket}`,
+    s.forwarded !== undefined ? `socket:   forwarded over ssh (the agent sees this machine as ${s.forwarded})` : `socket:   ${s.socket}`,
     `state:    ${s.vault === false ? 'no vault — run: sigil init' : s.locked ? 'locked' : 'unlocked'}`,
   ];
   if (!s.locked) {

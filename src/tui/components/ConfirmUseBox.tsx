@@ -22,6 +22,11 @@ export function ConfirmUseBox({ question, nowMs, width }: { question: ConfirmQue
       </Text>
       <Text wrap="truncate">{truncate(terminalText(`${who} wants ${WANTS[question.op] ?? 'to use'} ${question.target}`), inner)}</Text>
       {question.exe ? <Text color="gray" wrap="truncate">{truncate(terminalText(`program: ${question.exe}`), inner)}</Text> : null}
+      {question.forwarded !== undefined ? (
+        <Text color="red" wrap="truncate">
+          {truncate(terminalText(`from another machine: ${question.forwarded} (forwarded over ssh)`), inner)}
+        </Text>
+      ) : null}
       <Text>
         <Text inverse> y </Text> allow once · <Text inverse> n </Text> deny · <Text color="gray">{left} s left</Text>
       </Text>

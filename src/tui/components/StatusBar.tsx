@@ -23,7 +23,7 @@ export function StatusBar({ status, connection, width }: StatusBarProps) {
     );
   }
   const state = status.locked ? ' LOCKED ' : ' UNLOCKED ';
-  const rest = `${status.locked ? '' : ` ${lockCountdown(false, status.locks_in_s)} ·`} agent pid ${status.pid} · ${tildePath(status.socket, homedir())}`;
+  const rest = `${status.locked ? '' : ` ${lockCountdown(false, status.locks_in_s)} ·`} agent pid ${status.pid} · ${status.socket === undefined ? 'forwarded over ssh' : tildePath(status.socket, homedir())}`;
   const help = ' ? help ';
   return (
     <Box width={width}>
