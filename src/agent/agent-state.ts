@@ -224,7 +224,8 @@ export class AgentState {
   private checkThrottle(): void {
     const wait = this.throttle.waitMs();
     if (wait > 0) {
-      throw new SigilError(ErrorCode.RATE_LIMITED, `too many wrong passphrases — try again in ${formatDuration(Math.ceil(wait / 1000))}`);
+      const seconds = Math.ceil(wait / 1000);
+      throw new SigilError(ErrorCode.RATE_LIMITED, `too many wrong passphrases — try again in ${formatDuration(seconds)}`, { retry_after_s: seconds });
     }
   }
 
