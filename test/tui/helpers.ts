@@ -1,8 +1,9 @@
 import { render } from 'ink-testing-library';
 import { act, createElement } from 'react';
-import { AgentClient } from '../../src/client/agent-client.js';
+import { AgentClient, type CallRest } from '../../src/client/agent-client.js';
 import { ErrorCode } from '../../src/protocol/codes.js';
 import { SigilError } from '../../src/protocol/errors.js';
+import type { Op, OpAnswer } from '../../src/protocol/op-catalog.js';
 import type { AccountInfo } from '../../src/protocol/results.js';
 import { AgentSession, type AgentPort } from '../../src/tui/agent-session.js';
 import { App } from '../../src/tui/app.js';
@@ -36,9 +37,9 @@ export function realDeps(sb: Sandbox, overrides: Partial<TuiDeps> = {}): TuiDeps
   const connect = async (): Promise<AgentPort> => {
     const client = await AgentClient.connect({ socketPath: sb.socket, clientName: 'sigil-tui-test', connectTimeoutMs: 1000 });
     return {
-      request: (op, args = {}, opts) => {
-        calls.push({ op, args });
-        return client.request(op, args, opts);
+      call: (op, ...rest) => {
+        calls.push({ op, args: (rest[0] ?? {}) as Record<string, unknown> });
+        return client.call(op, ...rest);
       },
       close: () => client.close(),
     };
@@ -151,10 +152,10 @@ export { TEST_PASSPHRASE };
 /** A fake agent for what a real one cannot cheaply show (100 accounts, a vanished agent). */
 export function fakeDeps(handlers: Record<string, (args: Record<string, unknown>) => unknown>, overrides: Partial<TuiDeps> = {}): TuiDeps {
   const port: AgentPort = {
-    async request<T>(op: string, args: Record<string, unknown> = {}) {
+    async call<O extends Op>(op: O, ...[args]: CallRest<O>) {
       const h = handlers[op];
       if (!h) throw new SigilError(ErrorCode.UNKNOWN_OP, `fake agent: no ${op}`);
-      return (await h(args)) as T;
+      return (await h((args ?? {}) as Record<string, unknown>)) as OpAnswer<O>;
     },
     close() {},
   };
