@@ -1,5 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it, type TestContext } from 'vitest';
+import { requestOnce } from '../../src/client/agent-client.js';
+import { ErrorCode } from '../../src/protocol/codes.js';
+import { SigilError } from '../../src/protocol/errors.js';
 import { eventually, Sandbox, TEST_PASSPHRASE } from '../support/sandbox.js';
 import { auditUntil, killStrayAgents, sleep } from './helpers.js';
 
@@ -168,6 +171,29 @@ describe.concurrent('sigil-agent lock state', () => {
     for (const e of entries.filter((x) => x.op === 'unlock')) expect(e).toMatchObject({ uid: 0, pid: expect.any(Number), client: 'sigil' });
     // The passphrases tried are never written down.
     expect(JSON.stringify(entries)).not.toMatch(/wrong passphrase|correct horse/);
+  });
+
+  it('RATE_LIMITED says the wait in its retry_after_s field, the seconds its message names', async ({ onTestFinished }) => {
+    const { sb, unlock } = setup(onTestFinished);
+    await sb.startAgent();
+    expect((await sb.sigil(['init', '--passphrase-stdin', '--scrypt-work-factor', '10'], { input: TEST_PASSPHRASE + '\n' })).code).toBe(0);
+    for (let i = 0; i < 3; i++) expect((await unlock('nope')).code).toBe(5);
+    // On a slow machine a wait may run out before the next try, which is then judged (and the
+    // next wait is longer): try until one is refused.
+    let limited: SigilError | undefined;
+    for (let i = 0; i < 5 && !limited; i++) {
+      const err = await requestOnce('unlock', { passphrase: 'nope' }, { socketPath: sb.socket }).then(
+        () => undefined,
+        (e: unknown) => e as SigilError,
+      );
+      expect(err).toBeInstanceOf(SigilError);
+      if (err!.code === ErrorCode.RATE_LIMITED) limited = err;
+      else expect(err!.code).toBe(ErrorCode.BAD_PASSPHRASE);
+    }
+    expect(limited, 'no attempt was refused').toBeDefined();
+    const wait = limited!.details.retry_after_s;
+    expect(Number.isSafeInteger(wait) && wait! >= 1).toBe(true);
+    expect(limited!.message).toBe(`too many wrong passphrases — try again in ${wait}s`);
   });
 
   it('attempts refused as RATE_LIMITED do not count as failures', async ({ onTestFinished }) => {
