@@ -1,4 +1,5 @@
 import { ErrorCode, EXIT_CODES, isErrorCode } from './codes.js';
+import { formatDuration } from '../util/duration.js';
 import { terminalText } from '../util/terminal-text.js';
 
 /**
@@ -93,4 +94,9 @@ export function toSigilError(err: unknown, fallback = 'internal error'): SigilEr
 /** What every secret-bearing answer says while the agent is locked: the fix included. */
 export function lockedError(): SigilError {
   return new SigilError(ErrorCode.LOCKED, 'agent is locked — run: sigil unlock');
+}
+
+/** The unlock throttle's refusal: the wait in the message for people and in retry_after_s for clients. */
+export function rateLimitedError(seconds: number): SigilError {
+  return new SigilError(ErrorCode.RATE_LIMITED, `too many wrong passphrases — try again in ${formatDuration(seconds)}`, { retry_after_s: seconds });
 }

@@ -2,7 +2,7 @@ import { Spinner } from '@inkjs/ui';
 import { Box, Text, useInput } from 'ink';
 import { useState } from 'react';
 import { ErrorCode } from '../../protocol/codes.js';
-import { formatDuration } from '../../util/duration.js';
+import { rateLimitedError } from '../../protocol/errors.js';
 import { TextField } from '../components/TextField.js';
 import { useDeps } from '../hooks/use-deps.js';
 import { useInterval } from '../hooks/use-interval.js';
@@ -98,5 +98,5 @@ function RetryWait({ error }: { error: UnlockError }) {
   const left = error.retryAt === undefined ? null : Math.ceil((error.retryAt - now()) / 1000);
   useInterval(() => tick((n) => n + 1), left !== null && left > 0 ? 1000 : null);
   if (left === null) return <Text color="yellow">{error.message}</Text>;
-  return <Text color="yellow">{left > 0 ? `too many wrong passphrases — try again in ${formatDuration(left)}` : 'You can try again now.'}</Text>;
+  return <Text color="yellow">{left > 0 ? rateLimitedError(left).message : 'You can try again now.'}</Text>;
 }
