@@ -1,5 +1,5 @@
 import { ErrorCode } from '../protocol/codes.js';
-import { lockedError, SigilError } from '../protocol/errors.js';
+import { lockedError, rateLimitedError, SigilError } from '../protocol/errors.js';
 import type { SecretStore } from '../stores/secret-store.js';
 import { changePassphrase, openVault, verifyPassphrase, type VaultOptions } from '../stores/vault-store.js';
 import { openKeyringStore } from '../stores/keyring-store.js';
@@ -10,7 +10,6 @@ import type { AccountRegistry } from './account-registry.js';
 import type { AuditLog } from './audit-log.js';
 import { IdleLock, systemClock, type Clock } from './idle-lock.js';
 import { UnlockThrottle } from './unlock-throttle.js';
-import { formatDuration } from '../util/duration.js';
 import { TokenService } from './token-service.js';
 import { FlowManager } from './flow-manager.js';
 import { ProviderRegistry } from '../oauth/provider-registry.js';
@@ -224,7 +223,7 @@ export class AgentState {
   private checkThrottle(): void {
     const wait = this.throttle.waitMs();
     if (wait > 0) {
-      throw new SigilError(ErrorCode.RATE_LIMITED, `too many wrong passphrases — try again in ${formatDuration(Math.ceil(wait / 1000))}`);
+      throw rateLimitedError(Math.ceil(wait / 1000));
     }
   }
 

@@ -64,10 +64,10 @@ export class FlowManager {
     const meta = config.serverMetadata();
     const scopes = scopesArg ?? existing?.scopes ?? defaultScopes(provider, meta);
     if (kind === 'device' && !meta.device_authorization_endpoint) {
-      throw new SigilError(ErrorCode.BAD_REQUEST, `${service} has no device authorization endpoint; use the browser flow`);
+      throw new SigilError(ErrorCode.BAD_REQUEST, `${service} has no device authorization endpoint; use the browser flow`, { field: 'kind' });
     }
     if (kind === 'auth_code' && !meta.authorization_endpoint) {
-      throw new SigilError(ErrorCode.BAD_REQUEST, `${service} has no authorization endpoint; use the device flow (--device)`);
+      throw new SigilError(ErrorCode.BAD_REQUEST, `${service} has no authorization endpoint; use the device flow (--device)`, { field: 'kind' });
     }
     for (const f of this.flows.values()) if (f.service === service && f.account === account) this.stop(f, 'replaced', `${was(f)} replaced by a new flow`);
 

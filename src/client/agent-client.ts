@@ -119,7 +119,7 @@ export class AgentClient {
 
   /** Negotiates the protocol version; UNSUPPORTED_VERSION when there is none in common. */
   hello(client: string): Promise<HelloAnswer> {
-    return this.request('hello', helloArgs(client));
+    return this.call('hello', helloArgs(client));
   }
 
   close(): void {
@@ -187,15 +187,11 @@ export class AgentClient {
 /** The rest of a typed call: the arguments (optional when the op needs none), then the options. */
 export type CallRest<O extends Op> = Record<string, never> extends OpArgs<O> ? [args?: OpArgs<O>, opts?: RequestOptions] : [args: OpArgs<O>, opts?: RequestOptions];
 
-/** One request on a fresh connection, closed afterwards: what most CLI commands need. */
-export async function requestOnce<T = Record<string, unknown>>(
-  op: string,
-  args: Args = {},
-  opts: ClientOptions & RequestOptions = {},
-): Promise<T> {
+/** One typed request on a fresh connection, closed afterwards. */
+export async function requestOnce<O extends Op>(op: O, args: OpArgs<O>, opts: ClientOptions & RequestOptions = {}): Promise<OpAnswer<O>> {
   const client = await AgentClient.connect(opts);
   try {
-    return await client.request<T>(op, args, opts);
+    return await client.request<OpAnswer<O>>(op, args as Args, opts);
   } finally {
     client.close();
   }

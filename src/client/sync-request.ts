@@ -1,6 +1,7 @@
 import { SigilError } from '../protocol/errors.js';
 import { badFrameLength, MAX_FRAME } from '../protocol/frame.js';
 import type { Args } from '../protocol/messages.js';
+import type { Op, OpAnswer, OpArgs } from '../protocol/op-catalog.js';
 import type { ExchangeError, SyncClient } from '../native/sync-client.js';
 import {
   agentClosed,
@@ -25,12 +26,13 @@ export interface SyncRequestOptions {
  * One request on a fresh connection through the native client, synchronously: what
  * `AgentClient.connect(...)` + `request(...)` does, with the same frames on the wire and the
  * same SigilError for every failure, for a process that has nothing to do while it waits.
+ * Typed by the op catalogue, as AgentClient.call is.
  */
-export function requestSync<T = Record<string, unknown>>(client: SyncClient, endpoint: Endpoint, op: string, args: Args, opts: SyncRequestOptions = {}): T {
+export function requestSync<O extends Op>(client: SyncClient, endpoint: Endpoint, op: O, args: OpArgs<O>, opts: SyncRequestOptions = {}): OpAnswer<O> {
   // Ids as AgentClient numbers them: the hello is 1 when there is one.
   const frames = opts.clientName ? [requestFrame(1, 'hello', helloArgs(opts.clientName))] : [];
   const id = frames.length + 1;
-  frames.push(requestFrame(id, op, args));
+  frames.push(requestFrame(id, op, args as Args));
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   let bodies: Buffer[];
   let failure: SigilError;
@@ -58,7 +60,7 @@ export function requestSync<T = Record<string, unknown>>(client: SyncClient, end
     // speaks no version of ours answers the request itself with UNSUPPORTED_VERSION.
     if (reply.id !== id) continue;
     if (reply.outcome instanceof SigilError) throw reply.outcome;
-    return reply.outcome as T;
+    return reply.outcome as OpAnswer<O>;
   }
   throw failure;
 }

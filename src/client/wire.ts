@@ -2,6 +2,7 @@ import { ErrorCode } from '../protocol/codes.js';
 import { SigilError } from '../protocol/errors.js';
 import { decodeBody, encodeFrame } from '../protocol/frame.js';
 import { PROTOCOL_VERSION, PROTOCOL_VERSIONS, type Args } from '../protocol/messages.js';
+import type { OpArgs } from '../protocol/op-catalog.js';
 
 /**
  * Requests out and answers in, for both transports: what a request frame holds, and what an
@@ -13,7 +14,7 @@ export function requestFrame(id: number, op: string, args: Args): Buffer {
 }
 
 /** `hello` names the client in the agent's audit log and negotiates the version. */
-export function helloArgs(client: string): Args {
+export function helloArgs(client: string): OpArgs<'hello'> {
   return { client, versions: [...PROTOCOL_VERSIONS] };
 }
 

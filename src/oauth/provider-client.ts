@@ -75,7 +75,7 @@ export async function configureProvider(p: Provider, clientSecret: string | null
       const { supportsPKCE: _helper, ...discovered } = found.serverMetadata();
       config = new oidc.Configuration({ ...discovered, ...explicit }, p.client_id, undefined, auth);
     } catch (err) {
-      throw new SigilError(ErrorCode.PROVIDER_ERROR, `discovery at ${p.issuer} failed: ${issuerMismatch(p, err) ?? describeError(err)}`, { cause: err });
+      throw new SigilError(ErrorCode.PROVIDER_ERROR, `discovery at ${p.issuer} failed: ${issuerMismatch(p, err) ?? describeError(err)}`, { cause: err, field: 'issuer' });
     }
   } else {
     // Plain OAuth 2.0: no issuer to discover; the token endpoint's origin stands in for it.

@@ -24,16 +24,16 @@ export function isLoopbackUrl(url: URL): boolean {
 
 function checkUrl(name: string, key: string, value: unknown): string {
   const where = `providers.${name}.${key}`;
-  if (typeof value !== 'string') throw new SigilError(ErrorCode.BAD_REQUEST, `config.toml: "${where}" must be a URL string`);
+  if (typeof value !== 'string') throw new SigilError(ErrorCode.BAD_REQUEST, `config.toml: "${where}" must be a URL string`, { field: key });
   let url: URL;
   try {
     url = new URL(value);
   } catch {
-    throw new SigilError(ErrorCode.BAD_REQUEST, `config.toml: "${where}" is not a URL: ${value}`);
+    throw new SigilError(ErrorCode.BAD_REQUEST, `config.toml: "${where}" is not a URL: ${value}`, { field: key });
   }
   if (url.protocol === 'https:') return value;
   if (url.protocol === 'http:' && isLoopbackUrl(url)) return value;
-  throw new SigilError(ErrorCode.BAD_REQUEST, `config.toml: "${where}" must use https (plain http only for 127.0.0.1, ::1 or localhost): ${value}`);
+  throw new SigilError(ErrorCode.BAD_REQUEST, `config.toml: "${where}" must use https (plain http only for 127.0.0.1, ::1 or localhost): ${value}`, { field: key });
 }
 
 /** Resolves a provider by name from config.toml's [providers.NAME] over the built-in preset. */
@@ -48,7 +48,7 @@ export function resolveProvider(name: string, providers: Record<string, Record<s
   }
   const clientId = cfg.client_id;
   if (typeof clientId !== 'string' || clientId === '') {
-    throw new SigilError(ErrorCode.BAD_REQUEST, `config.toml: [providers.${name}] needs client_id = "…" (register an OAuth app with ${name} to get one)`);
+    throw new SigilError(ErrorCode.BAD_REQUEST, `config.toml: [providers.${name}] needs client_id = "…" (register an OAuth app with ${name} to get one)`, { field: 'client_id' });
   }
   const p: Provider = {
     name,
@@ -75,19 +75,19 @@ export function resolveProvider(name: string, providers: Record<string, Record<s
   }
   if (cfg.scopes !== undefined) {
     if (!Array.isArray(cfg.scopes) || !cfg.scopes.every((s) => typeof s === 'string')) {
-      throw new SigilError(ErrorCode.BAD_REQUEST, `config.toml: "providers.${name}.scopes" must be a list of strings`);
+      throw new SigilError(ErrorCode.BAD_REQUEST, `config.toml: "providers.${name}.scopes" must be a list of strings`, { field: 'scopes' });
     }
     p.scopes = cfg.scopes as string[];
   }
   if (cfg.auth_params !== undefined) {
-    if (typeof cfg.auth_params !== 'object' || cfg.auth_params === null) throw new SigilError(ErrorCode.BAD_REQUEST, `config.toml: "providers.${name}.auth_params" must be a table`);
+    if (typeof cfg.auth_params !== 'object' || cfg.auth_params === null) throw new SigilError(ErrorCode.BAD_REQUEST, `config.toml: "providers.${name}.auth_params" must be a table`, { field: 'auth_params' });
     for (const [k, v] of Object.entries(cfg.auth_params)) p.auth_params[k] = String(v);
   }
   if (cfg.errors_with_http_200 === true) p.quirks.errorsWithHttp200 = true;
   if (!p.issuer && !(p.authorization_endpoint || p.device_authorization_endpoint)) {
-    throw new SigilError(ErrorCode.BAD_REQUEST, `config.toml: [providers.${name}] needs issuer = "…" (discovery) or authorization_endpoint/token_endpoint`);
+    throw new SigilError(ErrorCode.BAD_REQUEST, `config.toml: [providers.${name}] needs issuer = "…" (discovery) or authorization_endpoint/token_endpoint`, { field: 'issuer' });
   }
-  if (!p.issuer && !p.token_endpoint) throw new SigilError(ErrorCode.BAD_REQUEST, `config.toml: [providers.${name}] needs token_endpoint`);
+  if (!p.issuer && !p.token_endpoint) throw new SigilError(ErrorCode.BAD_REQUEST, `config.toml: [providers.${name}] needs token_endpoint`, { field: 'token_endpoint' });
   return p;
 }
 

@@ -54,7 +54,7 @@ export class ProviderRegistry {
       const meta = config.serverMetadata();
       this.discoveredMeta.set(name, meta);
       if (supportedFlows(p, meta).length === 0) {
-        throw new SigilError(ErrorCode.PROVIDER_ERROR, `discovery at ${p.issuer} found neither an authorization_endpoint nor a device_authorization_endpoint`);
+        throw new SigilError(ErrorCode.PROVIDER_ERROR, `discovery at ${p.issuer} found neither an authorization_endpoint nor a device_authorization_endpoint`, { field: 'issuer' });
       }
     }
     return p;

@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import { ErrorCode } from './codes.js';
-import { SigilError } from './errors.js';
+import { SigilError, type ErrorDetails } from './errors.js';
 
 /** Protocol versions this build speaks, newest last. */
 export const PROTOCOL_VERSIONS = [1] as const;
@@ -15,7 +15,8 @@ export interface Request {
   args: Args;
 }
 
-export interface WireError {
+/** code and message, and the details a client acts on (errors.ts, ErrorDetails). */
+export interface WireError extends ErrorDetails {
   code: ErrorCode;
   message: string;
 }
@@ -59,16 +60,16 @@ export class RequestError extends SigilError {
   }
 }
 
-/** Reads a required string argument, naming it when absent or mistyped. */
+/** Reads a required string argument, naming it (message and field) when absent or mistyped. */
 export function stringArg(args: Args, name: string): string;
 export function stringArg(args: Args, name: string, opts: { optional: true }): string | undefined;
 export function stringArg(args: Args, name: string, opts: { optional?: boolean } = {}): string | undefined {
   const v = args[name];
   if (v === undefined || v === null) {
     if (opts.optional) return undefined;
-    throw new SigilError(ErrorCode.BAD_REQUEST, `missing argument "${name}"`);
+    throw new SigilError(ErrorCode.BAD_REQUEST, `missing argument "${name}"`, { field: name });
   }
-  if (typeof v !== 'string') throw new SigilError(ErrorCode.BAD_REQUEST, `argument "${name}" must be a string`);
+  if (typeof v !== 'string') throw new SigilError(ErrorCode.BAD_REQUEST, `argument "${name}" must be a string`, { field: name });
   return v;
 }
 
@@ -77,7 +78,7 @@ export function bytesArg(args: Args, name: string): Buffer {
   const v = args[name];
   if (typeof v === 'string') return Buffer.from(v, 'utf8');
   if (v instanceof Uint8Array) return Buffer.from(v);
-  throw new SigilError(ErrorCode.BAD_REQUEST, v === undefined ? `missing argument "${name}"` : `argument "${name}" must be a string or bytes`);
+  throw new SigilError(ErrorCode.BAD_REQUEST, v === undefined ? `missing argument "${name}"` : `argument "${name}" must be a string or bytes`, { field: name });
 }
 
 /**
@@ -92,7 +93,7 @@ export function wireValue(value: Buffer): string | Buffer {
 export function numberArg(args: Args, name: string): number | undefined {
   const v = args[name];
   if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw new SigilError(ErrorCode.BAD_REQUEST, `argument "${name}" must be a number`);
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new SigilError(ErrorCode.BAD_REQUEST, `argument "${name}" must be a number`, { field: name });
   return v;
 }
 
@@ -102,7 +103,7 @@ export function integerArg(args: Args, name: string, range: { min: number; max?:
   if (v === undefined) return undefined;
   const max = range.max ?? Number.MAX_SAFE_INTEGER;
   if (!Number.isSafeInteger(v) || v < range.min || v > max) {
-    throw new SigilError(ErrorCode.BAD_REQUEST, `argument "${name}" must be a whole number from ${range.min}${range.max === undefined ? '' : ` to ${range.max}`}`);
+    throw new SigilError(ErrorCode.BAD_REQUEST, `argument "${name}" must be a whole number from ${range.min}${range.max === undefined ? '' : ` to ${range.max}`}`, { field: name });
   }
   return v;
 }
@@ -110,6 +111,6 @@ export function integerArg(args: Args, name: string, range: { min: number; max?:
 export function booleanArg(args: Args, name: string): boolean | undefined {
   const v = args[name];
   if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'boolean') throw new SigilError(ErrorCode.BAD_REQUEST, `argument "${name}" must be true or false`);
+  if (typeof v !== 'boolean') throw new SigilError(ErrorCode.BAD_REQUEST, `argument "${name}" must be true or false`, { field: name });
   return v;
 }

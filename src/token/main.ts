@@ -40,7 +40,7 @@ export async function tokenMain(argv: string[], opts: TokenMainOptions = {}): Pr
     // SIGIL_TOKEN_TRANSPORT=portable: a debugging switch (and the tests' way to run both).
     const native = opts.nativeDir && process.env.SIGIL_TOKEN_TRANSPORT !== 'portable' ? loadSyncClient(syncClientFile(opts.nativeDir)) : null;
     const answer = native
-      ? requestSync<TokenAnswer>(native, resolveSocketPath(), 'get_token', { service, account }, { clientName: CLIENT_NAME })
+      ? requestSync(native, resolveSocketPath(), 'get_token', { service, account }, { clientName: CLIENT_NAME })
       : await getTokenPortable(service, account);
     // One write(2) and exit: creating process.stdout (a stream) and tearing down the socket
     // and the event loop cost ~1–2 ms of the hot path, and there is nothing left to do.
@@ -63,7 +63,7 @@ async function getTokenPortable(service: string, account: string): Promise<Token
   const { AgentClient } = await import('../client/agent-client.js');
   const client = await AgentClient.connect({ clientName: CLIENT_NAME });
   try {
-    return await client.request<TokenAnswer>('get_token', { service, account });
+    return await client.call('get_token', { service, account });
   } catch (err) {
     client.close();
     throw err;

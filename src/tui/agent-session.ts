@@ -1,12 +1,15 @@
+import type { CallRest } from '../client/agent-client.js';
 import { ErrorCode } from '../protocol/codes.js';
 import { SigilError, toSigilError } from '../protocol/errors.js';
+import type { Op, OpAnswer } from '../protocol/op-catalog.js';
 
 /**
  * What the TUI needs from a connection to the agent: the real AgentClient satisfies it, and
- * unit tests hand in a fake. Keep it this small so a fake stays honest.
+ * unit tests hand in a fake. Keep it this small so a fake stays honest. Calls are typed by
+ * the op catalogue, as AgentClient.call is.
  */
 export interface AgentPort {
-  request<T = Record<string, unknown>>(op: string, args?: Record<string, unknown>, opts?: { timeoutMs?: number }): Promise<T>;
+  call<O extends Op>(op: O, ...rest: CallRest<O>): Promise<OpAnswer<O>>;
   close(): void;
 }
 
@@ -43,10 +46,11 @@ export class AgentSession {
 
   getConnection = (): ConnectionState => this.current;
 
-  async call<T = Record<string, unknown>>(op: string, args: Record<string, unknown> = {}, opts: { timeoutMs?: number } = {}): Promise<T> {
+  /** One request over the session's connection: the op's arguments in, its result out. */
+  async call<O extends Op>(op: O, ...rest: CallRest<O>): Promise<OpAnswer<O>> {
     const conn = await this.ensure();
     try {
-      return await conn.request<T>(op, args, opts);
+      return await conn.call(op, ...rest);
     } catch (err) {
       const e = toSigilError(err);
       if (e.code === ErrorCode.NO_AGENT) this.drop(conn, e.message);

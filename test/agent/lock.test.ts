@@ -1,21 +1,25 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it, type TestContext } from 'vitest';
+import { requestOnce } from '../../src/client/agent-client.js';
+import { ErrorCode } from '../../src/protocol/codes.js';
+import { SigilError } from '../../src/protocol/errors.js';
 import { eventually, Sandbox, TEST_PASSPHRASE } from '../support/sandbox.js';
 import { auditUntil, killStrayAgents, sleep } from './helpers.js';
+
+/** A sandbox cleaned up (agents killed) when the test ends, and `sigil unlock` with a passphrase on stdin. */
+function setup(onTestFinished: TestContext['onTestFinished']) {
+  const sb = new Sandbox();
+  onTestFinished(() => {
+    killStrayAgents(sb);
+    sb.cleanup();
+  });
+  const unlock = (pass = TEST_PASSPHRASE) => sb.sigil(['unlock', '--passphrase-stdin'], { input: pass + '\n' });
+  return { sb, unlock };
+}
 
 /** The lock state machine, through the real agent: start locked, unlock, timeout, SIGUSR1, throttle. */
 // Mostly waiting on timers, so the tests run concurrently, each in its own sandbox.
 describe.concurrent('sigil-agent lock state', () => {
-  function setup(onTestFinished: TestContext['onTestFinished']) {
-    const sb = new Sandbox();
-    onTestFinished(() => {
-      killStrayAgents(sb);
-      sb.cleanup();
-    });
-    const unlock = (pass = TEST_PASSPHRASE) => sb.sigil(['unlock', '--passphrase-stdin'], { input: pass + '\n' });
-    return { sb, unlock };
-  }
-
   it('starts locked, unlocks, locks on request; secret ops answer LOCKED; audit has lock and unlock', async ({ onTestFinished }) => {
     const { sb, unlock } = setup(onTestFinished);
     await sb.startAgent();
@@ -189,5 +193,32 @@ describe.concurrent('sigil-agent lock state', () => {
     expect((await sb.status()).failed_unlocks).toBe(judged);
     await eventually(async () => (await unlock()).code === 0, 20_000, 250);
     expect(await sb.status()).toMatchObject({ locked: false, failed_unlocks: 0 });
+  });
+});
+
+// Not among the concurrent tests above: they time the throttle's waits, and one more agent
+// doing scrypt beside them makes a loaded machine miss their windows.
+describe('sigil-agent throttle, for clients', () => {
+  it('RATE_LIMITED says the wait in its retry_after_s field, the seconds its message names', async ({ onTestFinished }) => {
+    const { sb, unlock } = setup(onTestFinished);
+    await sb.startAgent();
+    expect((await sb.sigil(['init', '--passphrase-stdin', '--scrypt-work-factor', '10'], { input: TEST_PASSPHRASE + '\n' })).code).toBe(0);
+    for (let i = 0; i < 3; i++) expect((await unlock('nope')).code).toBe(5);
+    // On a slow machine a wait may run out before the next try, which is then judged (and the
+    // next wait is longer): try until one is refused.
+    let limited: SigilError | undefined;
+    for (let i = 0; i < 5 && !limited; i++) {
+      const err = await requestOnce('unlock', { passphrase: 'nope' }, { socketPath: sb.socket }).then(
+        () => undefined,
+        (e: unknown) => e as SigilError,
+      );
+      expect(err).toBeInstanceOf(SigilError);
+      if (err!.code === ErrorCode.RATE_LIMITED) limited = err;
+      else expect(err!.code).toBe(ErrorCode.BAD_PASSPHRASE);
+    }
+    expect(limited, 'no attempt was refused').toBeDefined();
+    const wait = limited!.details.retry_after_s;
+    expect(Number.isSafeInteger(wait) && wait! >= 1).toBe(true);
+    expect(limited!.message).toBe(`too many wrong passphrases — try again in ${wait}s`);
   });
 });

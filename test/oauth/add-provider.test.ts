@@ -109,6 +109,7 @@ describe('add_provider (real agent, real OpenID provider)', () => {
       const e = await failure(client.request('add_provider', { name, issuer: op.issuer, client_id: op.clientId }));
       expect(e.code, name).toBe(ErrorCode.ALREADY_EXISTS);
       expect(e.message).toContain(name);
+      expect(e.details, name).toEqual({ field: 'name' });
     }
     expect(config()).toBe(before);
   });
@@ -119,31 +120,39 @@ describe('add_provider (real agent, real OpenID provider)', () => {
     const edited = config();
     const e = await failure(client.request('add_provider', { name: 'byhand', issuer: op.issuer, client_id: op.clientId }));
     expect(e.code).toBe(ErrorCode.ALREADY_EXISTS);
+    expect(e.details).toEqual({ field: 'name' });
     expect(config()).toBe(edited);
   });
 
-  it('validates the name and the table, naming the key', async () => {
+  it('validates the name and the table, naming the key in the message and in the error field', async () => {
     const before = config();
     const badName = await failure(client.request('add_provider', { name: 'Corp Two', issuer: op.issuer, client_id: op.clientId }));
     expect(badName.code).toBe(ErrorCode.BAD_REQUEST);
     expect(badName.message).toContain('invalid service name');
+    expect(badName.details).toEqual({ field: 'name' });
+    expect((await failure(client.request('add_provider', { issuer: op.issuer, client_id: op.clientId }))).details).toEqual({ field: 'name' });
 
     const http = await failure(client.request('add_provider', { name: 'remote', issuer: 'http://login.example.com', client_id: 'x' }));
     expect(http.code).toBe(ErrorCode.BAD_REQUEST);
     expect(http.message).toContain('providers.remote.issuer');
     expect(http.message).toContain('https');
+    expect(http.details).toEqual({ field: 'issuer' });
 
     const token = await failure(client.request('add_provider', { name: 'remote', authorization_endpoint: 'https://a.example/auth', token_endpoint: 'http://a.example/token', client_id: 'x' }));
     expect(token.code).toBe(ErrorCode.BAD_REQUEST);
     expect(token.message).toContain('providers.remote.token_endpoint');
+    expect(token.details).toEqual({ field: 'token_endpoint' });
 
     const noClient = await failure(client.request('add_provider', { name: 'remote', issuer: op.issuer, client_id: '' }));
     expect(noClient.code).toBe(ErrorCode.BAD_REQUEST);
     expect(noClient.message).toContain('client_id');
+    expect(noClient.details).toEqual({ field: 'client_id' });
+    expect((await failure(client.request('add_provider', { name: 'remote', issuer: op.issuer }))).details).toEqual({ field: 'client_id' });
 
     const scopes = await failure(client.request('add_provider', { name: 'remote', issuer: op.issuer, client_id: 'x', scopes: 'openid' }));
     expect(scopes.code).toBe(ErrorCode.BAD_REQUEST);
     expect(scopes.message).toContain('scopes');
+    expect(scopes.details).toEqual({ field: 'scopes' });
     expect(config()).toBe(before);
   });
 
@@ -153,6 +162,7 @@ describe('add_provider (real agent, real OpenID provider)', () => {
     const e = await failure(client.request('add_provider', { name: 'down', issuer: `http://127.0.0.1:${port}`, client_id: 'x' }));
     expect(e.code).toBe(ErrorCode.PROVIDER_ERROR);
     expect(e.message).toContain(`discovery at http://127.0.0.1:${port} failed`);
+    expect(e.details).toEqual({ field: 'issuer' });
     expect(config()).toBe(before);
 
     // Reachable, but not an OpenID issuer: the provider's own answer is in the message.

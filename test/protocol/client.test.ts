@@ -309,6 +309,33 @@ describe('AgentClient against servers that misbehave', () => {
     expect((await rejection(client.request('c'))).code).toBe(ErrorCode.NO_AGENT);
   });
 
+  it("drops a hostile agent's junk error details (field, retry_after_s) and keeps its valid ones, on the same connection", async () => {
+    const junk: Record<string, unknown>[] = [
+      { field: { toString: 'issuer' }, retry_after_s: '42' },
+      { field: 'issuer\x1b]52;c;AAAA\x07', retry_after_s: -5 },
+      { field: Buffer.from('issuer'), retry_after_s: 1e300 },
+      { field: ['client_id'], retry_after_s: 0.5 },
+      { field: 'x'.repeat(10_000), retry_after_s: { valueOf: 3 } },
+    ];
+    behaviour = (req, socket) => {
+      const n = Number(req.args.n);
+      const extra = n < junk.length ? junk[n] : { field: 'issuer', retry_after_s: 42 };
+      socket.write(encodeFrame({ id: req.id, ok: false, error: { code: 'RATE_LIMITED', message: 'wait', ...extra } }));
+    };
+    const client = await AgentClient.connect({ socketPath: path });
+    try {
+      for (let n = 0; n < junk.length; n++) {
+        const e = await rejection(client.request('unlock', { n }));
+        expect(e, JSON.stringify(junk[n])).toMatchObject({ code: ErrorCode.RATE_LIMITED, message: 'wait', details: {} });
+        expect(Object.keys(e.details)).toEqual([]);
+      }
+      const valid = await rejection(client.request('unlock', { n: junk.length }));
+      expect(valid.details).toEqual({ field: 'issuer', retry_after_s: 42 });
+    } finally {
+      client.close();
+    }
+  });
+
   it('keeps answers that arrive in the same chunk as a bad length, then fails the rest', async () => {
     behaviour = (req, socket) => {
       if (req.op === 'first') socket.write(Buffer.concat([encodeFrame({ id: req.id, ok: true, result: { n: 1 } }), header(0)]));

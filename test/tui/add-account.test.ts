@@ -368,6 +368,35 @@ describe('add account with a custom OpenID issuer (real agent, real oidc-provide
     }
   });
 
+  it('lands on the field the agent names as wrong (the error field, not its message): the issuer, the scopes', async () => {
+    const before = configText();
+    const app = await mountApp(realDeps(sb));
+    try {
+      await toCustomEntry(app);
+      await app.press(KEY.enter);
+      await app.type('fields');
+      await app.press(KEY.enter);
+      // Plain http off this machine: the agent refuses it (field "issuer").
+      await app.type('http://login.example.com');
+      await app.press(KEY.enter);
+      await app.type('x');
+      await app.press(KEY.enter, KEY.enter); // the client id, then the scopes as prefilled
+      const issuer = await app.waitFor('must use https', 10_000);
+      expect(issuer).toMatch(/Issuer URL: http:\/\/login\.example\.com/);
+      await app.press('\x15'); // Ctrl-U
+      await app.type(op.issuer);
+      await app.press(KEY.enter, KEY.enter); // the issuer, then the client id as typed
+      await app.waitFor(/Default scopes: openid/);
+      await app.type(' é'); // a character no scope may hold (field "scopes")
+      await app.press(KEY.enter);
+      const scopes = await app.waitFor('argument "scopes" must be a list of scope names', 10_000);
+      expect(scopes).toMatch(/Default scopes: openid é/);
+      expect(configText()).toBe(before);
+    } finally {
+      await app.unmount();
+    }
+  });
+
   it('Esc while the issuer is being checked goes back to the scopes, and the late answer moves nothing', async () => {
     // A server that takes the connection and never answers: discovery hangs until it closes.
     const held: Socket[] = [];

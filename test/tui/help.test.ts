@@ -8,7 +8,7 @@ const deps = () =>
   fakeDeps({
     status: () => fakeStatus(),
     list_accounts: () => ({ accounts: [fakeAccount('github', 'work')] }),
-    audit_tail: () => ({ entries: [{ time: 1735689600, op: 'get_token', target: 'github/work', result: 'ok' }], cursor: 10 }),
+    audit_tail: () => ({ entries: [{ time: 1735689600, op: 'get_token', target: 'github/work', result: 'ok' }], cursor: 10, start: 0 }),
   });
 
 describe('help overlay and global keys (fake agent)', () => {

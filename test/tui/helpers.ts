@@ -1,9 +1,10 @@
 import { render } from 'ink-testing-library';
 import { act, createElement } from 'react';
-import { AgentClient } from '../../src/client/agent-client.js';
+import { AgentClient, type CallRest } from '../../src/client/agent-client.js';
 import { ErrorCode } from '../../src/protocol/codes.js';
 import { SigilError } from '../../src/protocol/errors.js';
-import type { AccountInfo } from '../../src/protocol/results.js';
+import type { Op, OpAnswer, OpArgs } from '../../src/protocol/op-catalog.js';
+import type { AccountInfo, AgentStatus } from '../../src/protocol/results.js';
 import { AgentSession, type AgentPort } from '../../src/tui/agent-session.js';
 import { App } from '../../src/tui/app.js';
 import type { PollPeriods, TuiDeps } from '../../src/tui/deps.js';
@@ -36,9 +37,9 @@ export function realDeps(sb: Sandbox, overrides: Partial<TuiDeps> = {}): TuiDeps
   const connect = async (): Promise<AgentPort> => {
     const client = await AgentClient.connect({ socketPath: sb.socket, clientName: 'sigil-tui-test', connectTimeoutMs: 1000 });
     return {
-      request: (op, args = {}, opts) => {
-        calls.push({ op, args });
-        return client.request(op, args, opts);
+      call: (op, ...rest) => {
+        calls.push({ op, args: (rest[0] ?? {}) as Record<string, unknown> });
+        return client.call(op, ...rest);
       },
       close: () => client.close(),
     };
@@ -148,21 +149,39 @@ export async function lockAgent(sb: Sandbox): Promise<void> {
 
 export { TEST_PASSPHRASE };
 
+/** A fake agent's answers, typed by the op catalogue as the real agent's are. */
+export type FakeHandlers = { [O in Op]?: (args: OpArgs<O>) => OpAnswer<O> | Promise<OpAnswer<O>> };
+
 /** A fake agent for what a real one cannot cheaply show (100 accounts, a vanished agent). */
-export function fakeDeps(handlers: Record<string, (args: Record<string, unknown>) => unknown>, overrides: Partial<TuiDeps> = {}): TuiDeps {
+export function fakeDeps(handlers: FakeHandlers, overrides: Partial<TuiDeps> = {}): TuiDeps {
   const port: AgentPort = {
-    async request<T>(op: string, args: Record<string, unknown> = {}) {
-      const h = handlers[op];
+    async call<O extends Op>(op: O, ...[args]: CallRest<O>) {
+      const h = handlers[op] as ((args: OpArgs<O>) => OpAnswer<O> | Promise<OpAnswer<O>>) | undefined;
       if (!h) throw new SigilError(ErrorCode.UNKNOWN_OP, `fake agent: no ${op}`);
-      return (await h(args)) as T;
+      return h((args ?? {}) as OpArgs<O>);
     },
     close() {},
   };
   return { session: new AgentSession(async () => port), openUrl: async () => true, browser: () => ({ preferred: 'device', canLaunch: false }), hyperlinks: false, now: Date.now, poll: TEST_POLL, ...overrides };
 }
 
-export function fakeStatus(locked = false): Record<string, unknown> {
-  return { locked, pid: 4242, version: '0.1.0', socket: '/run/user/1000/sigilforge/agent.sock', lock_timeout_s: 900, locks_in_s: locked ? null : 600, accounts: 0, secrets: 0 };
+export function fakeStatus(locked = false): AgentStatus {
+  return {
+    locked,
+    vault: true,
+    vault_path: '/home/u/.local/share/sigilforge/vault.age',
+    pid: 4242,
+    version: '0.1.0',
+    socket: '/run/user/1000/sigilforge/agent.sock',
+    lock_timeout_s: 900,
+    locks_in_s: locked ? null : 600,
+    accounts: 0,
+    secrets: locked ? null : 0,
+    uptime_s: 60,
+    peer_check: true,
+    failed_unlocks: 0,
+    unlock_at_login: false,
+  };
 }
 
 export function fakeAccount(service: string, account: string, extra: Partial<AccountInfo> = {}): AccountInfo {

@@ -15,7 +15,7 @@ describe('passphrase screen (real agent, locked)', () => {
   });
   afterAll(() => sb.cleanup());
 
-  it('masks what is typed, says wrong passphrase, shows the back-off, then unlocks into the accounts', async () => {
+  it('masks what is typed, says wrong passphrase, counts the back-off down (retry_after_s), then unlocks into the accounts', async () => {
     const app = await mountApp(realDeps(sb));
     try {
       await app.waitFor('The agent is locked.');
@@ -44,7 +44,8 @@ describe('passphrase screen (real agent, locked)', () => {
       await app.press(KEY.enter);
       await app.waitFor(/too many wrong passphrases — try again in \d+s/);
 
-      await app.idle(1100); // the first back-off step is 1 s
+      // The wait counts down from the error's retry_after_s (the first back-off step is 1 s).
+      await app.waitFor('You can try again now.', 5000);
       await app.type(TEST_PASSPHRASE);
       await app.press(KEY.enter);
       const frame = await app.waitFor('github');

@@ -1,7 +1,7 @@
 import { readFile, realpath } from 'node:fs/promises';
 import { parse, TomlError } from 'smol-toml';
 import { ErrorCode } from '../../protocol/codes.js';
-import { SigilError } from '../../protocol/errors.js';
+import { inField, SigilError } from '../../protocol/errors.js';
 import { booleanArg, bytesArg, stringArg, type Args } from '../../protocol/messages.js';
 import { checkService, credentialKey } from '../../protocol/names.js';
 import { defaultScopes, type Provider } from '../../oauth/provider-config.js';
@@ -37,7 +37,7 @@ function providerTable(args: Args): Record<string, unknown> {
   const scopes = args.scopes;
   if (scopes !== undefined && scopes !== null) {
     if (!Array.isArray(scopes) || !scopes.every((s) => typeof s === 'string' && /^[\x21-\x7e]+$/.test(s))) {
-      throw new SigilError(ErrorCode.BAD_REQUEST, 'argument "scopes" must be a list of scope names');
+      throw new SigilError(ErrorCode.BAD_REQUEST, 'argument "scopes" must be a list of scope names', { field: 'scopes' });
     }
     table.scopes = scopes;
   }
@@ -45,7 +45,7 @@ function providerTable(args: Args): Record<string, unknown> {
 }
 
 /** A TOML basic string: every control character escaped (TOML forbids them raw, DEL too). */
-function tomlString(s: string): string {
+function tomlString(s: string, field: string): string {
   let out = '"';
   for (const ch of s) {
     const c = ch.codePointAt(0)!;
@@ -55,7 +55,7 @@ function tomlString(s: string): string {
     else if (ch === '\t') out += '\\t';
     else if (ch === '\r') out += '\\r';
     else if (c < 0x20 || c === 0x7f) out += `\\u${c.toString(16).padStart(4, '0')}`;
-    else if (c >= 0xd800 && c <= 0xdfff) throw new SigilError(ErrorCode.BAD_REQUEST, 'provider settings must be valid Unicode text');
+    else if (c >= 0xd800 && c <= 0xdfff) throw new SigilError(ErrorCode.BAD_REQUEST, `provider setting "${field}" must be valid Unicode text`, { field });
     else out += ch;
   }
   return out + '"';
@@ -64,7 +64,7 @@ function tomlString(s: string): string {
 function tomlSection(name: string, table: Record<string, unknown>): string {
   const lines = [`[providers.${name}]`];
   for (const [key, value] of Object.entries(table)) {
-    lines.push(`${key} = ${Array.isArray(value) ? `[${value.map((v) => tomlString(String(v))).join(', ')}]` : tomlString(String(value))}`);
+    lines.push(`${key} = ${Array.isArray(value) ? `[${value.map((v) => tomlString(String(v), key)).join(', ')}]` : tomlString(String(value), key)}`);
   }
   return lines.join('\n') + '\n';
 }
@@ -98,7 +98,7 @@ async function readConfigText(configPath: string): Promise<{ target: string; tex
 
 /** ALREADY_EXISTS when config.toml, as it is on disk now, already has [providers.NAME]. */
 function refuseExisting(configPath: string, doc: Record<string, unknown>, name: string): void {
-  if (Object.hasOwn(providersIn(doc), name)) throw new SigilError(ErrorCode.ALREADY_EXISTS, `provider "${name}" already exists in ${configPath}`);
+  if (Object.hasOwn(providersIn(doc), name)) throw new SigilError(ErrorCode.ALREADY_EXISTS, `provider "${name}" already exists in ${configPath}`, { field: 'name' });
 }
 
 /**
@@ -164,13 +164,13 @@ export const providerOps: OpHandlers = {
   // A new provider, checked (discovery included) and appended to config.toml: usable at once.
   add_provider: {
     run({ state }, args) {
-      const name = checkService(stringArg(args, 'name'));
+      const name = inField('name', () => checkService(stringArg(args, 'name')));
       const table = providerTable(args);
       return serialized(state, async () => {
         if (name in PRESETS) {
-          throw new SigilError(ErrorCode.ALREADY_EXISTS, `"${name}" is a built-in provider: to change its settings, edit [providers.${name}] in ${state.paths.config}`);
+          throw new SigilError(ErrorCode.ALREADY_EXISTS, `"${name}" is a built-in provider: to change its settings, edit [providers.${name}] in ${state.paths.config}`, { field: 'name' });
         }
-        if (state.providers.has(name)) throw new SigilError(ErrorCode.ALREADY_EXISTS, `provider "${name}" already exists in ${state.paths.config}`);
+        if (state.providers.has(name)) throw new SigilError(ErrorCode.ALREADY_EXISTS, `provider "${name}" already exists in ${state.paths.config}`, { field: 'name' });
         // Before the (slow) discovery: a name taken in the file as it is now is refused at once.
         refuseExisting(state.paths.config, (await readConfigText(state.paths.config)).doc, name);
         await state.providers.check(name, table);

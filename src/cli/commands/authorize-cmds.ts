@@ -51,8 +51,8 @@ async function authorize(service: string, account: string, opts: AuthorizeOpts):
     try {
       flow = await client.call('start_flow', { service, account, kind: preferred, ...(scopes ? { scopes } : {}) });
     } catch (err) {
-      // The provider lacks the flow we guessed: try the other one, unless the person chose.
-      if (chosen || !(err instanceof SigilError) || err.code !== ErrorCode.BAD_REQUEST || !/endpoint/.test(err.message)) throw err;
+      // The provider lacks the flow we guessed (the agent names `kind`): try the other one, unless the person chose.
+      if (chosen || !(err instanceof SigilError) || err.code !== ErrorCode.BAD_REQUEST || err.details.field !== 'kind') throw err;
       flow = await client.call('start_flow', { service, account, kind: preferred === 'device' ? 'auth_code' : 'device', ...(scopes ? { scopes } : {}) });
     }
     flowId = flow.flow_id;

@@ -1,7 +1,7 @@
 import { useCallback, useState } from 'react';
 import { formatDuration } from '../../util/duration.js';
 import { removalText } from '../../cli/removal-text.js';
-import type { AccountInfo, AccountRemoval } from '../../protocol/results.js';
+import type { AccountInfo } from '../../protocol/results.js';
 import type { Tone } from '../format.js';
 import { useDeps } from './use-deps.js';
 
@@ -45,7 +45,7 @@ export function useAccountActions(onChanged: () => void): AccountActions {
       const { service, account } = a;
       if (a.kind === 'static') return { tone: 'warn', message: `${service}/${account} is a static token: there is nothing to refresh.` };
       return run(`refresh ${service}/${account}`, async () => {
-        const r = await session.call<{ expires_at: number | null }>('refresh_token', { service, account });
+        const r = await session.call('refresh_token', { service, account });
         const left = r.expires_at === null ? null : r.expires_at - Math.floor(now() / 1000);
         return `Refreshed ${service}/${account}${left === null ? '' : `; the new token expires in ${formatDuration(left)}`}`;
       });
@@ -56,7 +56,7 @@ export function useAccountActions(onChanged: () => void): AccountActions {
   const remove = useCallback(
     (a: AccountInfo) =>
       run(`remove ${a.service}/${a.account}`, async () => {
-        return removalText(await session.call<AccountRemoval>('remove_account', { service: a.service, account: a.account }));
+        return removalText(await session.call('remove_account', { service: a.service, account: a.account }));
       }),
     [run, session],
   );

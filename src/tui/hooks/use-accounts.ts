@@ -11,6 +11,6 @@ export interface AccountsState {
 /** Account metadata (no secrets: it works while locked), polled so expiry and health stay current. */
 export function useAccounts(): AccountsState {
   const { poll } = useDeps();
-  const { data, error, again } = usePolledRequest<{ accounts: AccountInfo[] }>('list_accounts', poll.accountsMs, { keepOnError: true });
+  const { data, error, again } = usePolledRequest('list_accounts', poll.accountsMs, { keepOnError: true });
   return { accounts: data?.accounts ?? null, error, reload: again };
 }

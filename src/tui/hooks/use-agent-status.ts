@@ -16,6 +16,6 @@ export interface AgentStatusState {
  */
 export function useAgentStatus(): AgentStatusState {
   const { poll } = useDeps();
-  const { data, error, again } = usePolledRequest<AgentStatus>('status', poll.statusMs, { keepOnError: false });
+  const { data, error, again } = usePolledRequest('status', poll.statusMs, { keepOnError: false });
   return { status: data, error, refresh: again };
 }

@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { readAuditLines } from '../../client/audit-tail.js';
-import { AUDIT_MAX_LIMIT, type AuditEntry, type AuditPage } from '../../protocol/results.js';
+import { AUDIT_MAX_LIMIT, type AuditEntry } from '../../protocol/results.js';
 import { auditMatches } from '../format.js';
 import { useDeps } from './use-deps.js';
 import { useInterval } from './use-interval.js';
@@ -76,7 +76,7 @@ export function useAuditLog(rows: number, filter: string, active: boolean): Audi
         const lim = pendingTail.current;
         if (lim === 0) return; // an earlier run already read this much
         try {
-          const page = await readAuditLines((op, args) => session.call<AuditPage>(op, args), lim);
+          const page = await readAuditLines((op, args) => session.call(op, args), lim);
           const old = state.current.entries;
           const appended = old.length ? appendedSince(old[old.length - 1]!, page.entries) : [];
           cursor.current = page.cursor;
@@ -104,7 +104,9 @@ export function useAuditLog(rows: number, filter: string, active: boolean): Audi
     followBusy.current = true;
     queue.current = queue.current.then(async () => {
       try {
-        const page = await session.call<AuditPage>('audit_tail', { after: cursor.current, limit: AUDIT_MAX_LIMIT });
+        const after = cursor.current; // read when the queue gets here: a tail read meanwhile moved it
+        if (after === null) return;
+        const page = await session.call('audit_tail', { after, limit: AUDIT_MAX_LIMIT });
         cursor.current = page.cursor;
         if (page.entries.length > 0) {
           setEntries((old) => {

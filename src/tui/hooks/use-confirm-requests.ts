@@ -30,7 +30,7 @@ export function useConfirmRequests(): { question: ConfirmQuestion | null; answer
       while (!stopped) {
         let q: ConfirmQuestion;
         try {
-          q = { ...(await session.call<ConfirmPrompt>('wait_confirm', {}, { timeoutMs: 0 })), receivedAt: now() };
+          q = { ...(await session.call('wait_confirm', {}, { timeoutMs: 0 })), receivedAt: now() };
         } catch (err) {
           if (stopped || toSigilError(err).code === ErrorCode.UNKNOWN_OP) return;
           await new Promise<void>((r) => (retry = setTimeout(r, RETRY_MS)));

@@ -42,7 +42,7 @@ export function useFlow(): FlowControl {
           setState({ phase: 'failed', code: ErrorCode.ALREADY_EXISTS, message: `account ${service}/${account} already exists; to sign in again, select it in the accounts list and press A` });
           return;
         }
-        flow = await session.call<FlowStart>('start_flow', { service, account, kind, ...(scopes && scopes.length ? { scopes } : {}) });
+        flow = await session.call('start_flow', { service, account, kind, ...(scopes && scopes.length ? { scopes } : {}) });
       } catch (err) {
         const e = err as SigilError;
         setState({ phase: 'failed', code: e.code, message: e.message });
@@ -62,7 +62,7 @@ export function useFlow(): FlowControl {
       setState({ phase: 'waiting', flow, browserOpened });
       try {
         // No client-side timeout: the agent ends the flow (FLOW_TIMEOUT) when the code expires.
-        const result = await session.call<FlowDone>('wait_flow', { flow_id: flow.flow_id }, { timeoutMs: 0 });
+        const result = await session.call('wait_flow', { flow_id: flow.flow_id }, { timeoutMs: 0 });
         if (!cancelled.current) setState({ phase: 'done', result });
       } catch (err) {
         const e = err as SigilError;

@@ -1,4 +1,5 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
+import type { OpAnswer, OpArgs } from '../../protocol/op-catalog.js';
 import { useDeps } from './use-deps.js';
 import { useInterval } from './use-interval.js';
 
@@ -10,11 +11,15 @@ export interface PolledState<T> {
   again(): Promise<void>;
 }
 
+/** The ops polled without arguments: what the status bar and the account list show. */
+export type PolledOp = 'status' | 'list_accounts';
+
 /**
  * One agent request repeated every `periodMs`, at most one in flight: a slow agent must not
  * pile up requests.
  */
-export function usePolledRequest<T>(op: string, periodMs: number, opts: { keepOnError: boolean }): PolledState<T> {
+export function usePolledRequest<O extends PolledOp>(op: O, periodMs: number, opts: { keepOnError: boolean }): PolledState<OpAnswer<O>> {
+  type T = OpAnswer<O>;
   const { session } = useDeps();
   const [data, setData] = useState<T | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -23,7 +28,7 @@ export function usePolledRequest<T>(op: string, periodMs: number, opts: { keepOn
   const again = useCallback((): Promise<void> => {
     if (inflight.current) return inflight.current;
     const p = session
-      .call<T>(op)
+      .call(op, {} as OpArgs<O>) // both polled ops take no arguments
       .then(
         (answer) => {
           setData(answer);

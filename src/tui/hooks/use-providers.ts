@@ -31,7 +31,7 @@ export function useProviders(): ProvidersControl {
 
   const reload = useCallback(
     () =>
-      session.call<{ providers: ProviderInfo[] }>('list_providers').then(
+      session.call('list_providers').then(
         (r) => {
           if (!alive.current) return;
           setProviders(r.providers);
@@ -54,7 +54,7 @@ export function useProviders(): ProvidersControl {
 
   const add = useCallback(
     (c: CustomIssuer) =>
-      session.call<AddedProvider>(
+      session.call(
         'add_provider',
         { name: c.name, issuer: c.issuer, client_id: c.client_id, ...(c.scopes.length ? { scopes: c.scopes } : {}) },
         { timeoutMs: ADD_PROVIDER_TIMEOUT_MS },

@@ -34,7 +34,7 @@ export function useTokenPeek(service: string, account: string): TokenPeek {
     setBusy(true);
     setError(null);
     try {
-      const r = await session.call<{ access_token: string; expires_at: number | null }>('get_token', { service, account });
+      const r = await session.call('get_token', { service, account });
       setToken(r.access_token);
       setExpiresAt(r.expires_at);
       setRevealed(false);

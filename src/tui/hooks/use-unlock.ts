@@ -5,13 +5,20 @@ import { useDeps } from './use-deps.js';
 export interface UnlockState {
   busy: boolean;
   /** The agent's refusal: BAD_PASSPHRASE, RATE_LIMITED (with its wait), or anything else. */
-  error: { code: string; message: string } | null;
+  error: UnlockError | null;
   /** Resolves true when the agent is unlocked. No passphrase: the one remembered in the OS keyring. */
   unlock(passphrase?: string): Promise<boolean>;
 }
 
+export interface UnlockError {
+  code: string;
+  message: string;
+  /** RATE_LIMITED: when (deps.now) the agent takes the next attempt, from its `retry_after_s`. */
+  retryAt?: number;
+}
+
 export function useUnlock(onUnlocked: () => void): UnlockState {
-  const { session } = useDeps();
+  const { session, now } = useDeps();
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<UnlockState['error']>(null);
 
@@ -27,14 +34,15 @@ export function useUnlock(onUnlocked: () => void): UnlockState {
         return true;
       } catch (err) {
         const e = err as SigilError;
-        setError({ code: e.code, message: e.message });
+        const wait = e.details.retry_after_s;
+        setError({ code: e.code, message: e.message, ...(wait === undefined ? {} : { retryAt: now() + wait * 1000 }) });
         return false;
       } finally {
         bytes.fill(0);
         setBusy(false);
       }
     },
-    [session, onUnlocked],
+    [session, now, onUnlocked],
   );
   return { busy, error, unlock };
 }

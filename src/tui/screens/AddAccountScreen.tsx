@@ -1,7 +1,6 @@
 import { Spinner } from '@inkjs/ui';
 import { Box, Text, useInput, useStdout } from 'ink';
 import { useRef, useState, type ReactNode } from 'react';
-import { ErrorCode } from '../../protocol/codes.js';
 import type { SigilError } from '../../protocol/errors.js';
 import { checkService } from '../../protocol/names.js';
 import { formatDuration } from '../../util/duration.js';
@@ -38,13 +37,16 @@ type Step = 'provider' | CustomStep | 'name' | 'scopes' | 'kind' | 'flow';
 
 const CUSTOM_LABEL = 'Custom OpenID issuer…';
 
-/** Which field an add_provider error is about, so the person lands where the fix is. */
+/** The step that edits each add_provider argument the agent may name as wrong (its `field`). */
+const STEP_OF_FIELD = new Map<string, CustomStep>([
+  ['name', 'custom-name'],
+  ['client_id', 'custom-client'],
+  ['scopes', 'custom-scopes'],
+]);
+
+/** Which field an add_provider error is about, so the person lands where the fix is: the issuer (and its endpoints) unless named. */
 function customStepFor(err: SigilError): CustomStep {
-  if (err.code === ErrorCode.ALREADY_EXISTS || /service name/.test(err.message)) return 'custom-name';
-  if (err.code === ErrorCode.PROVIDER_ERROR || /\.issuer"/.test(err.message)) return 'custom-issuer';
-  if (/client_id/.test(err.message)) return 'custom-client';
-  if (/scope/.test(err.message)) return 'custom-scopes';
-  return 'custom-issuer';
+  return STEP_OF_FIELD.get(err.details.field ?? '') ?? 'custom-issuer';
 }
 
 const splitScopes = (text: string) => text.split(/[\s,]+/).filter(Boolean);

@@ -2,9 +2,12 @@ import { Spinner } from '@inkjs/ui';
 import { Box, Text, useInput } from 'ink';
 import { useState } from 'react';
 import { ErrorCode } from '../../protocol/codes.js';
+import { rateLimitedError } from '../../protocol/errors.js';
 import { TextField } from '../components/TextField.js';
+import { useDeps } from '../hooks/use-deps.js';
+import { useInterval } from '../hooks/use-interval.js';
 import { useKeyCapture } from '../hooks/use-key-capture.js';
-import { useUnlock } from '../hooks/use-unlock.js';
+import { useUnlock, type UnlockError } from '../hooks/use-unlock.js';
 
 export interface PassphraseScreenProps {
   active: boolean;
@@ -73,7 +76,7 @@ export function PassphraseScreen({ active, startEditing, keyringUnlock, onUnlock
           {error.code === ErrorCode.BAD_PASSPHRASE ? (
             <Text color="red">Wrong passphrase — try again.</Text>
           ) : error.code === ErrorCode.RATE_LIMITED ? (
-            <Text color="yellow">{error.message}</Text>
+            <RetryWait error={error} />
           ) : (
             <Text color="red">{error.message}</Text>
           )}
@@ -86,4 +89,14 @@ export function PassphraseScreen({ active, startEditing, keyringUnlock, onUnlock
       ) : null}
     </Box>
   );
+}
+
+/** RATE_LIMITED: the agent's wait counting down (its `retry_after_s`), then that a try is taken again. */
+function RetryWait({ error }: { error: UnlockError }) {
+  const { now } = useDeps();
+  const [, tick] = useState(0);
+  const left = error.retryAt === undefined ? null : Math.ceil((error.retryAt - now()) / 1000);
+  useInterval(() => tick((n) => n + 1), left !== null && left > 0 ? 1000 : null);
+  if (left === null) return <Text color="yellow">{error.message}</Text>;
+  return <Text color="yellow">{left > 0 ? rateLimitedError(left).message : 'You can try again now.'}</Text>;
 }
