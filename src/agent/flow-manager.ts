@@ -6,7 +6,11 @@ import type { ProviderRegistry } from '../oauth/provider-registry.js';
 import type { FlowKind } from '../protocol/results.js';
 import { ErrorCode } from '../protocol/codes.js';
 import { SigilError } from '../protocol/errors.js';
-import type { AgentState } from './agent-state.js';
+import type { AccountRegistry } from './account-registry.js';
+import type { AuditLog } from './audit-log.js';
+import type { Clock } from './clock.js';
+import type { TokenService } from './token-service.js';
+import type { LockListener } from './vault-lock.js';
 
 /**
  * Authorization flows run in the agent (as pizauth does): the agent holds the PKCE verifier
@@ -45,17 +49,38 @@ const FLOW_TIMEOUT_MS = 10 * 60_000;
 /** A finished flow's result stays available to wait_flow for this long. */
 const KEEP_FINISHED_MS = 10 * 60_000;
 
-export class FlowManager {
-  private readonly flows = new Map<string, Flow>();
+export interface FlowManagerOptions {
+  registry: Pick<AccountRegistry, 'get' | 'require'>;
+  providers: ProviderRegistry;
+  /** Where a finished sign-in's tokens go. */
+  tokens: Pick<TokenService, 'storeTokens'>;
+  audit: Pick<AuditLog, 'record'>;
+  clock: Clock;
+  /** How long a person gets to finish signing in (default 10 minutes). */
+  timeoutMs?: number;
+}
 
-  constructor(
-    private readonly state: AgentState,
-    private readonly providers: ProviderRegistry,
-    private readonly timeoutMs = FLOW_TIMEOUT_MS,
-  ) {}
+export class FlowManager implements LockListener {
+  private readonly flows = new Map<string, Flow>();
+  private readonly registry: FlowManagerOptions['registry'];
+  private readonly providers: ProviderRegistry;
+  private readonly clock: Clock;
+  private readonly timeoutMs: number;
+
+  constructor(private readonly opts: FlowManagerOptions) {
+    this.registry = opts.registry;
+    this.providers = opts.providers;
+    this.clock = opts.clock;
+    this.timeoutMs = opts.timeoutMs ?? FLOW_TIMEOUT_MS;
+  }
+
+  /** On lock: a flow cannot store its tokens in a locked vault. */
+  locking(): void {
+    this.cancelAll();
+  }
 
   async start(service: string, account: string, kind: FlowKind, scopesArg?: string[]): Promise<Record<string, unknown>> {
-    const existing = this.state.registry.get(service, account);
+    const existing = this.registry.get(service, account);
     if (existing?.kind === 'static') {
       throw new SigilError(ErrorCode.ALREADY_EXISTS, `${service}/${account} holds a static token; remove it first (sigil accounts remove ${service} ${account})`);
     }
@@ -73,8 +98,10 @@ export class FlowManager {
 
     const id = randomBytes(12).toString('hex');
     const abort = new AbortController();
-    const timer = setTimeout(() => abort.abort(new SigilError(ErrorCode.FLOW_TIMEOUT, `the sign-in for ${service}/${account} was not completed within ${Math.round(this.timeoutMs / 60000)} minutes`)), this.timeoutMs);
-    timer.unref();
+    const timer = this.clock.setTimeout(
+      () => abort.abort(new SigilError(ErrorCode.FLOW_TIMEOUT, `the sign-in for ${service}/${account} was not completed within ${Math.round(this.timeoutMs / 60000)} minutes`)),
+      this.timeoutMs,
+    );
 
     let info: Record<string, unknown>;
     let tokens: Promise<oidc.TokenEndpointResponse>;
@@ -91,7 +118,7 @@ export class FlowManager {
         tokens = t;
       }
     } catch (err) {
-      clearTimeout(timer);
+      this.clock.clearTimeout(timer);
       throw flowError(err, service, account);
     }
     if (provider.quirks.notice) info.notice = provider.quirks.notice;
@@ -100,18 +127,18 @@ export class FlowManager {
     const outcome = (async (): Promise<FlowOutcome> => {
       try {
         const res = await tokens;
-        const issued = await this.state.tokens.storeTokens(service, account, res, scopes);
-        const stored = this.state.registry.require(service, account);
-        this.state.audit.record({ op: 'flow_complete', target: `${service}/${account}`, result: 'ok' });
+        const issued = await this.opts.tokens.storeTokens(service, account, res, scopes);
+        const stored = this.registry.require(service, account);
+        this.opts.audit.record({ op: 'flow_complete', target: `${service}/${account}`, result: 'ok' });
         return { service, account, scopes: stored.scopes ?? scopes, expires_at: issued.expires_at };
       } catch (err) {
         const e = flowError(err, service, account);
-        this.state.audit.record({ op: 'flow_complete', target: `${service}/${account}`, result: end.why ?? e.code });
+        this.opts.audit.record({ op: 'flow_complete', target: `${service}/${account}`, result: end.why ?? e.code });
         throw e;
       } finally {
-        clearTimeout(timer);
+        this.clock.clearTimeout(timer);
         end.settled = true;
-        setTimeout(() => this.flows.delete(id), KEEP_FINISHED_MS).unref();
+        this.clock.setTimeout(() => this.flows.delete(id), KEEP_FINISHED_MS);
       }
     })();
     outcome.catch(() => {});
@@ -150,7 +177,7 @@ export class FlowManager {
     return this.stop(flow, 'cancelled', `${was(flow)} cancelled`);
   }
 
-  /** On lock: a flow cannot store its tokens in a locked vault. */
+  /** Stops every flow that still runs (the lock). */
   cancelAll(): void {
     for (const f of this.flows.values()) this.stop(f, 'locked', 'the agent was locked');
   }

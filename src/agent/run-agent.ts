@@ -110,7 +110,7 @@ export async function startAgent(opts: RunAgentOptions): Promise<RunningAgent> {
   await listenPrivately(server, opts.socketPath);
   const ino = lstatSync(opts.socketPath).ino;
   audit.record({ op: 'agent_start', target: opts.socketPath, result: 'ok' });
-  log(`listening on ${opts.socketPath}, lock timeout ${state.idle.timeoutSeconds}s`);
+  log(`listening on ${opts.socketPath}, lock timeout ${state.lock.timeoutSeconds}s`);
   // After listen: clients are answered (locked) while the keyring and scrypt take their time.
   // Why it failed goes to stderr even without -d: under -D that is the service's journal.
   void unlockAtStart(state, warn);
@@ -119,7 +119,7 @@ export async function startAgent(opts: RunAgentOptions): Promise<RunningAgent> {
   const shutdown = (reason: string): Promise<void> =>
     (closing ??= (async () => {
       log(`shutting down (${reason})`);
-      await state.lock('shutdown');
+      await state.lock.lock('shutdown');
       removeSocket(opts.socketPath, ino);
       audit.record({ op: 'agent_stop', target: reason, result: 'ok' });
       await audit.close();
@@ -137,7 +137,7 @@ function dirnameOf(p: string): string {
 
 /** Signals as ssh-agent users expect: USR1 locks, TERM/INT/HUP lock and exit 0. */
 export function installSignalHandlers(agent: RunningAgent): void {
-  process.on('SIGUSR1', () => void agent.state.lock('signal'));
+  process.on('SIGUSR1', () => void agent.state.lock.lock('signal'));
   for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
     process.on(sig, () => {
       void agent.shutdown(sig).finally(() => process.exit(0));

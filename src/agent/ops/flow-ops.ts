@@ -40,7 +40,7 @@ export const flowOps: OpHandlers = {
   refresh_token: {
     async run({ state }, args) {
       const { service, account } = accountArgs(args);
-      const t = await state.tokens.refresh(service, account);
+      const t = await state.credentials.tokens.refresh(service, account);
       return { service, account, expires_at: t.expires_at };
     },
   },

@@ -28,22 +28,22 @@ export const sessionOps: OpHandlers = {
 
   status: {
     async run({ state }) {
-      const locksIn = state.idle.locksIn();
+      const locksIn = state.lock.locksIn();
       return {
-        locked: state.locked,
+        locked: state.lock.locked,
         // One stat: whether there is anything to unlock (sigil unlock says so before asking).
         vault: existsSync(state.paths.vault),
         vault_path: state.paths.vault,
         pid: process.pid,
         version: VERSION,
         socket: state.socketPath,
-        lock_timeout_s: state.idle.timeoutSeconds,
+        lock_timeout_s: state.lock.timeoutSeconds,
         locks_in_s: locksIn === null ? null : Math.ceil(locksIn),
-        accounts: state.registry.size,
-        secrets: await state.secretCount(),
+        accounts: state.credentials.registry.size,
+        secrets: await state.secrets.count(),
         uptime_s: Math.floor((Date.now() - state.startedAt) / 1000),
         peer_check: peerCredSupported(),
-        failed_unlocks: state.throttle.failureCount,
+        failed_unlocks: state.lock.failedUnlocks,
         // The marker file only: no D-Bus here, this is polled.
         unlock_at_login: unlockAtLoginEnabled(state.paths),
       };
@@ -52,7 +52,7 @@ export const sessionOps: OpHandlers = {
 
   lock: {
     async run({ state }) {
-      return { was_locked: !(await state.lock('request')) };
+      return { was_locked: !(await state.lock.lock('request')) };
     },
   },
 
@@ -61,7 +61,7 @@ export const sessionOps: OpHandlers = {
   unlock: {
     async run({ state, peer, client }, args) {
       const remember = booleanArg(args, 'remember') ?? false;
-      const wasLocked = state.locked;
+      const wasLocked = state.lock.locked;
       if (unlocksFromKeyring(args)) {
         if (remember) throw new SigilError(ErrorCode.BAD_REQUEST, '"remember" needs the "passphrase" to remember');
         await unlockFromKeyring(state);
@@ -71,7 +71,7 @@ export const sessionOps: OpHandlers = {
       try {
         try {
           // Never store a passphrase the vault has not just accepted, even when unlocked already.
-          await state.unlock(passphrase, { verify: remember });
+          await state.lock.unlock(passphrase, { verify: remember });
         } catch (err) {
           if (remember) auditRemember(state, err instanceof SigilError ? err.code : ErrorCode.INTERNAL, { peer, client });
           throw err;
@@ -97,7 +97,7 @@ export const sessionOps: OpHandlers = {
       const next = bytesArg(args, 'new_passphrase');
       try {
         const workFactor = integerArg(args, 'work_factor', { min: 1, max: 22 });
-        await state.changePassphrase(old, next, workFactor === undefined ? {} : { workFactor });
+        await state.lock.changePassphrase(old, next, workFactor === undefined ? {} : { workFactor });
         return { changed: true };
       } finally {
         old.fill(0);

@@ -26,7 +26,8 @@ export const tokenOps: OpHandlers = {
   get_token: {
     run({ state }, args) {
       const { service, account } = accountArgs(args);
-      return state.tokens.getTokenNow(service, account) ?? state.tokens.getToken(service, account);
+      const { tokens } = state.credentials;
+      return tokens.getTokenNow(service, account) ?? tokens.getToken(service, account);
     },
   },
 
@@ -42,7 +43,7 @@ export const tokenOps: OpHandlers = {
         if (tokenType && !authScheme(tokenType)) {
           throw new SigilError(ErrorCode.BAD_REQUEST, 'argument "token_type" must be an HTTP authentication scheme such as Bearer (letters, digits and -._~+/ only)');
         }
-        const meta = await state.tokens.setToken(service, account, {
+        const meta = await state.credentials.tokens.setToken(service, account, {
           access_token: access,
           ...(refresh ? { refresh_token: refresh } : {}),
           ...(tokenType ? { token_type: tokenType } : {}),

@@ -1,0 +1,26 @@
+/**
+ * The agent's one clock: every part reads the time and schedules its timers (idle lock,
+ * refresh ahead, idle GC, flow expiry) through it, so a test drives them all with a fake one
+ * and nothing waits for real time. Only this module reads the system clock.
+ */
+export interface Clock {
+  /** Milliseconds since the epoch, as Date.now(). */
+  now(): number;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => {
+    const t = setTimeout(fn, ms);
+    t.unref(); // the listening socket keeps the agent alive, not a part's timer
+    return t;
+  },
+  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+};
+
+/** The clock's time in whole Unix seconds (token expiry, protocol times). */
+export function nowS(clock: Clock): number {
+  return Math.floor(clock.now() / 1000);
+}
