@@ -9,6 +9,7 @@ import { sigilPaths, type SigilPaths } from '../util/paths.js';
 import { AccountRegistry } from './account-registry.js';
 import { AgentState } from './agent-state.js';
 import { AuditLog } from './audit-log.js';
+import { systemClock } from './clock.js';
 import { unlockAtStart } from './login-unlock.js';
 import { serveConnection } from './connection.js';
 import { ConnectionPool } from './connection-pool.js';
@@ -54,8 +55,10 @@ export async function startAgent(opts: RunAgentOptions): Promise<RunningAgent> {
   const paths = opts.paths ?? sigilPaths();
   const config = loadConfig(paths.config);
   const registry = AccountRegistry.load(paths.accounts);
-  const audit = new AuditLog(paths.audit);
+  const clock = systemClock;
+  const audit = new AuditLog(paths.audit, { clock });
   const state = new AgentState({
+    clock,
     paths,
     socketPath: opts.socketPath,
     lockTimeoutS: opts.lockTimeoutS ?? config.agent.lockTimeoutS,
@@ -96,8 +99,8 @@ export async function startAgent(opts: RunAgentOptions): Promise<RunningAgent> {
       return;
     }
     // Once a minute at most: a client opening connections in a loop must not flood agent.log.
-    if (made && performance.now() - capLogged > 60_000) {
-      capLogged = performance.now();
+    if (made && clock.now() - capLogged > 60_000) {
+      capLogged = clock.now();
       log(`${pool.max} connections open: closing the ones idle the longest to make room`);
     }
     trace(`connection from pid ${peer?.pid ?? '?'} (${peer?.exe ?? 'unknown exe'})`);

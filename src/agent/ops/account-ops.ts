@@ -7,6 +7,7 @@ import { PRESETS } from '../../oauth/provider-presets.js';
 import type { AccountMeta } from '../account-registry.js';
 import type { AgentState } from '../agent-state.js';
 import { writeAccount } from '../account-writes.js';
+import { nowS } from '../clock.js';
 import type { OpHandlers } from '../op-table.js';
 import { accountStatus } from '../token-service.js';
 import { unixSeconds } from '../../util/unix-time.js';
@@ -17,7 +18,7 @@ function describe(state: AgentState, meta: AccountMeta): Record<string, unknown>
     service: meta.service,
     account: meta.account,
     kind: meta.kind,
-    status: accountStatus(meta, Math.floor(Date.now() / 1000)),
+    status: accountStatus(meta, nowS(state.clock)),
     token_type: meta.token_type ?? null,
     expires_at: meta.expires_at ?? null,
     scopes: meta.scopes ?? [],
@@ -49,7 +50,7 @@ export const accountOps: OpHandlers = {
       if (kind !== 'static') {
         throw new SigilError(ErrorCode.BAD_REQUEST, `account kind "${kind}" cannot be added directly; OAuth accounts are added by an authorization flow (start_flow)`);
       }
-      const meta: AccountMeta = { service, account, kind, created: new Date().toISOString() };
+      const meta: AccountMeta = { service, account, kind, created: new Date(state.clock.now()).toISOString() };
       await state.credentials.registry.add(meta);
       return describe(state, meta);
     },

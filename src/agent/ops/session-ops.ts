@@ -41,7 +41,7 @@ export const sessionOps: OpHandlers = {
         locks_in_s: locksIn === null ? null : Math.ceil(locksIn),
         accounts: state.credentials.registry.size,
         secrets: await state.secrets.count(),
-        uptime_s: Math.floor((Date.now() - state.startedAt) / 1000),
+        uptime_s: Math.floor((state.clock.now() - state.startedAt) / 1000),
         peer_check: peerCredSupported(),
         failed_unlocks: state.lock.failedUnlocks,
         // The marker file only: no D-Bus here, this is polled.

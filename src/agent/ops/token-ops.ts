@@ -3,6 +3,7 @@ import { SigilError } from '../../protocol/errors.js';
 import { bytesArg, numberArg, stringArg, type Args } from '../../protocol/messages.js';
 import { checkAccount, checkService } from '../../protocol/names.js';
 import { authScheme, MAX_EXPIRES_IN_S } from '../../protocol/token-rules.js';
+import { nowS } from '../clock.js';
 import type { OpHandlers } from '../op-table.js';
 
 export function accountArgs(args: Args): { service: string; account: string } {
@@ -39,7 +40,7 @@ export const tokenOps: OpHandlers = {
       if (access.length === 0) throw new SigilError(ErrorCode.BAD_REQUEST, 'the token is empty');
       try {
         const tokenType = stringArg(args, 'token_type', { optional: true });
-        const expiresAt = expiryArg(args, Math.floor(Date.now() / 1000));
+        const expiresAt = expiryArg(args, nowS(state.clock));
         if (tokenType && !authScheme(tokenType)) {
           throw new SigilError(ErrorCode.BAD_REQUEST, 'argument "token_type" must be an HTTP authentication scheme such as Bearer (letters, digits and -._~+/ only)');
         }
