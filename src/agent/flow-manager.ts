@@ -3,7 +3,7 @@ import type * as oidc from 'openid-client';
 import { describeError, oauthErrorCode } from '../oauth/oauth-errors.js';
 import { defaultScopes } from '../oauth/provider-config.js';
 import type { ProviderRegistry } from '../oauth/provider-registry.js';
-import type { FlowKind } from '../protocol/results.js';
+import type { FlowKind, FlowStart } from '../protocol/results.js';
 import { ErrorCode } from '../protocol/codes.js';
 import { SigilError } from '../protocol/errors.js';
 import type { AccountRegistry } from './account-registry.js';
@@ -79,7 +79,7 @@ export class FlowManager implements LockListener {
     this.cancelAll();
   }
 
-  async start(service: string, account: string, kind: FlowKind, scopesArg?: string[]): Promise<Record<string, unknown>> {
+  async start(service: string, account: string, kind: FlowKind, scopesArg?: string[]): Promise<FlowStart> {
     const existing = this.registry.get(service, account);
     if (existing?.kind === 'static') {
       throw new SigilError(ErrorCode.ALREADY_EXISTS, `${service}/${account} holds a static token; remove it first (sigil accounts remove ${service} ${account})`);
@@ -103,7 +103,7 @@ export class FlowManager implements LockListener {
       this.timeoutMs,
     );
 
-    let info: Record<string, unknown>;
+    let info: FlowStart;
     let tokens: Promise<oidc.TokenEndpointResponse>;
     try {
       if (kind === 'auth_code') {

@@ -2,7 +2,7 @@ import { ErrorCode } from '../../protocol/codes.js';
 import { SigilError } from '../../protocol/errors.js';
 import { stringArg } from '../../protocol/messages.js';
 import { accountPrefix } from '../../protocol/names.js';
-import type { AccountRemoval } from '../../protocol/results.js';
+import type { AccountInfo, AccountRemoval } from '../../protocol/results.js';
 import { PRESETS } from '../../oauth/provider-presets.js';
 import type { AccountMeta } from '../account-registry.js';
 import type { AgentState } from '../agent-state.js';
@@ -13,7 +13,7 @@ import { accountStatus } from '../token-service.js';
 import { unixSeconds } from '../../util/unix-time.js';
 import { accountArgs } from './token-ops.js';
 
-function describe(state: AgentState, meta: AccountMeta): Record<string, unknown> {
+function describe(state: AgentState, meta: AccountMeta): AccountInfo {
   return {
     service: meta.service,
     account: meta.account,
@@ -27,7 +27,7 @@ function describe(state: AgentState, meta: AccountMeta): Record<string, unknown>
   };
 }
 
-export const accountOps: OpHandlers = {
+export const accountOps = {
   list_accounts: {
     run({ state }, args) {
       const service = stringArg(args, 'service', { optional: true });
@@ -72,7 +72,7 @@ export const accountOps: OpHandlers = {
       return { ...answer, ...(r.error !== undefined ? { error: r.error } : {}), ...(page ? { revoke_page: page } : {}) };
     },
   },
-};
+} satisfies OpHandlers;
 
 /** The preset's page for revoking by hand, while the provider is still the preset's (its endpoints not moved by config.toml). */
 function revokePage(state: AgentState, service: string): string | undefined {

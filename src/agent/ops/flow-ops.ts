@@ -13,7 +13,7 @@ function scopesArg(args: Args): string[] | undefined {
   return v as string[];
 }
 
-export const flowOps: OpHandlers = {
+export const flowOps = {
   start_flow: {
     run({ state }, args) {
       const { service, account } = accountArgs(args);
@@ -44,4 +44,4 @@ export const flowOps: OpHandlers = {
       return { service, account, expires_at: t.expires_at };
     },
   },
-};
+} satisfies OpHandlers;

@@ -6,6 +6,7 @@ import { booleanArg, bytesArg, stringArg, type Args } from '../../protocol/messa
 import { checkService, credentialKey } from '../../protocol/names.js';
 import { defaultScopes, type Provider } from '../../oauth/provider-config.js';
 import { PRESETS } from '../../oauth/provider-presets.js';
+import type { ProviderInfo } from '../../protocol/results.js';
 import { writeFileAtomic } from '../../stores/atomic-file.js';
 import type { AgentState } from '../agent-state.js';
 import type { OpHandlers } from '../op-table.js';
@@ -129,14 +130,14 @@ async function appendProvider(configPath: string, name: string, table: Record<st
  * What list_providers can say about a provider's flows without asking it: a discovery
  * provider's are unknown (device: null, discovered: false) until something discovered it.
  */
-function endpointsKnown(state: AgentState, p: Provider): Record<string, unknown> {
+function endpointsKnown(state: AgentState, p: Provider): Pick<ProviderInfo, 'scopes' | 'discovery' | 'discovered' | 'device'> {
   if (!(p.issuer && !p.token_endpoint)) return { scopes: p.scopes, discovery: false, device: Boolean(p.device_authorization_endpoint) };
   const meta = state.credentials.providers.discovered(p.name);
   if (!meta) return { scopes: p.scopes, discovery: true, discovered: false, device: p.device_authorization_endpoint ? true : null };
   return { scopes: defaultScopes(p, meta), discovery: true, discovered: true, device: Boolean(p.device_authorization_endpoint || meta.device_authorization_endpoint) };
 }
 
-export const providerOps: OpHandlers = {
+export const providerOps = {
   // A provider's client secret lives in the vault, never in config.toml. `remove: true` takes
   // it out again (a public client given one by mistake fails every refresh with invalid_client).
   set_client_secret: {
@@ -194,7 +195,7 @@ export const providerOps: OpHandlers = {
       const sorted = [...names].sort();
       const secrets = await Promise.all(sorted.map(secretSet));
       const providers = sorted.map((name, i) => {
-        const client_secret_set = secrets[i];
+        const client_secret_set = secrets[i] ?? null;
         try {
           return { name, configured: true, builtin: name in PRESETS, client_secret_set, ...endpointsKnown(state, state.credentials.providers.provider(name)) };
         } catch (err) {
@@ -204,4 +205,4 @@ export const providerOps: OpHandlers = {
       return { providers };
     },
   },
-};
+} satisfies OpHandlers;

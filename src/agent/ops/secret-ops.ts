@@ -25,7 +25,7 @@ function reveal(value: Buffer): string | Buffer {
   return out;
 }
 
-export const secretOps: OpHandlers = {
+export const secretOps = {
   get_secret: {
     async run({ state }, args) {
       const name = nameArg(args);
@@ -66,7 +66,8 @@ export const secretOps: OpHandlers = {
       const name = nameArg(args);
       const { currentUpdated, versions } = await state.secrets.history(name);
       const wire = versions.map((v) => ({ version: v.version, replaced_at: unixSeconds(v.replaced_at) }));
-      return { name, ...(currentUpdated ? { current_updated: unixSeconds(currentUpdated) } : {}), versions: wire };
+      const updated = currentUpdated === undefined ? null : unixSeconds(currentUpdated);
+      return { name, ...(updated !== null ? { current_updated: updated } : {}), versions: wire };
     },
   },
 
@@ -95,4 +96,4 @@ export const secretOps: OpHandlers = {
       return { ref: formatRef(ref), value: reveal(value) };
     },
   },
-};
+} satisfies OpHandlers;

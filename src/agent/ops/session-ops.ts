@@ -12,7 +12,7 @@ import { unlocksFromKeyring } from '../../protocol/op-catalog.js';
 import { auditRemember, rememberVerified, unlockFromKeyring } from '../login-unlock.js';
 import type { OpHandlers } from '../op-table.js';
 
-export const sessionOps: OpHandlers = {
+export const sessionOps = {
   hello: {
     run(ctx, args) {
       const client = stringArg(args, 'client', { optional: true });
@@ -119,7 +119,7 @@ export const sessionOps: OpHandlers = {
       return { ...page };
     },
   },
-};
+} satisfies OpHandlers;
 
 /**
  * The client name goes into every audit line of the connection and onto screens (sigil audit,

@@ -23,7 +23,7 @@ function expiryArg(args: Args, nowS: number): number | undefined {
   return nowS + Math.floor(expiresIn);
 }
 
-export const tokenOps: OpHandlers = {
+export const tokenOps = {
   get_token: {
     run({ state }, args) {
       const { service, account } = accountArgs(args);
@@ -57,4 +57,4 @@ export const tokenOps: OpHandlers = {
       }
     },
   },
-};
+} satisfies OpHandlers;
