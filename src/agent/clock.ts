@@ -20,6 +20,12 @@ export const systemClock: Clock = {
   clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
 };
 
+/**
+ * setTimeout's limit (~24.8 days): Node fires a longer delay after 1 ms, so a part that waits
+ * longer (a token that lives for months) arms its timer in steps of at most this.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** The clock's time in whole Unix seconds (token expiry, protocol times). */
 export function nowS(clock: Clock): number {
   return Math.floor(clock.now() / 1000);

@@ -1,7 +1,4 @@
-import type { Clock } from './clock.js';
-
-/** setTimeout's limit (~24.8 days): a longer delay fires after 1 ms, so longer waits go in steps. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
+import { MAX_TIMER_MS, type Clock } from './clock.js';
 
 /**
  * The lock timeout: idle time since the last request that used a secret. One timer is

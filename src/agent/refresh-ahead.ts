@@ -1,7 +1,7 @@
 import { ErrorCode } from '../protocol/codes.js';
 import { SigilError } from '../protocol/errors.js';
 import type { AccountRegistry } from './account-registry.js';
-import type { Clock } from './clock.js';
+import { MAX_TIMER_MS, type Clock } from './clock.js';
 import { MIN_VALIDITY_S, refreshLeadS } from './token-service.js';
 
 /**
@@ -71,10 +71,14 @@ export class RefreshAhead {
       const lead = refreshLeadS(meta, Math.max(this.windowS, MIN_VALIDITY_S));
       wait = Math.max(MIN_DELAY_MS, (meta.expires_at - lead - now) * 1000);
     }
-    this.timers.set(
-      key,
-      this.clock.setTimeout(() => void this.fire(service, account), wait),
-    );
+    this.armAt(key, this.clock.now() + wait, () => void this.fire(service, account));
+  }
+
+  /** Runs `fn` at `due` (clock milliseconds); a wait past setTimeout's limit goes in steps. */
+  private armAt(key: string, due: number, fn: () => void): void {
+    const left = due - this.clock.now();
+    const step = () => (left > MAX_TIMER_MS ? this.armAt(key, due, fn) : fn());
+    this.timers.set(key, this.clock.setTimeout(step, Math.min(left, MAX_TIMER_MS)));
   }
 
   private async fire(service: string, account: string): Promise<void> {

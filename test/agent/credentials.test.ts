@@ -147,6 +147,15 @@ describe('refresh ahead fires on the fake clock', () => {
     expect(refreshed).toHaveLength(2);
   });
 
+  it('a token living longer than setTimeout can wait (~24.8 days) is refreshed when due, not a millisecond later', async () => {
+    const { clock, ra, refreshed } = refreshAhead(600, [meta('quarter', 90 * 86_400)]);
+    ra.start();
+    clock.advance(60_000);
+    expect(refreshed).toEqual([]);
+    clock.advance(90 * 86_400_000);
+    expect(refreshed).toEqual([{ account: 'quarter', at: (T + 90 * 86_400 - 600) * 1000 }]);
+  });
+
   it('is off with window 0', () => {
     const { clock, ra } = refreshAhead(0, [meta('hour', 3600)]);
     ra.start();

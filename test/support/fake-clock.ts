@@ -14,7 +14,9 @@ export class FakeClock implements Clock {
   }
 
   now = () => this.t;
+  /** As Node's: a delay past its limit (~24.8 days) fires after 1 ms. */
   setTimeout = (fn: () => void, ms: number) => {
+    if (ms > 2 ** 31 - 1) ms = 1;
     const id = this.nextId++;
     this.timers.push({ at: this.t + ms, fn, id });
     return id;
