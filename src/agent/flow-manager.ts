@@ -62,15 +62,9 @@ export interface FlowManagerOptions {
 
 export class FlowManager implements LockListener {
   private readonly flows = new Map<string, Flow>();
-  private readonly registry: FlowManagerOptions['registry'];
-  private readonly providers: ProviderRegistry;
-  private readonly clock: Clock;
   private readonly timeoutMs: number;
 
   constructor(private readonly opts: FlowManagerOptions) {
-    this.registry = opts.registry;
-    this.providers = opts.providers;
-    this.clock = opts.clock;
     this.timeoutMs = opts.timeoutMs ?? FLOW_TIMEOUT_MS;
   }
 
@@ -80,12 +74,12 @@ export class FlowManager implements LockListener {
   }
 
   async start(service: string, account: string, kind: FlowKind, scopesArg?: string[]): Promise<FlowStart> {
-    const existing = this.registry.get(service, account);
+    const existing = this.opts.registry.get(service, account);
     if (existing?.kind === 'static') {
       throw new SigilError(ErrorCode.ALREADY_EXISTS, `${service}/${account} holds a static token; remove it first (sigil accounts remove ${service} ${account})`);
     }
-    const provider = this.providers.provider(service);
-    const config = await this.providers.configuration(service);
+    const provider = this.opts.providers.provider(service);
+    const config = await this.opts.providers.configuration(service);
     const meta = config.serverMetadata();
     const scopes = scopesArg ?? existing?.scopes ?? defaultScopes(provider, meta);
     if (kind === 'device' && !meta.device_authorization_endpoint) {
@@ -98,7 +92,7 @@ export class FlowManager implements LockListener {
 
     const id = randomBytes(12).toString('hex');
     const abort = new AbortController();
-    const timer = this.clock.setTimeout(
+    const timer = this.opts.clock.setTimeout(
       () => abort.abort(new SigilError(ErrorCode.FLOW_TIMEOUT, `the sign-in for ${service}/${account} was not completed within ${Math.round(this.timeoutMs / 60000)} minutes`)),
       this.timeoutMs,
     );
@@ -118,7 +112,7 @@ export class FlowManager implements LockListener {
         tokens = t;
       }
     } catch (err) {
-      this.clock.clearTimeout(timer);
+      this.opts.clock.clearTimeout(timer);
       throw flowError(err, service, account);
     }
     if (provider.quirks.notice) info.notice = provider.quirks.notice;
@@ -128,7 +122,7 @@ export class FlowManager implements LockListener {
       try {
         const res = await tokens;
         const issued = await this.opts.tokens.storeTokens(service, account, res, scopes);
-        const stored = this.registry.require(service, account);
+        const stored = this.opts.registry.require(service, account);
         this.opts.audit.record({ op: 'flow_complete', target: `${service}/${account}`, result: 'ok' });
         return { service, account, scopes: stored.scopes ?? scopes, expires_at: issued.expires_at };
       } catch (err) {
@@ -136,9 +130,9 @@ export class FlowManager implements LockListener {
         this.opts.audit.record({ op: 'flow_complete', target: `${service}/${account}`, result: end.why ?? e.code });
         throw e;
       } finally {
-        this.clock.clearTimeout(timer);
+        this.opts.clock.clearTimeout(timer);
         end.settled = true;
-        this.clock.setTimeout(() => this.flows.delete(id), KEEP_FINISHED_MS);
+        this.opts.clock.setTimeout(() => this.flows.delete(id), KEEP_FINISHED_MS);
       }
     })();
     outcome.catch(() => {});

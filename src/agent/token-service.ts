@@ -91,15 +91,7 @@ export class TokenService {
    */
   private readonly unsaved = new Map<string, { res: oidc.TokenEndpointResponse; receivedS: number; created: string }>();
 
-  private readonly store: StoreGate;
-  private readonly registry: AccountRegistry;
-  private readonly providers: ProviderRegistry;
-
-  constructor(private readonly opts: TokenServiceOptions) {
-    this.store = opts.store;
-    this.registry = opts.registry;
-    this.providers = opts.providers;
-  }
+  constructor(private readonly opts: TokenServiceOptions) {}
 
   private nowS(): number {
     return nowS(this.opts.clock);
@@ -120,23 +112,23 @@ export class TokenService {
    * asynchronous store), which also produces every error.
    */
   getTokenNow(service: string, account: string): TokenAnswer | null {
-    const store = this.store.requireStore();
+    const store = this.opts.store.requireStore();
     if (!store.peek) return null;
-    const meta = this.registry.get(service, account);
+    const meta = this.opts.registry.get(service, account);
     if (!meta || meta.needs_auth) return null;
     const now = this.nowS();
     const left = meta.expires_at === undefined ? Infinity : meta.expires_at - now;
     if (left <= (meta.kind === 'static' ? 0 : refreshLeadS(meta))) return null;
     const key = `${service}/${account}`;
     const hit = this.issued.get(key);
-    if (hit && hit.meta === meta && hit.store === store && hit.writes === this.store.storeWrites) {
+    if (hit && hit.meta === meta && hit.store === store && hit.writes === this.opts.store.storeWrites) {
       this.lastUsed.set(key, now);
       return hit.token;
     }
     const value = store.peek(credentialKey(service, account, 'access_token'));
     if (!value) return null;
     const token = this.issue(meta, value);
-    this.issued.set(key, { meta, store, writes: this.store.storeWrites, token });
+    this.issued.set(key, { meta, store, writes: this.opts.store.storeWrites, token });
     return token;
   }
 
@@ -147,8 +139,8 @@ export class TokenService {
   }
 
   async getToken(service: string, account: string): Promise<TokenAnswer> {
-    const store = this.store.requireStore();
-    const meta = this.registry.require(service, account);
+    const store = this.opts.store.requireStore();
+    const meta = this.opts.registry.require(service, account);
     const now = this.nowS();
     if (meta.needs_auth) throw reauth(meta, 'needs to be authorized again');
     const value = await store.get(credentialKey(service, account, 'access_token'));
@@ -171,7 +163,7 @@ export class TokenService {
     } catch (err) {
       // The provider is down but the token we hold still works: better than nothing.
       if (value && left > 0 && err instanceof SigilError && err.code === ErrorCode.PROVIDER_ERROR) {
-        return this.issue(this.registry.require(service, account), value);
+        return this.issue(this.opts.registry.require(service, account), value);
       }
       value?.fill(0);
       throw err;
@@ -204,7 +196,7 @@ export class TokenService {
 
   /** Stores tokens given by the person (static tokens, API keys, imported OAuth tokens). */
   async setToken(service: string, account: string, input: TokenInput): Promise<AccountMeta> {
-    const store = this.store.requireStore();
+    const store = this.opts.store.requireStore();
     const sets: [string, Buffer][] = [[credentialKey(service, account, 'access_token'), input.access_token]];
     if (input.refresh_token) sets.push([credentialKey(service, account, 'refresh_token'), input.refresh_token]);
     const fresh: AccountMeta = { service, account, kind: input.refresh_token ? 'oauth' : 'static', created: new Date(this.nowS() * 1000).toISOString() };
@@ -212,7 +204,7 @@ export class TokenService {
       store,
       { sets, deletes: [] },
       () =>
-        this.registry.put(fresh, {
+        this.opts.registry.put(fresh, {
           token_type: (input.token_type && authScheme(input.token_type)) || 'Bearer', // set_token checked it
           expires_at: input.expires_at,
           issued_at: input.expires_at === undefined ? undefined : this.nowS(),
@@ -242,7 +234,7 @@ export class TokenService {
     // means a broken (or hostile) provider, and guessing would present its token wrongly.
     const tokenType = authScheme(res.token_type ?? 'Bearer');
     if (!tokenType) throw new SigilError(ErrorCode.PROVIDER_ERROR, `the provider answered ${service}/${account}'s token request with a token_type that is no HTTP authentication scheme`);
-    const store = this.store.requireStore();
+    const store = this.opts.store.requireStore();
     // The rotated refresh token first: it alone keeps the account signed in. A provider that
     // omits it (Spotify may) means "keep using the old one", so nothing is overwritten then.
     const sets: [string, Buffer][] = [];
@@ -263,7 +255,7 @@ export class TokenService {
         store,
         { sets, deletes: [] },
         () =>
-          this.registry.put(fresh, {
+          this.opts.registry.put(fresh, {
             kind: 'oauth',
             token_type: tokenType,
             expires_at: expiresAt,
@@ -282,8 +274,8 @@ export class TokenService {
   }
 
   private async doRefresh(service: string, account: string): Promise<TokenAnswer> {
-    const store = this.store.requireStore();
-    const meta = this.registry.require(service, account);
+    const store = this.opts.store.requireStore();
+    const meta = this.opts.registry.require(service, account);
     if (meta.kind === 'static') {
       throw new SigilError(ErrorCode.BAD_REQUEST, `${service}/${account} holds a static token: there is nothing to refresh`);
     }
@@ -300,14 +292,14 @@ export class TokenService {
       await this.markNeedsAuth(meta, 'no refresh token');
       throw reauth(meta, 'has no refresh token');
     }
-    const config = await this.providers.configuration(service);
+    const config = await this.opts.providers.configuration(service);
     let res: oidc.TokenEndpointResponse;
     try {
       const { refreshTokenGrant } = await import('openid-client');
       res = await refreshTokenGrant(config, rt.toString('utf8'));
     } catch (err) {
       const code = oauthErrorCode(err);
-      const provider = this.providers.provider(service);
+      const provider = this.opts.providers.provider(service);
       if (code === 'invalid_grant' || (code && provider.quirks.reauthErrors?.includes(code))) {
         await this.markNeedsAuth(meta, code);
         throw reauth(meta, `was signed out by the provider (${code})`);
@@ -332,12 +324,12 @@ export class TokenService {
    * the grant stays until the person revokes it there.
    */
   async revoke(service: string, account: string): Promise<{ revoked: boolean; unsupported?: boolean; error?: string }> {
-    const store = this.store.requireStore();
+    const store = this.opts.store.requireStore();
     const rt = await store.get(credentialKey(service, account, 'refresh_token'));
     const token = rt ?? (await store.get(credentialKey(service, account, 'access_token')));
     if (!token) return { revoked: false };
     try {
-      const config = await this.providers.configuration(service);
+      const config = await this.opts.providers.configuration(service);
       if (!config.serverMetadata().revocation_endpoint) return { revoked: false, unsupported: true };
       const { tokenRevocation } = await import('openid-client');
       await tokenRevocation(config, token.toString('utf8'), { token_type_hint: rt ? 'refresh_token' : 'access_token' });
@@ -350,7 +342,7 @@ export class TokenService {
   }
 
   private async markNeedsAuth(meta: AccountMeta, reason: string): Promise<void> {
-    await this.registry.update(meta.service, meta.account, { needs_auth: true });
+    await this.opts.registry.update(meta.service, meta.account, { needs_auth: true });
     this.opts.audit.record({ op: 'needs_auth', target: `${meta.service}/${meta.account}`, result: reason });
     this.opts.onNeedsAuth?.(meta, reason);
   }
