@@ -4,16 +4,16 @@ import type { SecretStore } from '../stores/secret-store.js';
 import { changePassphrase, verifyPassphrase, type VaultOptions } from '../stores/vault-store.js';
 import { VaultLease } from '../stores/vault-lease.js';
 import type { SigilPaths } from '../util/paths.js';
-import type { AccountRegistry } from './account-registry.js';
+import type { AccountRegistry } from './credentials/account-registry.js';
 import type { AuditLog } from './audit-log.js';
 import { systemClock, type Clock } from './clock.js';
 import { ConfirmBroker } from './confirm-broker.js';
-import { Credentials } from './credentials.js';
-import { FlowManager } from './flow-manager.js';
-import { storeOpener } from './open-store.js';
+import { Credentials } from './credentials/credentials.js';
+import { FlowManager } from './flows/flow-manager.js';
+import { storeOpener } from './lock/open-store.js';
 import { Policy } from './policy.js';
-import { Secrets } from './secrets.js';
-import { VaultLock } from './vault-lock.js';
+import { Secrets } from './secrets/secrets.js';
+import { VaultLock } from './lock/vault-lock.js';
 
 export interface AgentStateOptions {
   paths: SigilPaths;

@@ -6,7 +6,7 @@ import { SigilError } from '../protocol/errors.js';
 import { encodeFrame } from '../protocol/frame.js';
 import type { VaultOptions } from '../stores/vault-store.js';
 import { sigilPaths, type SigilPaths } from '../util/paths.js';
-import { AccountRegistry } from './account-registry.js';
+import { AccountRegistry } from './credentials/account-registry.js';
 import { AgentState } from './agent-state.js';
 import { AuditLog } from './audit-log.js';
 import { systemClock } from './clock.js';

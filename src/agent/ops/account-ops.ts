@@ -4,12 +4,12 @@ import { stringArg } from '../../protocol/messages.js';
 import { accountPrefix } from '../../protocol/names.js';
 import type { AccountInfo, AccountRemoval } from '../../protocol/results.js';
 import { PRESETS } from '../../oauth/provider-presets.js';
-import type { AccountMeta } from '../account-registry.js';
+import type { AccountMeta } from '../credentials/account-registry.js';
 import type { AgentState } from '../agent-state.js';
-import { writeAccount } from '../account-writes.js';
+import { writeAccount } from '../credentials/account-writes.js';
 import { nowS } from '../clock.js';
 import type { OpHandlers } from '../op-table.js';
-import { accountStatus } from '../token-service.js';
+import { accountStatus } from '../credentials/token-service.js';
 import { unixSeconds } from '../../util/unix-time.js';
 import { accountArgs } from './token-ops.js';
 

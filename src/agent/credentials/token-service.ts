@@ -1,17 +1,17 @@
 import type * as oidc from 'openid-client';
-import { ErrorCode } from '../protocol/codes.js';
-import { SigilError } from '../protocol/errors.js';
-import { credentialKey } from '../protocol/names.js';
-import { authScheme, MAX_EXPIRES_IN_S } from '../protocol/token-rules.js';
-import type { AccountStatus, TokenAnswer } from '../protocol/results.js';
-import { describeError, oauthErrorCode } from '../oauth/oauth-errors.js';
-import type { ProviderRegistry } from '../oauth/provider-registry.js';
+import { ErrorCode } from '../../protocol/codes.js';
+import { SigilError } from '../../protocol/errors.js';
+import { credentialKey } from '../../protocol/names.js';
+import { authScheme, MAX_EXPIRES_IN_S } from '../../protocol/token-rules.js';
+import type { AccountStatus, TokenAnswer } from '../../protocol/results.js';
+import { describeError, oauthErrorCode } from '../../oauth/oauth-errors.js';
+import type { ProviderRegistry } from '../../oauth/provider-registry.js';
 import type { AccountMeta, AccountRegistry } from './account-registry.js';
 import { writeAccount } from './account-writes.js';
-import type { SecretStore } from '../stores/secret-store.js';
-import type { AuditLog } from './audit-log.js';
-import { nowS, type Clock } from './clock.js';
-import type { StoreGate } from './vault-lock.js';
+import type { SecretStore } from '../../stores/secret-store.js';
+import type { AuditLog } from '../audit-log.js';
+import { nowS, type Clock } from '../clock.js';
+import type { StoreGate } from '../lock/vault-lock.js';
 
 /** DESIGN.md: a cached token is served only while it stays valid this much longer… */
 export const MIN_VALIDITY_S = 5 * 60;

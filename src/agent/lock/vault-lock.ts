@@ -1,10 +1,10 @@
-import { ErrorCode } from '../protocol/codes.js';
-import { lockedError, SigilError } from '../protocol/errors.js';
-import type { SecretStore } from '../stores/secret-store.js';
-import type { VaultOptions } from '../stores/vault-store.js';
-import { formatDuration } from '../util/duration.js';
-import type { AuditLog } from './audit-log.js';
-import type { Clock } from './clock.js';
+import { ErrorCode } from '../../protocol/codes.js';
+import { lockedError, SigilError } from '../../protocol/errors.js';
+import type { SecretStore } from '../../stores/secret-store.js';
+import type { VaultOptions } from '../../stores/vault-store.js';
+import { formatDuration } from '../../util/duration.js';
+import type { AuditLog } from '../audit-log.js';
+import type { Clock } from '../clock.js';
 import { IdleGc } from './idle-gc.js';
 import { IdleLock } from './idle-lock.js';
 import { UnlockThrottle } from './unlock-throttle.js';

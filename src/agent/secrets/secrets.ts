@@ -1,9 +1,9 @@
-import { ErrorCode } from '../protocol/codes.js';
-import { SigilError } from '../protocol/errors.js';
-import { SECRET_PREFIX, secretKey } from '../protocol/names.js';
-import type { Clock } from './clock.js';
+import { ErrorCode } from '../../protocol/codes.js';
+import { SigilError } from '../../protocol/errors.js';
+import { SECRET_PREFIX, secretKey } from '../../protocol/names.js';
+import type { Clock } from '../clock.js';
 import { deleteHistory, listHistory, readVersion, replaceSecret, serialized, type HistoryVersion } from './secret-history.js';
-import type { StoreGate } from './vault-lock.js';
+import type { StoreGate } from '../lock/vault-lock.js';
 
 export interface SecretsOptions {
   store: StoreGate;

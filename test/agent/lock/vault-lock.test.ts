@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import type { AuditEvent } from '../../src/agent/audit-log.js';
-import { VaultLock, type VaultLockOptions } from '../../src/agent/vault-lock.js';
-import { ErrorCode } from '../../src/protocol/codes.js';
-import { SigilError } from '../../src/protocol/errors.js';
-import { MemoryStore } from '../../src/stores/memory-store.js';
-import { FakeClock } from '../support/fake-clock.js';
+import type { AuditEvent } from '../../../src/agent/audit-log.js';
+import { VaultLock, type VaultLockOptions } from '../../../src/agent/lock/vault-lock.js';
+import { ErrorCode } from '../../../src/protocol/codes.js';
+import { SigilError } from '../../../src/protocol/errors.js';
+import { MemoryStore } from '../../../src/stores/memory-store.js';
+import { FakeClock } from '../../support/fake-clock.js';
 
 /**
  * The lock alone: a memory store behind a passphrase, a fake clock, a lease that records what

@@ -1,14 +1,14 @@
-import type { SigilConfig } from '../config/config.js';
-import type { Fetch } from '../oauth/oauth-errors.js';
-import { ProviderRegistry } from '../oauth/provider-registry.js';
-import { credentialKey } from '../protocol/names.js';
+import type { SigilConfig } from '../../config/config.js';
+import type { Fetch } from '../../oauth/oauth-errors.js';
+import { ProviderRegistry } from '../../oauth/provider-registry.js';
+import { credentialKey } from '../../protocol/names.js';
 import type { AccountRegistry } from './account-registry.js';
-import type { AuditLog } from './audit-log.js';
-import type { Clock } from './clock.js';
+import type { AuditLog } from '../audit-log.js';
+import type { Clock } from '../clock.js';
 import { runNotifyCommand } from './notify.js';
 import { RefreshAhead } from './refresh-ahead.js';
 import { TokenService } from './token-service.js';
-import type { LockListener, StoreGate } from './vault-lock.js';
+import type { LockListener, StoreGate } from '../lock/vault-lock.js';
 
 export interface CredentialsOptions {
   store: StoreGate;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { IdleLock } from '../../src/agent/idle-lock.js';
-import { UnlockThrottle } from '../../src/agent/unlock-throttle.js';
-import { FakeClock } from '../support/fake-clock.js';
+import { IdleLock } from '../../../src/agent/lock/idle-lock.js';
+import { UnlockThrottle } from '../../../src/agent/lock/unlock-throttle.js';
+import { FakeClock } from '../../support/fake-clock.js';
 
 describe('IdleLock', () => {
   it('expires after the timeout of idle time', () => {

@@ -2,15 +2,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AccountRegistry, type AccountMeta } from '../../src/agent/account-registry.js';
-import { Credentials } from '../../src/agent/credentials.js';
-import { RefreshAhead } from '../../src/agent/refresh-ahead.js';
-import type { StoreGate } from '../../src/agent/vault-lock.js';
-import { ErrorCode } from '../../src/protocol/codes.js';
-import { SigilError } from '../../src/protocol/errors.js';
-import { credentialKey } from '../../src/protocol/names.js';
-import { MemoryStore } from '../../src/stores/memory-store.js';
-import { FakeClock } from '../support/fake-clock.js';
+import { AccountRegistry, type AccountMeta } from '../../../src/agent/credentials/account-registry.js';
+import { Credentials } from '../../../src/agent/credentials/credentials.js';
+import { RefreshAhead } from '../../../src/agent/credentials/refresh-ahead.js';
+import type { StoreGate } from '../../../src/agent/lock/vault-lock.js';
+import { ErrorCode } from '../../../src/protocol/codes.js';
+import { SigilError } from '../../../src/protocol/errors.js';
+import { credentialKey } from '../../../src/protocol/names.js';
+import { MemoryStore } from '../../../src/stores/memory-store.js';
+import { FakeClock } from '../../support/fake-clock.js';
 
 /**
  * The credentials part alone: a memory store, accounts.toml in a temporary directory and a

@@ -1,6 +1,6 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import type { Clock } from './clock.js';
+import type { Clock } from '../clock.js';
 
 /**
  * Collects garbage when the agent goes quiet. A vault write serializes and encrypts the whole

@@ -1,7 +1,7 @@
-import { ErrorCode } from '../protocol/codes.js';
-import { SigilError } from '../protocol/errors.js';
+import { ErrorCode } from '../../protocol/codes.js';
+import { SigilError } from '../../protocol/errors.js';
 import type { AccountRegistry } from './account-registry.js';
-import { MAX_TIMER_MS, type Clock } from './clock.js';
+import { MAX_TIMER_MS, type Clock } from '../clock.js';
 import { MIN_VALIDITY_S, refreshLeadS } from './token-service.js';
 
 /**

@@ -14,10 +14,10 @@
  * - History lives under its own prefix, not under `sigilforge/_secret/`: list_secrets never sees it.
  * - Changes to one secret's value and history run one after another (version numbers).
  */
-import { ErrorCode } from '../protocol/codes.js';
-import { SigilError } from '../protocol/errors.js';
-import { secretKey } from '../protocol/names.js';
-import type { SecretStore } from '../stores/secret-store.js';
+import { ErrorCode } from '../../protocol/codes.js';
+import { SigilError } from '../../protocol/errors.js';
+import { secretKey } from '../../protocol/names.js';
+import type { SecretStore } from '../../stores/secret-store.js';
 
 export const HISTORY_PREFIX = 'sigilforge/_history/';
 

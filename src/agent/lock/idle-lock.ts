@@ -1,4 +1,4 @@
-import { MAX_TIMER_MS, type Clock } from './clock.js';
+import { MAX_TIMER_MS, type Clock } from '../clock.js';
 
 /**
  * The lock timeout: idle time since the last request that used a secret. One timer is

@@ -1,9 +1,9 @@
-import type { SigilConfig } from '../config/config.js';
-import { openKeyringStore } from '../stores/keyring-store.js';
-import { moveEntries } from '../stores/move-entries.js';
-import type { SecretStore } from '../stores/secret-store.js';
-import { openVault, type VaultOptions } from '../stores/vault-store.js';
-import type { SigilPaths } from '../util/paths.js';
+import type { SigilConfig } from '../../config/config.js';
+import { openKeyringStore } from '../../stores/keyring-store.js';
+import { moveEntries } from '../../stores/move-entries.js';
+import type { SecretStore } from '../../stores/secret-store.js';
+import { openVault, type VaultOptions } from '../../stores/vault-store.js';
+import type { SigilPaths } from '../../util/paths.js';
 
 /**
  * How the lock opens the secret store with a passphrase: the vault, or (storage.primary =

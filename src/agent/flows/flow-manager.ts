@@ -1,16 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import type * as oidc from 'openid-client';
-import { describeError, oauthErrorCode } from '../oauth/oauth-errors.js';
-import { defaultScopes } from '../oauth/provider-config.js';
-import type { ProviderRegistry } from '../oauth/provider-registry.js';
-import type { FlowKind, FlowStart } from '../protocol/results.js';
-import { ErrorCode } from '../protocol/codes.js';
-import { SigilError } from '../protocol/errors.js';
-import type { AccountRegistry } from './account-registry.js';
-import type { AuditLog } from './audit-log.js';
-import type { Clock } from './clock.js';
-import type { TokenService } from './token-service.js';
-import type { LockListener } from './vault-lock.js';
+import { describeError, oauthErrorCode } from '../../oauth/oauth-errors.js';
+import { defaultScopes } from '../../oauth/provider-config.js';
+import type { ProviderRegistry } from '../../oauth/provider-registry.js';
+import type { FlowKind, FlowStart } from '../../protocol/results.js';
+import { ErrorCode } from '../../protocol/codes.js';
+import { SigilError } from '../../protocol/errors.js';
+import type { AccountRegistry } from '../credentials/account-registry.js';
+import type { AuditLog } from '../audit-log.js';
+import type { Clock } from '../clock.js';
+import type { TokenService } from '../credentials/token-service.js';
+import type { LockListener } from '../lock/vault-lock.js';
 
 /**
  * Authorization flows run in the agent (as pizauth does): the agent holds the PKCE verifier
@@ -101,12 +101,12 @@ export class FlowManager implements LockListener {
     let tokens: Promise<oidc.TokenEndpointResponse>;
     try {
       if (kind === 'auth_code') {
-        const { startAuthCodeFlow } = await import('../oauth/auth-code-flow.js');
+        const { startAuthCodeFlow } = await import('../../oauth/auth-code-flow.js');
         const started = await startAuthCodeFlow(config, provider, scopes, abort.signal);
         info = { flow_id: id, kind, authorization_url: started.authorization_url };
         tokens = started.tokens;
       } else {
-        const { startDeviceFlow } = await import('../oauth/device-flow.js');
+        const { startDeviceFlow } = await import('../../oauth/device-flow.js');
         const { tokens: t, ...shown } = await startDeviceFlow(config, scopes, abort.signal);
         info = { flow_id: id, kind, ...shown };
         tokens = t;

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { Secrets } from '../../src/agent/secrets.js';
-import type { StoreGate } from '../../src/agent/vault-lock.js';
-import { ErrorCode } from '../../src/protocol/codes.js';
-import { MemoryStore } from '../../src/stores/memory-store.js';
-import { FakeClock } from '../support/fake-clock.js';
+import { Secrets } from '../../../src/agent/secrets/secrets.js';
+import type { StoreGate } from '../../../src/agent/lock/vault-lock.js';
+import { ErrorCode } from '../../../src/protocol/codes.js';
+import { MemoryStore } from '../../../src/stores/memory-store.js';
+import { FakeClock } from '../../support/fake-clock.js';
 
 /** The secrets part alone, on a memory store: history kept, numbered, timed by the clock and pruned. */
 function setup(historyLimit: number) {

@@ -1,15 +1,15 @@
 import { afterAll, afterEach, assert, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { AuditEvent } from '../../src/agent/audit-log.js';
-import { FlowManager } from '../../src/agent/flow-manager.js';
-import { ProviderRegistry } from '../../src/oauth/provider-registry.js';
-import { ErrorCode } from '../../src/protocol/codes.js';
-import { FakeClock } from '../support/fake-clock.js';
-import { AgentClient } from '../../src/client/agent-client.js';
-import type { FlowStart } from '../../src/protocol/results.js';
-import { startFakeGithub, type FakeGithub } from '../support/fake-github.js';
-import { startOidcServer, type OidcServer } from '../support/oidc-server.js';
-import { eventually, type Sandbox } from '../support/sandbox.js';
-import { agentWithConfig, fakeGithubProvider, oidcProvider, spawnSigil } from '../oauth/flow-helpers.js';
+import type { AuditEvent } from '../../../src/agent/audit-log.js';
+import { FlowManager } from '../../../src/agent/flows/flow-manager.js';
+import { ProviderRegistry } from '../../../src/oauth/provider-registry.js';
+import { ErrorCode } from '../../../src/protocol/codes.js';
+import { FakeClock } from '../../support/fake-clock.js';
+import { AgentClient } from '../../../src/client/agent-client.js';
+import type { FlowStart } from '../../../src/protocol/results.js';
+import { startFakeGithub, type FakeGithub } from '../../support/fake-github.js';
+import { startOidcServer, type OidcServer } from '../../support/oidc-server.js';
+import { eventually, type Sandbox } from '../../support/sandbox.js';
+import { agentWithConfig, fakeGithubProvider, oidcProvider, spawnSigil } from '../../oauth/flow-helpers.js';
 
 /** The flow_complete lines of the audit log, read through the agent (it flushes first). */
 async function flowEnds(sb: Sandbox): Promise<{ target?: string; result: string }[]> {
