@@ -82,6 +82,19 @@ describe('src/agent has no import circle', () => {
     expect(importsOf(join(AGENT, 'op-table.ts')).map(rel)).toContain('agent-state.ts');
   });
 
+  it('no part (lock/, credentials/, secrets/, flows/) imports the composition root, the ops or the dispatcher', () => {
+    const wiring = ['agent-state.ts', 'run-agent.ts', 'op-table.ts', 'dispatch.ts', 'connection.ts'];
+    const parts = sources(AGENT).filter((f) => /^(lock|credentials|secrets|flows)\//.test(relative(AGENT, f)));
+    expect(parts.length).toBeGreaterThan(10);
+    const reaching = parts.flatMap((f) =>
+      importsOf(f)
+        .map((t) => relative(AGENT, t))
+        .filter((t) => wiring.includes(t) || t.startsWith('ops/'))
+        .map((t) => `${relative(AGENT, f)} → ${t}`),
+    );
+    expect(reaching).toEqual([]);
+  });
+
   it('among all the .ts files of src/agent', () => {
     const files = sources(AGENT);
     const graph = new Map(files.map((f) => [f, importsOf(f)]));
