@@ -1,6 +1,7 @@
 import { closeSync, fchmodSync, fstatSync, ftruncateSync, mkdirSync, openSync, readSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { terminalText } from '../util/terminal-text.js';
+import { systemClock, type Clock } from './clock.js';
 
 /**
  * The background agent's log, $XDG_STATE_HOME/sigilforge/agent.log: a daemonized agent has
@@ -27,11 +28,11 @@ export function openAgentLog(path: string): number {
 }
 
 /** For the agent: writes timestamped lines to `fd` (its stderr), rotating past `maxBytes`. */
-export function fileLogger(path: string, fd = 2, maxBytes = AGENT_LOG_MAX_BYTES): (line: string) => void {
+export function fileLogger(path: string, fd = 2, maxBytes = AGENT_LOG_MAX_BYTES, clock: Pick<Clock, 'now'> = systemClock): (line: string) => void {
   return (line) => {
     // Escaped: a message may quote a provider's error text, and `sigil logs` or `tail -f`
     // put the file on a terminal.
-    const text = `${new Date().toISOString()} ${terminalText(line)}\n`;
+    const text = `${new Date(clock.now()).toISOString()} ${terminalText(line)}\n`;
     // A full disk, a removed state directory or an fd 2 that is not this file (a hand-started
     // --daemon-child) must not take the agent down, nor a failed rotation lose the line.
     try {

@@ -1,6 +1,7 @@
 import { closeSync, fstatSync, mkdirSync, openSync, renameSync, write, type PathLike } from 'node:fs';
 import { dirname } from 'node:path';
 import type { PeerCred } from '../util/peer-cred.js';
+import { systemClock, type Clock } from './clock.js';
 
 /**
  * The audit log: one JSON line per secret-bearing op, lock/unlock, failed unlock and refused
@@ -27,7 +28,8 @@ export interface AuditOptions {
   maxBytes?: number;
   /** Rotated files kept besides the live one. */
   keep?: number;
-  now?: () => Date;
+  /** The agent's clock: the time of each line. */
+  clock?: Pick<Clock, 'now'>;
 }
 
 const FLUSH_MS = 100; // latency bound on losing entries vs. syscalls per request
@@ -59,7 +61,7 @@ export class AuditLog {
   private writing: Promise<void> = Promise.resolve();
   private readonly maxBytes: number;
   private readonly keep: number;
-  private readonly customNow: (() => Date) | undefined;
+  private readonly clock: Pick<Clock, 'now'>;
   private lastMs = -1;
   private lastIso = '';
   /** Per peer (one per connection) and client name: the ends of the lines it writes. */
@@ -71,7 +73,7 @@ export class AuditLog {
   ) {
     this.maxBytes = opts.maxBytes ?? DEFAULT_MAX_BYTES;
     this.keep = opts.keep ?? DEFAULT_KEEP;
-    this.customNow = opts.now;
+    this.clock = opts.clock ?? systemClock;
   }
 
   record(event: AuditEvent): void {
@@ -89,8 +91,7 @@ export class AuditLog {
   }
 
   private timestamp(): string {
-    if (this.customNow) return this.customNow().toISOString();
-    const ms = Date.now();
+    const ms = this.clock.now();
     if (ms !== this.lastMs) {
       this.lastMs = ms;
       this.lastIso = new Date(ms).toISOString();

@@ -23,7 +23,7 @@ export function dispatch(table: OpTable, ctx: OpContext, req: Request): Outcome 
     // Per-client policy first: a refused client is told so, not asked to unlock for nothing.
     // A forwarded caller meets the catalogue's `forwarded` fact of the op there too.
     const confirm = ctx.state.policy.check(req.op, req.args, ctx.peer, ctx.forwarded);
-    if (spec.secret) ctx.state.requireStore();
+    if (spec.secret) ctx.state.lock.requireStore();
     answer = confirm ? confirmThenRun(spec, ctx, req, confirm.target) : spec.run(ctx, req.args);
   } catch (err) {
     return finish(spec, ctx, req, failure(ctx, req, err));
@@ -40,7 +40,7 @@ export function dispatch(table: OpTable, ctx: OpContext, req: Request): Outcome 
 /** `confirm = true`: the person is asked (and the agent may have locked meanwhile) before the handler runs. */
 async function confirmThenRun(spec: OpSpec, ctx: OpContext, req: Request, target: string): Promise<OpResult> {
   await ctx.state.confirmations.ask({ target, op: req.op, peer: ctx.peer, client: ctx.client, forwarded: ctx.forwarded?.host }, ctx.closed);
-  if (spec.secret) ctx.state.requireStore();
+  if (spec.secret) ctx.state.lock.requireStore();
   return spec.run(ctx, req.args);
 }
 
@@ -62,7 +62,7 @@ export function internalErrorLine(op: string, err: unknown): string {
 }
 
 function finish(spec: OpSpec, ctx: OpContext, req: Request, outcome: Outcome): Outcome {
-  if (spec.secret && !(outcome instanceof SigilError)) ctx.state.used();
+  if (spec.secret && !(outcome instanceof SigilError)) ctx.state.lock.used();
   // What a caller on another machine was refused is worth a line even for ops that write none.
   if (spec.audit || (ctx.forwarded && outcome instanceof SigilError && outcome.code === ErrorCode.FORBIDDEN)) {
     ctx.state.audit.record({

@@ -19,10 +19,10 @@ export interface Requester {
 
 /** `unlock {}`: unlocks with the remembered passphrase; false when it was unlocked already. */
 export async function unlockFromKeyring(state: AgentState): Promise<boolean> {
-  if (!state.locked) return false;
+  if (!state.lock.locked) return false;
   const passphrase = await recallPassphrase(state.paths);
   try {
-    await state.unlock(passphrase, { fromKeyring: true });
+    await state.lock.unlock(passphrase, { fromKeyring: true });
     return true;
   } catch (err) {
     if (err instanceof SigilError && err.code === ErrorCode.BAD_PASSPHRASE) {

@@ -1,5 +1,5 @@
 import type { Args } from '../protocol/messages.js';
-import { opFacts, OPS, type Op } from '../protocol/op-catalog.js';
+import { opFacts, OPS, type Op, type OpAnswer, type OpArgs } from '../protocol/op-catalog.js';
 import type { AgentState } from './agent-state.js';
 import type { PeerCred } from '../util/peer-cred.js';
 
@@ -24,10 +24,23 @@ export interface OpContext {
 
 export type OpResult = Record<string, unknown>;
 
+/** How the dispatcher calls a handler: the op's types are the handler's own business. */
 export type OpHandler = (ctx: OpContext, args: Args) => Promise<OpResult> | OpResult;
 
-/** Handlers of some ops (src/agent/ops/*.ts); their facts are the catalogue's. */
-export type OpHandlers = { readonly [O in Op]?: { run: OpHandler } };
+/**
+ * A request's arguments as they arrive: named as the catalogue names them (a misspelt name
+ * does not compile), their values not yet checked. A handler checks each (stringArg, bytesArg…)
+ * before it uses it: typing them as the client promised would let one trust what it must check.
+ */
+export type Unchecked<A> = { readonly [K in keyof A]?: unknown };
+
+/** The handler of op O: it answers what the catalogue says O answers. */
+export interface TypedHandler<O extends Op> {
+  run(ctx: OpContext, args: Unchecked<OpArgs<O>>): OpAnswer<O> | Promise<OpAnswer<O>>;
+}
+
+/** Handlers of some ops (src/agent/ops/*.ts); their facts and types are the catalogue's. */
+export type OpHandlers = { readonly [O in Op]?: TypedHandler<O> };
 
 /**
  * One entry per operation: the handler and the policy the dispatcher applies around it,
@@ -53,7 +66,7 @@ export type OpTable = Record<string, OpSpec>;
 export function opTable(groups: readonly OpHandlers[]): OpTable {
   const table: OpTable = {};
   for (const group of groups) {
-    for (const [op, handler] of Object.entries(group)) {
+    for (const [op, handler] of Object.entries(group) as [string, { run: OpHandler }][]) {
       const facts = opFacts(op);
       if (!facts) throw new Error(`handler for "${op}", which the op catalogue does not list`);
       if (Object.hasOwn(table, op)) throw new Error(`two handlers for "${op}"`);

@@ -6,9 +6,10 @@ import { SigilError } from '../protocol/errors.js';
 import { encodeFrame } from '../protocol/frame.js';
 import type { VaultOptions } from '../stores/vault-store.js';
 import { sigilPaths, type SigilPaths } from '../util/paths.js';
-import { AccountRegistry } from './account-registry.js';
+import { AccountRegistry } from './credentials/account-registry.js';
 import { AgentState } from './agent-state.js';
 import { AuditLog } from './audit-log.js';
+import { systemClock } from './clock.js';
 import { unlockAtStart } from './login-unlock.js';
 import { serveConnection } from './connection.js';
 import { ConnectionPool } from './connection-pool.js';
@@ -55,8 +56,10 @@ export async function startAgent(opts: RunAgentOptions): Promise<RunningAgent> {
   const paths = opts.paths ?? sigilPaths();
   const config = loadConfig(paths.config);
   const registry = AccountRegistry.load(paths.accounts);
-  const audit = new AuditLog(paths.audit);
+  const clock = systemClock;
+  const audit = new AuditLog(paths.audit, { clock });
   const state = new AgentState({
+    clock,
     paths,
     socketPath: opts.socketPath,
     lockTimeoutS: opts.lockTimeoutS ?? config.agent.lockTimeoutS,
@@ -97,8 +100,8 @@ export async function startAgent(opts: RunAgentOptions): Promise<RunningAgent> {
       return;
     }
     // Once a minute at most: a client opening connections in a loop must not flood agent.log.
-    if (made && performance.now() - capLogged > 60_000) {
-      capLogged = performance.now();
+    if (made && clock.now() - capLogged > 60_000) {
+      capLogged = clock.now();
       log(`${pool.max} connections open: closing the ones idle the longest to make room`);
     }
     // The user's own ssh client relaying `ssh -R`: the caller is on another machine.
@@ -113,7 +116,7 @@ export async function startAgent(opts: RunAgentOptions): Promise<RunningAgent> {
   await listenPrivately(server, opts.socketPath);
   const ino = lstatSync(opts.socketPath).ino;
   audit.record({ op: 'agent_start', target: opts.socketPath, result: 'ok' });
-  log(`listening on ${opts.socketPath}, lock timeout ${state.idle.timeoutSeconds}s`);
+  log(`listening on ${opts.socketPath}, lock timeout ${state.lock.timeoutSeconds}s`);
   // After listen: clients are answered (locked) while the keyring and scrypt take their time.
   // Why it failed goes to stderr even without -d: under -D that is the service's journal.
   void unlockAtStart(state, warn);
@@ -122,7 +125,7 @@ export async function startAgent(opts: RunAgentOptions): Promise<RunningAgent> {
   const shutdown = (reason: string): Promise<void> =>
     (closing ??= (async () => {
       log(`shutting down (${reason})`);
-      await state.lock('shutdown');
+      await state.lock.lock('shutdown');
       removeSocket(opts.socketPath, ino);
       audit.record({ op: 'agent_stop', target: reason, result: 'ok' });
       await audit.close();
@@ -140,7 +143,7 @@ function dirnameOf(p: string): string {
 
 /** Signals as ssh-agent users expect: USR1 locks, TERM/INT/HUP lock and exit 0. */
 export function installSignalHandlers(agent: RunningAgent): void {
-  process.on('SIGUSR1', () => void agent.state.lock('signal'));
+  process.on('SIGUSR1', () => void agent.state.lock.lock('signal'));
   for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
     process.on(sig, () => {
       void agent.shutdown(sig).finally(() => process.exit(0));

@@ -19,7 +19,7 @@ export interface SigilConfig {
   git?: Record<string, GitMapping>;
   /** `[secrets]`; absent when config.toml has no such key (then the defaults apply). */
   secrets?: {
-    /** Previous versions kept per secret (src/agent/secret-history.ts); 0 = none. Default 5. */
+    /** Previous versions kept per secret (src/agent/secrets/secret-history.ts); 0 = none. Default 5. */
     history: number;
   };
   /** `[[policy]]`: accounts and secrets only listed executables may use (src/agent/policy.ts); absent when none. */

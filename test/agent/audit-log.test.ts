@@ -14,7 +14,7 @@ describe('audit log', () => {
 
   it('writes one JSON line per event with a fixed set of fields, 0600', async () => {
     const path = join(dir, 'state/audit.log');
-    const log = new AuditLog(path, { now: () => new Date('2026-01-02T03:04:05Z') });
+    const log = new AuditLog(path, { clock: { now: () => Date.parse('2026-01-02T03:04:05Z') } });
     const event = { op: 'get_token', target: 'github/work', result: 'ok', peer: { pid: 42, uid: 1000, gid: 1000, exe: '/usr/bin/node' }, client: 'sigil-token' };
     // Extra members (a value, by mistake) are never written.
     log.record({ ...event, value: 'hunter2' } as typeof event);

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_LOCK_TIMEOUT_S, loadConfig } from '../../src/config/config.js';
-import { AccountRegistry } from '../../src/agent/account-registry.js';
+import { AccountRegistry } from '../../src/agent/credentials/account-registry.js';
 import { nodeFileOps, type FileOps } from '../../src/stores/atomic-file.js';
 
 describe('config.toml', () => {

@@ -8,7 +8,7 @@ import type { OpHandlers } from '../op-table.js';
  * answers it. Neither needs the unlocked store (the TUI waits through locks), neither is
  * audited here: the broker writes one line per question with its outcome.
  */
-export const confirmOps: OpHandlers = {
+export const confirmOps = {
   wait_confirm: {
     async run({ state, inputEnded }) {
       return { ...(await state.confirmations.waitForPrompt(inputEnded)) };
@@ -25,4 +25,4 @@ export const confirmOps: OpHandlers = {
       return { answered: true };
     },
   },
-};
+} satisfies OpHandlers;

@@ -13,7 +13,7 @@ function scopesArg(args: Args): string[] | undefined {
   return v as string[];
 }
 
-export const flowOps: OpHandlers = {
+export const flowOps = {
   start_flow: {
     run({ state }, args) {
       const { service, account } = accountArgs(args);
@@ -40,8 +40,8 @@ export const flowOps: OpHandlers = {
   refresh_token: {
     async run({ state }, args) {
       const { service, account } = accountArgs(args);
-      const t = await state.tokens.refresh(service, account);
+      const t = await state.credentials.tokens.refresh(service, account);
       return { service, account, expires_at: t.expires_at };
     },
   },
-};
+} satisfies OpHandlers;

@@ -6,6 +6,7 @@ import { booleanArg, bytesArg, stringArg, type Args } from '../../protocol/messa
 import { checkService, credentialKey } from '../../protocol/names.js';
 import { defaultScopes, type Provider } from '../../oauth/provider-config.js';
 import { PRESETS } from '../../oauth/provider-presets.js';
+import type { ProviderInfo } from '../../protocol/results.js';
 import { writeFileAtomic } from '../../stores/atomic-file.js';
 import type { AgentState } from '../agent-state.js';
 import type { OpHandlers } from '../op-table.js';
@@ -129,14 +130,14 @@ async function appendProvider(configPath: string, name: string, table: Record<st
  * What list_providers can say about a provider's flows without asking it: a discovery
  * provider's are unknown (device: null, discovered: false) until something discovered it.
  */
-function endpointsKnown(state: AgentState, p: Provider): Record<string, unknown> {
+function endpointsKnown(state: AgentState, p: Provider): Pick<ProviderInfo, 'scopes' | 'discovery' | 'discovered' | 'device'> {
   if (!(p.issuer && !p.token_endpoint)) return { scopes: p.scopes, discovery: false, device: Boolean(p.device_authorization_endpoint) };
-  const meta = state.providers.discovered(p.name);
+  const meta = state.credentials.providers.discovered(p.name);
   if (!meta) return { scopes: p.scopes, discovery: true, discovered: false, device: p.device_authorization_endpoint ? true : null };
   return { scopes: defaultScopes(p, meta), discovery: true, discovered: true, device: Boolean(p.device_authorization_endpoint || meta.device_authorization_endpoint) };
 }
 
-export const providerOps: OpHandlers = {
+export const providerOps = {
   // A provider's client secret lives in the vault, never in config.toml. `remove: true` takes
   // it out again (a public client given one by mistake fails every refresh with invalid_client).
   set_client_secret: {
@@ -145,18 +146,18 @@ export const providerOps: OpHandlers = {
       const key = credentialKey(service, '_provider', 'client_secret');
       if (booleanArg(args, 'remove') === true) {
         if (args.client_secret !== undefined && args.client_secret !== null) throw new SigilError(ErrorCode.BAD_REQUEST, 'give either "client_secret" or "remove", not both');
-        const removed = await state.requireStore().delete(key);
-        state.providers.forget(); // the next flow or refresh goes without a secret
+        const removed = await state.lock.requireStore().delete(key);
+        state.credentials.providers.forget(); // the next flow or refresh goes without a secret
         return { service, removed };
       }
-      state.providers.provider(service); // the provider must exist: a typo should not store a secret nowhere
+      state.credentials.providers.provider(service); // the provider must exist: a typo should not store a secret nowhere
       const value = bytesArg(args, 'client_secret');
       try {
-        await state.requireStore().set(key, value);
+        await state.lock.requireStore().set(key, value);
       } finally {
         value.fill(0);
       }
-      state.providers.forget(); // the next flow or refresh uses the new secret
+      state.credentials.providers.forget(); // the next flow or refresh uses the new secret
       return { service };
     },
   },
@@ -170,12 +171,12 @@ export const providerOps: OpHandlers = {
         if (name in PRESETS) {
           throw new SigilError(ErrorCode.ALREADY_EXISTS, `"${name}" is a built-in provider: to change its settings, edit [providers.${name}] in ${state.paths.config}`, { field: 'name' });
         }
-        if (state.providers.has(name)) throw new SigilError(ErrorCode.ALREADY_EXISTS, `provider "${name}" already exists in ${state.paths.config}`, { field: 'name' });
+        if (state.credentials.providers.has(name)) throw new SigilError(ErrorCode.ALREADY_EXISTS, `provider "${name}" already exists in ${state.paths.config}`, { field: 'name' });
         // Before the (slow) discovery: a name taken in the file as it is now is refused at once.
         refuseExisting(state.paths.config, (await readConfigText(state.paths.config)).doc, name);
-        await state.providers.check(name, table);
+        await state.credentials.providers.check(name, table);
         await appendProvider(state.paths.config, name, table); // reads the file again: it may have changed meanwhile
-        state.providers.add(name, table);
+        state.credentials.providers.add(name, table);
         return { name };
       });
     },
@@ -183,10 +184,10 @@ export const providerOps: OpHandlers = {
 
   list_providers: {
     async run({ state }) {
-      const names = new Set([...Object.keys(PRESETS), ...state.providerNames()]);
+      const names = new Set([...Object.keys(PRESETS), ...state.credentials.providers.names()]);
       // Whether a client secret is stored: known only while unlocked (null otherwise). Key
       // names only: no secret is decrypted for this.
-      const store = state.locked ? null : state.requireStore();
+      const store = state.lock.locked ? null : state.lock.requireStore();
       const secretSet = async (name: string) => {
         const key = credentialKey(name, '_provider', 'client_secret');
         return store ? (await store.list(key)).includes(key) : null;
@@ -194,9 +195,9 @@ export const providerOps: OpHandlers = {
       const sorted = [...names].sort();
       const secrets = await Promise.all(sorted.map(secretSet));
       const providers = sorted.map((name, i) => {
-        const client_secret_set = secrets[i];
+        const client_secret_set = secrets[i] ?? null;
         try {
-          return { name, configured: true, builtin: name in PRESETS, client_secret_set, ...endpointsKnown(state, state.providers.provider(name)) };
+          return { name, configured: true, builtin: name in PRESETS, client_secret_set, ...endpointsKnown(state, state.credentials.providers.provider(name)) };
         } catch (err) {
           return { name, configured: false, builtin: name in PRESETS, client_secret_set, problem: (err as Error).message };
         }
@@ -204,4 +205,4 @@ export const providerOps: OpHandlers = {
       return { providers };
     },
   },
-};
+} satisfies OpHandlers;

@@ -1,11 +1,10 @@
 import { ErrorCode } from '../../protocol/codes.js';
 import { SigilError } from '../../protocol/errors.js';
 import { bytesArg, numberArg, stringArg, wireValue, type Args } from '../../protocol/messages.js';
-import { checkSecretName, credentialKey, SECRET_PREFIX, secretKey } from '../../protocol/names.js';
+import { checkSecretName, credentialKey } from '../../protocol/names.js';
 import { formatRef, parseRef } from '../../protocol/refs.js';
 import type { OpHandlers } from '../op-table.js';
 import { unixSeconds } from '../../util/unix-time.js';
-import { deleteHistory, listHistory, readVersion, replaceSecret, serialized } from '../secret-history.js';
 
 function versionArg(args: Args): number {
   const v = numberArg(args, 'version');
@@ -26,17 +25,11 @@ function reveal(value: Buffer): string | Buffer {
   return out;
 }
 
-function noSuchSecret(name: string): SigilError {
-  return new SigilError(ErrorCode.NOT_FOUND, `no secret named "${name}"`);
-}
-
-export const secretOps: OpHandlers = {
+export const secretOps = {
   get_secret: {
     async run({ state }, args) {
       const name = nameArg(args);
-      const value = await state.requireStore().get(secretKey(name));
-      if (!value) throw noSuchSecret(name);
-      return { name, value: reveal(value) };
+      return { name, value: reveal(await state.secrets.get(name)) };
     },
   },
 
@@ -45,16 +38,8 @@ export const secretOps: OpHandlers = {
       const name = nameArg(args);
       const value = bytesArg(args, 'value');
       try {
-        const store = state.requireStore();
-        // One change to a secret and its history at a time: versions are numbered in order.
-        return await serialized(store, name, async () => {
-          if (args.overwrite === false && (await store.get(secretKey(name)))?.fill(0) !== undefined) {
-            throw new SigilError(ErrorCode.ALREADY_EXISTS, `secret "${name}" already exists`);
-          }
-          // The replaced value is kept as history (durably) before the new one is written.
-          const { existed } = await replaceSecret(store, name, value, state.secretHistory);
-          return { name, created: !existed };
-        });
+        const { created } = await state.secrets.set(name, value, { overwrite: args.overwrite !== false });
+        return { name, created };
       } finally {
         value.fill(0);
       }
@@ -64,22 +49,14 @@ export const secretOps: OpHandlers = {
   delete_secret: {
     async run({ state }, args) {
       const name = nameArg(args);
-      const store = state.requireStore();
-      return serialized(store, name, async () => {
-        const existed = await store.delete(secretKey(name));
-        // The history goes with the secret (also history left behind by an interrupted delete).
-        const versions = await deleteHistory(store, name);
-        if (!existed && versions === 0) throw noSuchSecret(name);
-        return { name, deleted: true };
-      });
+      await state.secrets.delete(name);
+      return { name, deleted: true };
     },
   },
 
   list_secrets: {
     async run({ state }, args) {
-      const prefix = stringArg(args, 'prefix', { optional: true }) ?? '';
-      const keys = await state.requireStore().list(SECRET_PREFIX + prefix);
-      return { names: keys.map((k) => k.slice(SECRET_PREFIX.length)) };
+      return { names: await state.secrets.list(stringArg(args, 'prefix', { optional: true }) ?? '') };
     },
   },
 
@@ -87,58 +64,36 @@ export const secretOps: OpHandlers = {
   secret_history: {
     async run({ state }, args) {
       const name = nameArg(args);
-      const store = state.requireStore();
-      const current = await store.get(secretKey(name));
-      current?.fill(0);
-      const versions = await listHistory(store, name);
-      if (current === null && versions.length === 0) throw noSuchSecret(name);
-      // The newest kept version was replaced by the value that is current now, at that time.
-      const updated = current !== null ? versions[0]?.replaced_at : undefined;
+      const { currentUpdated, versions } = await state.secrets.history(name);
       const wire = versions.map((v) => ({ version: v.version, replaced_at: unixSeconds(v.replaced_at) }));
-      return { name, ...(updated ? { current_updated: unixSeconds(updated) } : {}), versions: wire };
+      const updated = currentUpdated === undefined ? null : unixSeconds(currentUpdated);
+      return { name, ...(updated !== null ? { current_updated: updated } : {}), versions: wire };
     },
   },
 
-  /**
-   * Makes a kept version current again. The value it replaces is kept as the next version
-   * first, so a rollback can itself be rolled back.
-   */
+  /** Makes a kept version current again; the value it replaces is kept (saved_as). */
   rollback_secret: {
     async run({ state }, args) {
       const name = nameArg(args);
       const version = versionArg(args);
-      const store = state.requireStore();
-      return serialized(store, name, async () => {
-        const record = await readVersion(store, name, version);
-        if (!record) {
-          throw new SigilError(ErrorCode.NOT_FOUND, `secret "${name}" has no version ${version} (see: sigil secret history ${name})`);
-        }
-        try {
-          const { savedAs } = await replaceSecret(store, name, record.value, state.secretHistory);
-          return { name, version, ...(savedAs !== null ? { saved_as: savedAs } : {}) };
-        } finally {
-          record.value.fill(0);
-        }
-      });
+      const { savedAs } = await state.secrets.rollback(name, version);
+      return { name, version, ...(savedAs !== null ? { saved_as: savedAs } : {}) };
     },
   },
 
   resolve: {
     async run({ state }, args) {
       const ref = parseRef(stringArg(args, 'ref'));
-      if (ref.scheme === 'secret') {
-        const value = await state.requireStore().get(secretKey(ref.name));
-        if (!value) throw noSuchSecret(ref.name);
-        return { ref: formatRef(ref), value: reveal(value) };
-      }
+      if (ref.scheme === 'secret') return { ref: formatRef(ref), value: reveal(await state.secrets.get(ref.name)) };
+      const { registry, tokens } = state.credentials;
       if (ref.credential === 'access_token') {
-        const token = await state.tokens.getToken(ref.service, ref.account);
+        const token = await tokens.getToken(ref.service, ref.account);
         return { ref: formatRef(ref), value: token.access_token, expires_at: token.expires_at };
       }
-      state.registry.require(ref.service, ref.account);
-      const value = await state.requireStore().get(credentialKey(ref.service, ref.account, ref.credential));
+      registry.require(ref.service, ref.account);
+      const value = await state.lock.requireStore().get(credentialKey(ref.service, ref.account, ref.credential));
       if (!value) throw new SigilError(ErrorCode.NOT_FOUND, `${ref.service}/${ref.account} has no ${ref.credential}`);
       return { ref: formatRef(ref), value: reveal(value) };
     },
   },
-};
+} satisfies OpHandlers;

@@ -12,7 +12,7 @@ import { unlocksFromKeyring } from '../../protocol/op-catalog.js';
 import { auditRemember, rememberVerified, unlockFromKeyring } from '../login-unlock.js';
 import type { OpHandlers } from '../op-table.js';
 
-export const sessionOps: OpHandlers = {
+export const sessionOps = {
   hello: {
     run(ctx, args) {
       const client = stringArg(args, 'client', { optional: true });
@@ -28,22 +28,22 @@ export const sessionOps: OpHandlers = {
 
   status: {
     async run({ state, forwarded }) {
-      const locksIn = state.idle.locksIn();
+      const locksIn = state.lock.locksIn();
       return {
-        locked: state.locked,
+        locked: state.lock.locked,
         // One stat: whether there is anything to unlock (sigil unlock says so before asking).
         vault: existsSync(state.paths.vault),
         // Local paths are no business of a caller on another machine: it is told where it comes from.
         ...(forwarded ? { forwarded: forwarded.host } : { vault_path: state.paths.vault, socket: state.socketPath }),
         pid: process.pid,
         version: VERSION,
-        lock_timeout_s: state.idle.timeoutSeconds,
+        lock_timeout_s: state.lock.timeoutSeconds,
         locks_in_s: locksIn === null ? null : Math.ceil(locksIn),
-        accounts: state.registry.size,
-        secrets: await state.secretCount(),
-        uptime_s: Math.floor((Date.now() - state.startedAt) / 1000),
+        accounts: state.credentials.registry.size,
+        secrets: await state.secrets.count(),
+        uptime_s: Math.floor((state.clock.now() - state.startedAt) / 1000),
         peer_check: peerCredSupported(),
-        failed_unlocks: state.throttle.failureCount,
+        failed_unlocks: state.lock.failedUnlocks,
         // The marker file only: no D-Bus here, this is polled.
         unlock_at_login: unlockAtLoginEnabled(state.paths),
       };
@@ -52,7 +52,7 @@ export const sessionOps: OpHandlers = {
 
   lock: {
     async run({ state }) {
-      return { was_locked: !(await state.lock('request')) };
+      return { was_locked: !(await state.lock.lock('request')) };
     },
   },
 
@@ -61,7 +61,7 @@ export const sessionOps: OpHandlers = {
   unlock: {
     async run({ state, peer, client }, args) {
       const remember = booleanArg(args, 'remember') ?? false;
-      const wasLocked = state.locked;
+      const wasLocked = state.lock.locked;
       if (unlocksFromKeyring(args)) {
         if (remember) throw new SigilError(ErrorCode.BAD_REQUEST, '"remember" needs the "passphrase" to remember');
         await unlockFromKeyring(state);
@@ -71,7 +71,7 @@ export const sessionOps: OpHandlers = {
       try {
         try {
           // Never store a passphrase the vault has not just accepted, even when unlocked already.
-          await state.unlock(passphrase, { verify: remember });
+          await state.lock.unlock(passphrase, { verify: remember });
         } catch (err) {
           if (remember) auditRemember(state, err instanceof SigilError ? err.code : ErrorCode.INTERNAL, { peer, client });
           throw err;
@@ -97,7 +97,7 @@ export const sessionOps: OpHandlers = {
       const next = bytesArg(args, 'new_passphrase');
       try {
         const workFactor = integerArg(args, 'work_factor', { min: 1, max: 22 });
-        await state.changePassphrase(old, next, workFactor === undefined ? {} : { workFactor });
+        await state.lock.changePassphrase(old, next, workFactor === undefined ? {} : { workFactor });
         return { changed: true };
       } finally {
         old.fill(0);
@@ -119,7 +119,7 @@ export const sessionOps: OpHandlers = {
       return { ...page };
     },
   },
-};
+} satisfies OpHandlers;
 
 /**
  * The client name goes into every audit line of the connection and onto screens (sigil audit,

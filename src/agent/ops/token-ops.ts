@@ -3,6 +3,7 @@ import { SigilError } from '../../protocol/errors.js';
 import { bytesArg, numberArg, stringArg, type Args } from '../../protocol/messages.js';
 import { checkAccount, checkService } from '../../protocol/names.js';
 import { authScheme, MAX_EXPIRES_IN_S } from '../../protocol/token-rules.js';
+import { nowS } from '../clock.js';
 import type { OpHandlers } from '../op-table.js';
 
 export function accountArgs(args: Args): { service: string; account: string } {
@@ -22,11 +23,12 @@ function expiryArg(args: Args, nowS: number): number | undefined {
   return nowS + Math.floor(expiresIn);
 }
 
-export const tokenOps: OpHandlers = {
+export const tokenOps = {
   get_token: {
     run({ state }, args) {
       const { service, account } = accountArgs(args);
-      return state.tokens.getTokenNow(service, account) ?? state.tokens.getToken(service, account);
+      const { tokens } = state.credentials;
+      return tokens.getTokenNow(service, account) ?? tokens.getToken(service, account);
     },
   },
 
@@ -38,11 +40,11 @@ export const tokenOps: OpHandlers = {
       if (access.length === 0) throw new SigilError(ErrorCode.BAD_REQUEST, 'the token is empty');
       try {
         const tokenType = stringArg(args, 'token_type', { optional: true });
-        const expiresAt = expiryArg(args, Math.floor(Date.now() / 1000));
+        const expiresAt = expiryArg(args, nowS(state.clock));
         if (tokenType && !authScheme(tokenType)) {
           throw new SigilError(ErrorCode.BAD_REQUEST, 'argument "token_type" must be an HTTP authentication scheme such as Bearer (letters, digits and -._~+/ only)');
         }
-        const meta = await state.tokens.setToken(service, account, {
+        const meta = await state.credentials.tokens.setToken(service, account, {
           access_token: access,
           ...(refresh ? { refresh_token: refresh } : {}),
           ...(tokenType ? { token_type: tokenType } : {}),
@@ -55,4 +57,4 @@ export const tokenOps: OpHandlers = {
       }
     },
   },
-};
+} satisfies OpHandlers;

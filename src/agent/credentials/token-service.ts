@@ -1,15 +1,17 @@
 import type * as oidc from 'openid-client';
-import { ErrorCode } from '../protocol/codes.js';
-import { SigilError } from '../protocol/errors.js';
-import { credentialKey } from '../protocol/names.js';
-import { authScheme, MAX_EXPIRES_IN_S } from '../protocol/token-rules.js';
-import type { AccountStatus, TokenAnswer } from '../protocol/results.js';
-import { describeError, oauthErrorCode } from '../oauth/oauth-errors.js';
-import type { ProviderRegistry } from '../oauth/provider-registry.js';
-import type { AccountMeta } from './account-registry.js';
-import type { AgentState } from './agent-state.js';
+import { ErrorCode } from '../../protocol/codes.js';
+import { SigilError } from '../../protocol/errors.js';
+import { credentialKey } from '../../protocol/names.js';
+import { authScheme, MAX_EXPIRES_IN_S } from '../../protocol/token-rules.js';
+import type { AccountStatus, TokenAnswer } from '../../protocol/results.js';
+import { describeError, oauthErrorCode } from '../../oauth/oauth-errors.js';
+import type { ProviderRegistry } from '../../oauth/provider-registry.js';
+import type { AccountMeta, AccountRegistry } from './account-registry.js';
 import { writeAccount } from './account-writes.js';
-import type { SecretStore } from '../stores/secret-store.js';
+import type { SecretStore } from '../../stores/secret-store.js';
+import type { AuditLog } from '../audit-log.js';
+import { nowS, type Clock } from '../clock.js';
+import type { StoreGate } from '../lock/vault-lock.js';
 
 /** DESIGN.md: a cached token is served only while it stays valid this much longer… */
 export const MIN_VALIDITY_S = 5 * 60;
@@ -50,6 +52,20 @@ export function accountStatus(meta: AccountMeta, nowS: number): AccountStatus {
   return meta.expires_at - nowS <= refreshLeadS(meta) ? 'expiring' : 'valid';
 }
 
+/** What the token service uses. */
+export interface TokenServiceOptions {
+  store: StoreGate;
+  registry: AccountRegistry;
+  providers: ProviderRegistry;
+  audit: Pick<AuditLog, 'record'>;
+  log: (msg: string) => void;
+  clock: Clock;
+  /** An account was signed out by its provider (or has no refresh token): the person must act. */
+  onNeedsAuth?: (meta: AccountMeta, reason: string) => void;
+  /** An account's tokens changed (a flow, a refresh): refresh ahead schedules its next refresh. */
+  onStored?: (service: string, account: string) => void;
+}
+
 /**
  * Hands out access tokens: static ones as stored, OAuth ones refreshed when they have
  * less than refreshLeadS() left — one refresh per account at a time whatever the number of
@@ -75,12 +91,11 @@ export class TokenService {
    */
   private readonly unsaved = new Map<string, { res: oidc.TokenEndpointResponse; receivedS: number; created: string }>();
 
-  constructor(
-    private readonly state: AgentState,
-    private readonly providers: ProviderRegistry,
-    private readonly nowS: () => number = () => Math.floor(Date.now() / 1000),
-    private readonly onNeedsAuth: (meta: AccountMeta, reason: string) => void = () => {},
-  ) {}
+  constructor(private readonly opts: TokenServiceOptions) {}
+
+  private nowS(): number {
+    return nowS(this.opts.clock);
+  }
 
   lastUsedAt(service: string, account: string): number | undefined {
     return this.lastUsed.get(`${service}/${account}`);
@@ -97,23 +112,23 @@ export class TokenService {
    * asynchronous store), which also produces every error.
    */
   getTokenNow(service: string, account: string): TokenAnswer | null {
-    const store = this.state.requireStore();
+    const store = this.opts.store.requireStore();
     if (!store.peek) return null;
-    const meta = this.state.registry.get(service, account);
+    const meta = this.opts.registry.get(service, account);
     if (!meta || meta.needs_auth) return null;
     const now = this.nowS();
     const left = meta.expires_at === undefined ? Infinity : meta.expires_at - now;
     if (left <= (meta.kind === 'static' ? 0 : refreshLeadS(meta))) return null;
     const key = `${service}/${account}`;
     const hit = this.issued.get(key);
-    if (hit && hit.meta === meta && hit.store === store && hit.writes === this.state.storeWrites) {
+    if (hit && hit.meta === meta && hit.store === store && hit.writes === this.opts.store.storeWrites) {
       this.lastUsed.set(key, now);
       return hit.token;
     }
     const value = store.peek(credentialKey(service, account, 'access_token'));
     if (!value) return null;
     const token = this.issue(meta, value);
-    this.issued.set(key, { meta, store, writes: this.state.storeWrites, token });
+    this.issued.set(key, { meta, store, writes: this.opts.store.storeWrites, token });
     return token;
   }
 
@@ -124,8 +139,8 @@ export class TokenService {
   }
 
   async getToken(service: string, account: string): Promise<TokenAnswer> {
-    const store = this.state.requireStore();
-    const meta = this.state.registry.require(service, account);
+    const store = this.opts.store.requireStore();
+    const meta = this.opts.registry.require(service, account);
     const now = this.nowS();
     if (meta.needs_auth) throw reauth(meta, 'needs to be authorized again');
     const value = await store.get(credentialKey(service, account, 'access_token'));
@@ -148,7 +163,7 @@ export class TokenService {
     } catch (err) {
       // The provider is down but the token we hold still works: better than nothing.
       if (value && left > 0 && err instanceof SigilError && err.code === ErrorCode.PROVIDER_ERROR) {
-        return this.issue(this.state.registry.require(service, account), value);
+        return this.issue(this.opts.registry.require(service, account), value);
       }
       value?.fill(0);
       throw err;
@@ -165,11 +180,11 @@ export class TokenService {
       running = this.doRefresh(service, account)
         .then(
           (t) => {
-            this.state.audit.record({ op: 'refresh', target: key, result: 'ok' });
+            this.opts.audit.record({ op: 'refresh', target: key, result: 'ok' });
             return t;
           },
           (err: unknown) => {
-            this.state.audit.record({ op: 'refresh', target: key, result: err instanceof SigilError ? err.code : ErrorCode.INTERNAL });
+            this.opts.audit.record({ op: 'refresh', target: key, result: err instanceof SigilError ? err.code : ErrorCode.INTERNAL });
             throw err;
           },
         )
@@ -181,7 +196,7 @@ export class TokenService {
 
   /** Stores tokens given by the person (static tokens, API keys, imported OAuth tokens). */
   async setToken(service: string, account: string, input: TokenInput): Promise<AccountMeta> {
-    const store = this.state.requireStore();
+    const store = this.opts.store.requireStore();
     const sets: [string, Buffer][] = [[credentialKey(service, account, 'access_token'), input.access_token]];
     if (input.refresh_token) sets.push([credentialKey(service, account, 'refresh_token'), input.refresh_token]);
     const fresh: AccountMeta = { service, account, kind: input.refresh_token ? 'oauth' : 'static', created: new Date(this.nowS() * 1000).toISOString() };
@@ -189,13 +204,13 @@ export class TokenService {
       store,
       { sets, deletes: [] },
       () =>
-        this.state.registry.put(fresh, {
+        this.opts.registry.put(fresh, {
           token_type: (input.token_type && authScheme(input.token_type)) || 'Bearer', // set_token checked it
           expires_at: input.expires_at,
           issued_at: input.expires_at === undefined ? undefined : this.nowS(),
           needs_auth: undefined,
         }),
-      { undo: true, log: this.state.log },
+      { undo: true, log: this.opts.log },
     );
     this.unsaved.delete(`${service}/${account}`); // the person's tokens replace what a refresh could not save
     return meta;
@@ -219,7 +234,7 @@ export class TokenService {
     // means a broken (or hostile) provider, and guessing would present its token wrongly.
     const tokenType = authScheme(res.token_type ?? 'Bearer');
     if (!tokenType) throw new SigilError(ErrorCode.PROVIDER_ERROR, `the provider answered ${service}/${account}'s token request with a token_type that is no HTTP authentication scheme`);
-    const store = this.state.requireStore();
+    const store = this.opts.store.requireStore();
     // The rotated refresh token first: it alone keeps the account signed in. A provider that
     // omits it (Spotify may) means "keep using the old one", so nothing is overwritten then.
     const sets: [string, Buffer][] = [];
@@ -240,7 +255,7 @@ export class TokenService {
         store,
         { sets, deletes: [] },
         () =>
-          this.state.registry.put(fresh, {
+          this.opts.registry.put(fresh, {
             kind: 'oauth',
             token_type: tokenType,
             expires_at: expiresAt,
@@ -248,19 +263,19 @@ export class TokenService {
             ...(scopes ? { scopes } : {}),
             needs_auth: undefined,
           }),
-        { undo: !opts.refreshed, log: this.state.log },
+        { undo: !opts.refreshed, log: this.opts.log },
       );
     } finally {
       for (const [, value] of sets) value.fill(0);
     }
     this.unsaved.delete(`${service}/${account}`); // superseded by what was just saved
-    this.state.refreshAhead.tokensStored(service, account);
+    this.opts.onStored?.(service, account);
     return { access_token: res.access_token, token_type: meta.token_type ?? 'Bearer', expires_at: meta.expires_at ?? null };
   }
 
   private async doRefresh(service: string, account: string): Promise<TokenAnswer> {
-    const store = this.state.requireStore();
-    const meta = this.state.registry.require(service, account);
+    const store = this.opts.store.requireStore();
+    const meta = this.opts.registry.require(service, account);
     if (meta.kind === 'static') {
       throw new SigilError(ErrorCode.BAD_REQUEST, `${service}/${account} holds a static token: there is nothing to refresh`);
     }
@@ -277,14 +292,14 @@ export class TokenService {
       await this.markNeedsAuth(meta, 'no refresh token');
       throw reauth(meta, 'has no refresh token');
     }
-    const config = await this.providers.configuration(service);
+    const config = await this.opts.providers.configuration(service);
     let res: oidc.TokenEndpointResponse;
     try {
       const { refreshTokenGrant } = await import('openid-client');
       res = await refreshTokenGrant(config, rt.toString('utf8'));
     } catch (err) {
       const code = oauthErrorCode(err);
-      const provider = this.providers.provider(service);
+      const provider = this.opts.providers.provider(service);
       if (code === 'invalid_grant' || (code && provider.quirks.reauthErrors?.includes(code))) {
         await this.markNeedsAuth(meta, code);
         throw reauth(meta, `was signed out by the provider (${code})`);
@@ -309,12 +324,12 @@ export class TokenService {
    * the grant stays until the person revokes it there.
    */
   async revoke(service: string, account: string): Promise<{ revoked: boolean; unsupported?: boolean; error?: string }> {
-    const store = this.state.requireStore();
+    const store = this.opts.store.requireStore();
     const rt = await store.get(credentialKey(service, account, 'refresh_token'));
     const token = rt ?? (await store.get(credentialKey(service, account, 'access_token')));
     if (!token) return { revoked: false };
     try {
-      const config = await this.providers.configuration(service);
+      const config = await this.opts.providers.configuration(service);
       if (!config.serverMetadata().revocation_endpoint) return { revoked: false, unsupported: true };
       const { tokenRevocation } = await import('openid-client');
       await tokenRevocation(config, token.toString('utf8'), { token_type_hint: rt ? 'refresh_token' : 'access_token' });
@@ -327,9 +342,9 @@ export class TokenService {
   }
 
   private async markNeedsAuth(meta: AccountMeta, reason: string): Promise<void> {
-    await this.state.registry.update(meta.service, meta.account, { needs_auth: true });
-    this.state.audit.record({ op: 'needs_auth', target: `${meta.service}/${meta.account}`, result: reason });
-    this.onNeedsAuth(meta, reason);
+    await this.opts.registry.update(meta.service, meta.account, { needs_auth: true });
+    this.opts.audit.record({ op: 'needs_auth', target: `${meta.service}/${meta.account}`, result: reason });
+    this.opts.onNeedsAuth?.(meta, reason);
   }
 
   private issue(meta: AccountMeta, value: Buffer): TokenAnswer {

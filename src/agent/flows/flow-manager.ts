@@ -1,12 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import type * as oidc from 'openid-client';
-import { describeError, oauthErrorCode } from '../oauth/oauth-errors.js';
-import { defaultScopes } from '../oauth/provider-config.js';
-import type { ProviderRegistry } from '../oauth/provider-registry.js';
-import type { FlowKind } from '../protocol/results.js';
-import { ErrorCode } from '../protocol/codes.js';
-import { SigilError } from '../protocol/errors.js';
-import type { AgentState } from './agent-state.js';
+import { describeError, oauthErrorCode } from '../../oauth/oauth-errors.js';
+import { defaultScopes } from '../../oauth/provider-config.js';
+import type { ProviderRegistry } from '../../oauth/provider-registry.js';
+import type { FlowKind, FlowStart } from '../../protocol/results.js';
+import { ErrorCode } from '../../protocol/codes.js';
+import { SigilError } from '../../protocol/errors.js';
+import type { AccountRegistry } from '../credentials/account-registry.js';
+import type { AuditLog } from '../audit-log.js';
+import type { Clock } from '../clock.js';
+import type { TokenService } from '../credentials/token-service.js';
+import type { LockListener } from '../lock/vault-lock.js';
 
 /**
  * Authorization flows run in the agent (as pizauth does): the agent holds the PKCE verifier
@@ -45,22 +49,37 @@ const FLOW_TIMEOUT_MS = 10 * 60_000;
 /** A finished flow's result stays available to wait_flow for this long. */
 const KEEP_FINISHED_MS = 10 * 60_000;
 
-export class FlowManager {
+export interface FlowManagerOptions {
+  registry: Pick<AccountRegistry, 'get' | 'require'>;
+  providers: ProviderRegistry;
+  /** Where a finished sign-in's tokens go. */
+  tokens: Pick<TokenService, 'storeTokens'>;
+  audit: Pick<AuditLog, 'record'>;
+  clock: Clock;
+  /** How long a person gets to finish signing in (default 10 minutes). */
+  timeoutMs?: number;
+}
+
+export class FlowManager implements LockListener {
   private readonly flows = new Map<string, Flow>();
+  private readonly timeoutMs: number;
 
-  constructor(
-    private readonly state: AgentState,
-    private readonly providers: ProviderRegistry,
-    private readonly timeoutMs = FLOW_TIMEOUT_MS,
-  ) {}
+  constructor(private readonly opts: FlowManagerOptions) {
+    this.timeoutMs = opts.timeoutMs ?? FLOW_TIMEOUT_MS;
+  }
 
-  async start(service: string, account: string, kind: FlowKind, scopesArg?: string[]): Promise<Record<string, unknown>> {
-    const existing = this.state.registry.get(service, account);
+  /** On lock: a flow cannot store its tokens in a locked vault. */
+  locking(): void {
+    this.cancelAll();
+  }
+
+  async start(service: string, account: string, kind: FlowKind, scopesArg?: string[]): Promise<FlowStart> {
+    const existing = this.opts.registry.get(service, account);
     if (existing?.kind === 'static') {
       throw new SigilError(ErrorCode.ALREADY_EXISTS, `${service}/${account} holds a static token; remove it first (sigil accounts remove ${service} ${account})`);
     }
-    const provider = this.providers.provider(service);
-    const config = await this.providers.configuration(service);
+    const provider = this.opts.providers.provider(service);
+    const config = await this.opts.providers.configuration(service);
     const meta = config.serverMetadata();
     const scopes = scopesArg ?? existing?.scopes ?? defaultScopes(provider, meta);
     if (kind === 'device' && !meta.device_authorization_endpoint) {
@@ -73,25 +92,27 @@ export class FlowManager {
 
     const id = randomBytes(12).toString('hex');
     const abort = new AbortController();
-    const timer = setTimeout(() => abort.abort(new SigilError(ErrorCode.FLOW_TIMEOUT, `the sign-in for ${service}/${account} was not completed within ${Math.round(this.timeoutMs / 60000)} minutes`)), this.timeoutMs);
-    timer.unref();
+    const timer = this.opts.clock.setTimeout(
+      () => abort.abort(new SigilError(ErrorCode.FLOW_TIMEOUT, `the sign-in for ${service}/${account} was not completed within ${Math.round(this.timeoutMs / 60000)} minutes`)),
+      this.timeoutMs,
+    );
 
-    let info: Record<string, unknown>;
+    let info: FlowStart;
     let tokens: Promise<oidc.TokenEndpointResponse>;
     try {
       if (kind === 'auth_code') {
-        const { startAuthCodeFlow } = await import('../oauth/auth-code-flow.js');
+        const { startAuthCodeFlow } = await import('../../oauth/auth-code-flow.js');
         const started = await startAuthCodeFlow(config, provider, scopes, abort.signal);
         info = { flow_id: id, kind, authorization_url: started.authorization_url };
         tokens = started.tokens;
       } else {
-        const { startDeviceFlow } = await import('../oauth/device-flow.js');
+        const { startDeviceFlow } = await import('../../oauth/device-flow.js');
         const { tokens: t, ...shown } = await startDeviceFlow(config, scopes, abort.signal);
         info = { flow_id: id, kind, ...shown };
         tokens = t;
       }
     } catch (err) {
-      clearTimeout(timer);
+      this.opts.clock.clearTimeout(timer);
       throw flowError(err, service, account);
     }
     if (provider.quirks.notice) info.notice = provider.quirks.notice;
@@ -100,18 +121,18 @@ export class FlowManager {
     const outcome = (async (): Promise<FlowOutcome> => {
       try {
         const res = await tokens;
-        const issued = await this.state.tokens.storeTokens(service, account, res, scopes);
-        const stored = this.state.registry.require(service, account);
-        this.state.audit.record({ op: 'flow_complete', target: `${service}/${account}`, result: 'ok' });
+        const issued = await this.opts.tokens.storeTokens(service, account, res, scopes);
+        const stored = this.opts.registry.require(service, account);
+        this.opts.audit.record({ op: 'flow_complete', target: `${service}/${account}`, result: 'ok' });
         return { service, account, scopes: stored.scopes ?? scopes, expires_at: issued.expires_at };
       } catch (err) {
         const e = flowError(err, service, account);
-        this.state.audit.record({ op: 'flow_complete', target: `${service}/${account}`, result: end.why ?? e.code });
+        this.opts.audit.record({ op: 'flow_complete', target: `${service}/${account}`, result: end.why ?? e.code });
         throw e;
       } finally {
-        clearTimeout(timer);
+        this.opts.clock.clearTimeout(timer);
         end.settled = true;
-        setTimeout(() => this.flows.delete(id), KEEP_FINISHED_MS).unref();
+        this.opts.clock.setTimeout(() => this.flows.delete(id), KEEP_FINISHED_MS);
       }
     })();
     outcome.catch(() => {});
@@ -150,7 +171,7 @@ export class FlowManager {
     return this.stop(flow, 'cancelled', `${was(flow)} cancelled`);
   }
 
-  /** On lock: a flow cannot store its tokens in a locked vault. */
+  /** Stops every flow that still runs (the lock). */
   cancelAll(): void {
     for (const f of this.flows.values()) this.stop(f, 'locked', 'the agent was locked');
   }

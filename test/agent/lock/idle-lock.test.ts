@@ -1,34 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { IdleLock, type Clock } from '../../src/agent/idle-lock.js';
-import { UnlockThrottle } from '../../src/agent/unlock-throttle.js';
-
-/** A manual clock: time moves only when the test says so. */
-class FakeClock implements Clock {
-  t = 1_000_000;
-  timers: { at: number; fn: () => void; id: number }[] = [];
-  private nextId = 1;
-  now = () => this.t;
-  setTimeout = (fn: () => void, ms: number) => {
-    const id = this.nextId++;
-    this.timers.push({ at: this.t + ms, fn, id });
-    return id;
-  };
-  clearTimeout = (id: unknown) => {
-    this.timers = this.timers.filter((t) => t.id !== id);
-  };
-  advance(ms: number) {
-    const end = this.t + ms;
-    for (;;) {
-      this.timers.sort((a, b) => a.at - b.at);
-      const next = this.timers[0];
-      if (!next || next.at > end) break;
-      this.timers.shift();
-      this.t = next.at;
-      next.fn();
-    }
-    this.t = end;
-  }
-}
+import { IdleLock } from '../../../src/agent/lock/idle-lock.js';
+import { UnlockThrottle } from '../../../src/agent/lock/unlock-throttle.js';
+import { FakeClock } from '../../support/fake-clock.js';
 
 describe('IdleLock', () => {
   it('expires after the timeout of idle time', () => {

@@ -2,13 +2,13 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AccountMeta } from '../../src/agent/account-registry.js';
-import { accountStatus, refreshLeadS } from '../../src/agent/token-service.js';
-import { MAX_EXPIRES_IN_S } from '../../src/protocol/token-rules.js';
-import { listenLoopback, type LoopbackHttp } from '../support/loopback-http.js';
-import { eventually, TEST_PASSPHRASE } from '../support/sandbox.js';
-import { makeDue, oidcSuite } from '../oauth/flow-helpers.js';
-import { agentSuite } from './helpers.js';
+import type { AccountMeta } from '../../../src/agent/credentials/account-registry.js';
+import { accountStatus, refreshLeadS } from '../../../src/agent/credentials/token-service.js';
+import { MAX_EXPIRES_IN_S } from '../../../src/protocol/token-rules.js';
+import { listenLoopback, type LoopbackHttp } from '../../support/loopback-http.js';
+import { eventually, TEST_PASSPHRASE } from '../../support/sandbox.js';
+import { makeDue, oidcSuite } from '../../oauth/flow-helpers.js';
+import { agentSuite } from '../helpers.js';
 
 const meta = (expires_at: number, issued_at?: number): AccountMeta => ({
   service: 'corp',

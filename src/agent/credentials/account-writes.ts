@@ -1,4 +1,4 @@
-import { writeAll, type SecretStore } from '../stores/secret-store.js';
+import { writeAll, type SecretStore } from '../../stores/secret-store.js';
 
 /** What a change does to an account's credentials in the store. */
 export interface CredentialChange {

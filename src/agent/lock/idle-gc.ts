@@ -1,5 +1,6 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import type { Clock } from '../clock.js';
 
 /**
  * Collects garbage when the agent goes quiet. A vault write serializes and encrypts the whole
@@ -26,9 +27,15 @@ function loadGc(): Gc | null {
 }
 
 export class IdleGc {
-  private timer: NodeJS.Timeout | null = null;
+  private timer: unknown = null;
   private lastActivity = 0;
   private pending = false;
+
+  /** `collect`: what runs once quiet (V8's gc; a test counts instead). */
+  constructor(
+    private readonly clock: Clock,
+    private readonly collect: () => void = () => loadGc()?.(),
+  ) {}
 
   /** Something allocated a lot (a write, an unlock, a lock): collect once things are quiet. */
   request(): void {
@@ -36,33 +43,31 @@ export class IdleGc {
     this.arm();
   }
 
-  /** Any request: pushes a pending collection back. Cheap: one Date.now(). */
+  /** Any request: pushes a pending collection back. Cheap: one clock.now(). */
   activity(): void {
-    if (this.pending) this.lastActivity = Date.now();
+    if (this.pending) this.lastActivity = this.clock.now();
   }
 
   stop(): void {
-    if (this.timer) clearTimeout(this.timer);
+    if (this.timer !== null) this.clock.clearTimeout(this.timer);
     this.timer = null;
     this.pending = false;
   }
 
   private arm(): void {
-    if (this.timer) return;
-    this.lastActivity = Date.now();
-    this.timer = setTimeout(() => this.fire(), IDLE_MS);
-    this.timer.unref();
+    if (this.timer !== null) return;
+    this.lastActivity = this.clock.now();
+    this.timer = this.clock.setTimeout(() => this.fire(), IDLE_MS);
   }
 
   private fire(): void {
     this.timer = null;
-    const quietFor = Date.now() - this.lastActivity;
+    const quietFor = this.clock.now() - this.lastActivity;
     if (quietFor < IDLE_MS) {
-      this.timer = setTimeout(() => this.fire(), IDLE_MS - quietFor);
-      this.timer.unref();
+      this.timer = this.clock.setTimeout(() => this.fire(), IDLE_MS - quietFor);
       return;
     }
     this.pending = false;
-    loadGc()?.();
+    this.collect();
   }
 }

@@ -14,10 +14,10 @@
  * - History lives under its own prefix, not under `sigilforge/_secret/`: list_secrets never sees it.
  * - Changes to one secret's value and history run one after another (version numbers).
  */
-import { ErrorCode } from '../protocol/codes.js';
-import { SigilError } from '../protocol/errors.js';
-import { secretKey } from '../protocol/names.js';
-import type { SecretStore } from '../stores/secret-store.js';
+import { ErrorCode } from '../../protocol/codes.js';
+import { SigilError } from '../../protocol/errors.js';
+import { secretKey } from '../../protocol/names.js';
+import type { SecretStore } from '../../stores/secret-store.js';
 
 export const HISTORY_PREFIX = 'sigilforge/_history/';
 
@@ -78,7 +78,7 @@ export async function listHistory(store: SecretStore, name: string): Promise<His
  * Records `old` (the value being replaced; the caller's, not wiped here) as the next version
  * of `name`, durably, unless `limit` is 0. Returns the version written, or null.
  */
-async function pushHistory(store: SecretStore, name: string, old: Buffer, limit: number, now = new Date()): Promise<number | null> {
+async function pushHistory(store: SecretStore, name: string, old: Buffer, limit: number, now: Date): Promise<number | null> {
   if (limit <= 0) return null;
   const versions = await historyVersions(store, name);
   const version = (versions.at(-1) ?? 0) + 1;
@@ -112,14 +112,14 @@ export async function deleteHistory(store: SecretStore, name: string): Promise<n
 
 /**
  * Replaces the current value of `name` with `value` (the caller's), keeping the value it
- * replaces as history first. Says whether a value existed, and the version it was kept as.
+ * replaces as history first (replaced at `now`). Says whether a value existed, and the version it was kept as.
  */
-export async function replaceSecret(store: SecretStore, name: string, value: Buffer, limit: number): Promise<{ existed: boolean; savedAs: number | null }> {
+export async function replaceSecret(store: SecretStore, name: string, value: Buffer, limit: number, now: Date): Promise<{ existed: boolean; savedAs: number | null }> {
   const key = secretKey(name);
   const old = await store.get(key);
   try {
     if (!store.writeBatch) {
-      const savedAs = old ? await pushHistory(store, name, old, limit) : null;
+      const savedAs = old ? await pushHistory(store, name, old, limit, now) : null;
       await store.set(key, value);
       await pruneHistory(store, name, limit);
       return { existed: old !== null, savedAs };
@@ -131,7 +131,7 @@ export async function replaceSecret(store: SecretStore, name: string, value: Buf
     try {
       if (old && limit > 0) {
         savedAs = (versions.at(-1) ?? 0) + 1;
-        sets.push([historyKey(name, savedAs), historyRecord(old, savedAs, new Date())]);
+        sets.push([historyKey(name, savedAs), historyRecord(old, savedAs, now)]);
         versions.push(savedAs);
       }
       sets.push([key, value]);

@@ -1,28 +1,11 @@
+import { MAX_TIMER_MS, type Clock } from '../clock.js';
+
 /**
  * The lock timeout: idle time since the last request that used a secret. One timer is
  * armed for the deadline and, when it fires early because of later use, re-armed for the
- * remainder (OpenSSH's reaper() idea) — so a request costs one Date.now(), not a
+ * remainder (OpenSSH's reaper() idea) — so a request costs one clock.now(), not a
  * clearTimeout/setTimeout pair.
  */
-export interface Clock {
-  now(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-export const systemClock: Clock = {
-  now: () => Date.now(),
-  setTimeout: (fn, ms) => {
-    const t = setTimeout(fn, ms);
-    t.unref(); // the listening socket keeps the agent alive, not this timer
-    return t;
-  },
-  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
-};
-
-/** setTimeout's limit (~24.8 days): a longer delay fires after 1 ms, so longer waits go in steps. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
-
 export class IdleLock {
   private lastUse = 0;
   private timer: unknown = null;
@@ -32,7 +15,7 @@ export class IdleLock {
   constructor(
     private timeoutS: number,
     private readonly onExpire: () => void,
-    private readonly clock: Clock = systemClock,
+    private readonly clock: Clock,
   ) {}
 
   get timeoutSeconds(): number {

@@ -1,9 +1,9 @@
 import { stringify } from 'smol-toml';
-import { readTomlFile } from '../config/toml-file.js';
-import { ErrorCode } from '../protocol/codes.js';
-import { SigilError } from '../protocol/errors.js';
-import { authScheme } from '../protocol/token-rules.js';
-import { writeFileAtomic, type FileOps } from '../stores/atomic-file.js';
+import { readTomlFile } from '../../config/toml-file.js';
+import { ErrorCode } from '../../protocol/codes.js';
+import { SigilError } from '../../protocol/errors.js';
+import { authScheme } from '../../protocol/token-rules.js';
+import { writeFileAtomic, type FileOps } from '../../stores/atomic-file.js';
 
 /**
  * accounts.toml: what the agent knows about each account that is not a secret — kind,

@@ -1,10 +1,15 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { AgentClient } from '../../src/client/agent-client.js';
-import type { FlowStart } from '../../src/protocol/results.js';
-import { startFakeGithub, type FakeGithub } from '../support/fake-github.js';
-import { startOidcServer, type OidcServer } from '../support/oidc-server.js';
-import { eventually, type Sandbox } from '../support/sandbox.js';
-import { agentWithConfig, fakeGithubProvider, oidcProvider, spawnSigil } from '../oauth/flow-helpers.js';
+import { afterAll, afterEach, assert, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { AuditEvent } from '../../../src/agent/audit-log.js';
+import { FlowManager } from '../../../src/agent/flows/flow-manager.js';
+import { ProviderRegistry } from '../../../src/oauth/provider-registry.js';
+import { ErrorCode } from '../../../src/protocol/codes.js';
+import { FakeClock } from '../../support/fake-clock.js';
+import { AgentClient } from '../../../src/client/agent-client.js';
+import type { FlowStart } from '../../../src/protocol/results.js';
+import { startFakeGithub, type FakeGithub } from '../../support/fake-github.js';
+import { startOidcServer, type OidcServer } from '../../support/oidc-server.js';
+import { eventually, type Sandbox } from '../../support/sandbox.js';
+import { agentWithConfig, fakeGithubProvider, oidcProvider, spawnSigil } from '../../oauth/flow-helpers.js';
 
 /** The flow_complete lines of the audit log, read through the agent (it flushes first). */
 async function flowEnds(sb: Sandbox): Promise<{ target?: string; result: string }[]> {
@@ -111,5 +116,70 @@ describe('a flow that runs out of time stays FLOW_TIMEOUT (real agent, fake GitH
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain('expired before it was approved');
     expect(await endedAs(sb, 'github/late')).toBe('FLOW_TIMEOUT');
+  });
+});
+
+/**
+ * The flows part alone, on a fake clock: a sign-in not finished within its time is stopped and
+ * audited FLOW_TIMEOUT, and its result is kept for wait_flow for 10 minutes, then forgotten.
+ * The device authorization is the fake GitHub's (real HTTP on 127.0.0.1); no time passes.
+ */
+describe('FlowManager: expiry (fake clock)', () => {
+  let gh: FakeGithub;
+  beforeAll(async () => {
+    gh = await startFakeGithub();
+  });
+  afterAll(async () => {
+    await gh?.close();
+  });
+
+  function flows() {
+    const clock = new FakeClock();
+    const audit: AuditEvent[] = [];
+    const e = gh.endpoints;
+    const providers = new ProviderRegistry(
+      { github: { client_id: 'Iv1.sigiltest', token_endpoint: e.token_endpoint, device_authorization_endpoint: e.device_authorization_endpoint } },
+      async () => null,
+    );
+    const manager = new FlowManager({
+      registry: { get: () => undefined, require: () => assert.fail('no account is stored by a flow that expires') },
+      providers,
+      tokens: { storeTokens: () => assert.fail('no tokens come from a flow that expires') },
+      audit: { record: (ev) => void audit.push(ev) },
+      clock,
+      timeoutMs: 10 * 60_000,
+    });
+    return { clock, audit, manager };
+  }
+
+  it('times out after 10 minutes: FLOW_TIMEOUT to the waiter and in the audit line; kept 10 minutes more, then NOT_FOUND', async () => {
+    const { clock, audit, manager } = flows();
+    const started = await manager.start('github', 'octocat', 'device');
+    const id = String(started.flow_id);
+    const outcome = manager.wait(id);
+    expect(manager.active).toBe(1);
+    clock.advance(10 * 60_000 - 1);
+    expect(manager.active).toBe(1);
+    clock.advance(1);
+    await expect(outcome).rejects.toMatchObject({ code: ErrorCode.FLOW_TIMEOUT, message: expect.stringContaining('not completed within 10 minutes') });
+    expect(audit).toEqual([{ op: 'flow_complete', target: 'github/octocat', result: ErrorCode.FLOW_TIMEOUT }]);
+    expect(manager.active).toBe(0);
+    // The result stays for a late `sigil accounts add` …
+    clock.advance(10 * 60_000 - 1);
+    await expect(manager.wait(id)).rejects.toMatchObject({ code: ErrorCode.FLOW_TIMEOUT });
+    // … and is then forgotten.
+    clock.advance(1);
+    await expect(manager.wait(id)).rejects.toMatchObject({ code: ErrorCode.NOT_FOUND });
+    expect(clock.timers).toEqual([]);
+  });
+
+  it('the lock stops a running flow (audited locked) and clears its timer', async () => {
+    const { clock, audit, manager } = flows();
+    const started = await manager.start('github', 'octocat', 'device');
+    const outcome = manager.wait(String(started.flow_id));
+    manager.locking();
+    await expect(outcome).rejects.toMatchObject({ code: ErrorCode.FLOW_TIMEOUT, message: 'the agent was locked' });
+    expect(audit).toEqual([{ op: 'flow_complete', target: 'github/octocat', result: 'locked' }]);
+    expect(clock.timers.length).toBe(1); // only the kept result's
   });
 });

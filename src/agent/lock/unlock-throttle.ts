@@ -11,7 +11,8 @@ export class UnlockThrottle {
   private failures = 0;
   private notBefore = 0;
 
-  constructor(private readonly now: () => number = Date.now) {}
+  /** `now`: the agent's clock, in milliseconds. */
+  constructor(private readonly now: () => number) {}
 
   /** Milliseconds to wait before the next attempt is allowed (0 = go ahead). */
   waitMs(): number {

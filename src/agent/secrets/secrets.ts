@@ -1,0 +1,106 @@
+import { ErrorCode } from '../../protocol/codes.js';
+import { SigilError } from '../../protocol/errors.js';
+import { SECRET_PREFIX, secretKey } from '../../protocol/names.js';
+import type { Clock } from '../clock.js';
+import { deleteHistory, listHistory, readVersion, replaceSecret, serialized, type HistoryVersion } from './secret-history.js';
+import type { StoreGate } from '../lock/vault-lock.js';
+
+export interface SecretsOptions {
+  store: StoreGate;
+  /** Previous versions kept per secret (config.toml's `[secrets] history`); 0 = none. */
+  historyLimit: number;
+  clock: Clock;
+}
+
+/**
+ * Free-form secrets and their history (secret-history.ts), in the unlocked store. Values are
+ * Buffers the caller owns: those passed in are not wiped here, those returned are the caller's
+ * to wipe. Changes to one secret run one after another (its versions are numbered in order).
+ */
+export class Secrets {
+  constructor(private readonly opts: SecretsOptions) {}
+
+  private get store() {
+    return this.opts.store.requireStore();
+  }
+
+  async get(name: string): Promise<Buffer> {
+    const value = await this.store.get(secretKey(name));
+    if (!value) throw noSuchSecret(name);
+    return value;
+  }
+
+  /** `overwrite: false`: ALREADY_EXISTS when it has a value. The replaced value is kept as history first. */
+  set(name: string, value: Buffer, opts: { overwrite?: boolean } = {}): Promise<{ created: boolean }> {
+    const store = this.store;
+    return serialized(store, name, async () => {
+      if (opts.overwrite === false && (await store.get(secretKey(name)))?.fill(0) !== undefined) {
+        throw new SigilError(ErrorCode.ALREADY_EXISTS, `secret "${name}" already exists`);
+      }
+      const { existed } = await replaceSecret(store, name, value, this.opts.historyLimit, this.now());
+      return { created: !existed };
+    });
+  }
+
+  /** The secret and its history (also history left behind by an interrupted delete). */
+  delete(name: string): Promise<void> {
+    const store = this.store;
+    return serialized(store, name, async () => {
+      const existed = await store.delete(secretKey(name));
+      const versions = await deleteHistory(store, name);
+      if (!existed && versions === 0) throw noSuchSecret(name);
+    });
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    const keys = await this.store.list(SECRET_PREFIX + prefix);
+    return keys.map((k) => k.slice(SECRET_PREFIX.length));
+  }
+
+  /** How many there are (not account credentials, not history); null while locked. */
+  async count(): Promise<number | null> {
+    return this.opts.store.locked ? null : (await this.store.list(SECRET_PREFIX)).length;
+  }
+
+  /**
+   * The kept versions, newest first (numbers and times, never values), and when the current
+   * value was set: when the newest kept version was replaced by it.
+   */
+  async history(name: string): Promise<{ currentUpdated?: string; versions: HistoryVersion[] }> {
+    const store = this.store;
+    const current = await store.get(secretKey(name));
+    current?.fill(0);
+    const versions = await listHistory(store, name);
+    if (current === null && versions.length === 0) throw noSuchSecret(name);
+    const updated = current !== null ? versions[0]?.replaced_at : undefined;
+    return { ...(updated ? { currentUpdated: updated } : {}), versions };
+  }
+
+  /**
+   * Makes a kept version current again. The value it replaces is kept as the next version
+   * first (`savedAs`), so a rollback can itself be rolled back.
+   */
+  rollback(name: string, version: number): Promise<{ savedAs: number | null }> {
+    const store = this.store;
+    return serialized(store, name, async () => {
+      const record = await readVersion(store, name, version);
+      if (!record) {
+        throw new SigilError(ErrorCode.NOT_FOUND, `secret "${name}" has no version ${version} (see: sigil secret history ${name})`);
+      }
+      try {
+        const { savedAs } = await replaceSecret(store, name, record.value, this.opts.historyLimit, this.now());
+        return { savedAs };
+      } finally {
+        record.value.fill(0);
+      }
+    });
+  }
+
+  private now(): Date {
+    return new Date(this.opts.clock.now());
+  }
+}
+
+function noSuchSecret(name: string): SigilError {
+  return new SigilError(ErrorCode.NOT_FOUND, `no secret named "${name}"`);
+}

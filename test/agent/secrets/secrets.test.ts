@@ -1,0 +1,81 @@
+import { describe, expect, it } from 'vitest';
+import { Secrets } from '../../../src/agent/secrets/secrets.js';
+import type { StoreGate } from '../../../src/agent/lock/vault-lock.js';
+import { ErrorCode } from '../../../src/protocol/codes.js';
+import { MemoryStore } from '../../../src/stores/memory-store.js';
+import { FakeClock } from '../../support/fake-clock.js';
+
+/** The secrets part alone, on a memory store: history kept, numbered, timed by the clock and pruned. */
+function setup(historyLimit: number) {
+  const clock = new FakeClock(Date.parse('2027-01-15T08:00:00.000Z'));
+  const store = new MemoryStore();
+  const gate = { locked: false, requireStore: () => store, storeWrites: 0 } satisfies StoreGate;
+  const secrets = new Secrets({ store: gate, historyLimit, clock });
+  const set = (value: string) => secrets.set('db/password', Buffer.from(value));
+  const current = async () => (await secrets.get('db/password')).toString();
+  return { clock, store, gate, secrets, set, current };
+}
+
+describe('Secrets: history', () => {
+  it('keeps the newest `history` versions, each replaced at the clock’s time; older ones are pruned', async () => {
+    const { clock, set, secrets, current } = setup(2);
+    expect(await set('v1')).toEqual({ created: true });
+    for (const v of ['v2', 'v3', 'v4']) {
+      clock.advance(60_000);
+      expect(await set(v)).toEqual({ created: false });
+    }
+    expect(await current()).toBe('v4');
+    const h = await secrets.history('db/password');
+    expect(h.versions).toEqual([
+      { version: 3, replaced_at: '2027-01-15T08:03:00.000Z' },
+      { version: 2, replaced_at: '2027-01-15T08:02:00.000Z' },
+    ]);
+    expect(h.currentUpdated).toBe('2027-01-15T08:03:00.000Z');
+  });
+
+  it('a rollback keeps the value it replaces as the next version, then prunes', async () => {
+    const { clock, set, secrets, current } = setup(2);
+    for (const v of ['v1', 'v2', 'v3']) await set(v);
+    clock.advance(1000);
+    expect(await secrets.rollback('db/password', 1)).toEqual({ savedAs: 3 });
+    expect(await current()).toBe('v1');
+    expect((await secrets.history('db/password')).versions.map((v) => v.version)).toEqual([3, 2]);
+    await expect(secrets.rollback('db/password', 1)).rejects.toMatchObject({ code: ErrorCode.NOT_FOUND });
+  });
+
+  it('with history 0 keeps none', async () => {
+    const { set, secrets, store } = setup(0);
+    await set('v1');
+    await set('v2');
+    expect((await secrets.history('db/password')).versions).toEqual([]);
+    expect(await store.list('sigilforge/_history/')).toEqual([]);
+  });
+
+  it('a delete takes the history with it; then the name is unknown', async () => {
+    const { set, secrets, store } = setup(5);
+    await set('v1');
+    await set('v2');
+    await secrets.delete('db/password');
+    expect(await store.list('')).toEqual([]);
+    await expect(secrets.delete('db/password')).rejects.toMatchObject({ code: ErrorCode.NOT_FOUND });
+    await expect(secrets.history('db/password')).rejects.toMatchObject({ code: ErrorCode.NOT_FOUND });
+  });
+
+  it('overwrite: false refuses an existing name and keeps its value', async () => {
+    const { set, secrets, current } = setup(5);
+    await set('v1');
+    await expect(secrets.set('db/password', Buffer.from('v2'), { overwrite: false })).rejects.toMatchObject({ code: ErrorCode.ALREADY_EXISTS });
+    expect(await current()).toBe('v1');
+  });
+
+  it('lists and counts secrets, never history; the count is null while locked', async () => {
+    const { set, secrets, gate } = setup(5);
+    await set('v1');
+    await set('v2');
+    await secrets.set('api/key', Buffer.from('k'));
+    expect(await secrets.list('')).toEqual(['api/key', 'db/password']);
+    expect(await secrets.list('db/')).toEqual(['db/password']);
+    expect(await secrets.count()).toBe(2);
+    expect(await new Secrets({ store: { ...gate, locked: true }, historyLimit: 5, clock: new FakeClock() }).count()).toBeNull();
+  });
+});
