@@ -22,6 +22,7 @@ import { RefreshAhead } from './refresh-ahead.js';
 import { IdleGc } from './idle-gc.js';
 import { ConfirmBroker } from './confirm-broker.js';
 import { Policy } from './policy.js';
+import { withSopsFiles } from '../stores/sops/sops-router.js';
 
 /**
  * Everything the agent owns, and the lock state machine: `store` is null exactly while
@@ -90,6 +91,8 @@ export class AgentState {
   private readonly checkPassphrase: (passphrase: Buffer) => Promise<void>;
   private readonly lockListeners = new Set<() => void>();
   private readonly lease: VaultLease;
+  /** config.toml's `[[storage.sops]]`: files whose values answer under a name prefix while unlocked. */
+  private readonly sopsFiles: NonNullable<SigilConfig['storage']['sops']>;
 
   constructor(opts: AgentStateOptions) {
     const clock = opts.clock ?? systemClock;
@@ -111,6 +114,7 @@ export class AgentState {
     this.refreshAhead = new RefreshAhead(this, opts.config?.agent.refreshAheadS ?? 0);
     this.throttle = new UnlockThrottle(() => clock.now());
     this.idle = new IdleLock(opts.lockTimeoutS, () => void this.lock('timeout'), clock);
+    this.sopsFiles = opts.config?.storage.sops ?? [];
     this.lease = new VaultLease(`${opts.paths.vault}.lease`, { pid: process.pid, socket: opts.socketPath });
     const primary = opts.primary ?? opts.config?.storage.primary ?? 'vault';
     this.openStore =
@@ -179,7 +183,7 @@ export class AgentState {
         this.lease.release();
         throw new SigilError(ErrorCode.LOCKED, 'the agent was locked while unlocking');
       }
-      this.store = notifyWrites(store, () => {
+      this.store = notifyWrites(withSopsFiles(store, this.sopsFiles, this.log), () => {
         this.storeWrites++;
         this.idleGc.request();
       });

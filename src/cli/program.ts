@@ -223,6 +223,7 @@ command's own (128+N when signal N ended it).`,
     .command('age-key')
     .description("print the vault's age identity (for SOPS_AGE_KEY_CMD)")
     .option('--generate', 'create the identity (fails if one exists); prints its recipient')
+    .option('--import', 'adopt the identity in an age key file on stdin, such as sops keys.txt (fails if one exists)')
     .option('--recipient', 'print its public age1… recipient instead')
     .addHelpText(
       'after',

@@ -42,6 +42,11 @@ export function checkSecretName(name: string): string {
   return name;
 }
 
+/** checkSecretName as a test: for names read from files, which are skipped rather than refused. */
+export function isSecretName(name: string): boolean {
+  return name.length <= SECRET_MAX && SECRET.test(name);
+}
+
 /** Storage key of an account credential (DESIGN.md). */
 export function credentialKey(service: string, account: string, type: string): string {
   return `sigilforge/${service}/${account}/${type}`;
@@ -56,6 +61,9 @@ export const SECRET_PREFIX = 'sigilforge/_secret/';
 export function secretKey(name: string): string {
   return SECRET_PREFIX + name;
 }
+
+/** The device's age identity (`sigil age-key`): a vault secret, and the key to SOPS files. */
+export const AGE_IDENTITY_SECRET = 'age/identity';
 
 /** Names are echoed in errors: keep control characters out of the terminal. */
 function printable(s: string): string {
