@@ -43,8 +43,6 @@ export class SopsStore {
   private opened: OpenedSops | null = null;
   /** inode:size:mtime of the file `opened` was read from (or written as). */
   private stamp: string | null = null;
-  /** The last open that failed, and for which file: the same file fails the same way. */
-  private failed: { stamp: string; error: unknown } | null = null;
   private stale = false;
   private loading: Promise<OpenedSops> | null = null;
   private watcher: FSWatcher | null = null;
@@ -117,7 +115,6 @@ export class SopsStore {
     if (this.loading) return this.loading;
     const stamp = await stampOf(this.where);
     if (this.opened && !this.stale && stamp === this.stamp) return this.opened;
-    if (!this.stale && this.failed?.stamp === stamp) throw this.failed.error;
     this.loading ??= this.load(stamp).finally(() => (this.loading = null));
     return this.loading;
   }
@@ -148,13 +145,12 @@ export class SopsStore {
       this.drop();
       this.opened = next;
       this.stamp = stamp;
-      this.failed = null;
       this.watchFile();
       return next;
     } catch (err) {
-      // Nothing is served from a file that no longer opens (as a restart would find it).
+      // Nothing is served from a file that no longer opens (as a restart would find it). Not
+      // remembered: the next use tries again (the identity may have been adopted meanwhile).
       this.drop();
-      this.failed = { stamp, error: err };
       this.opts.log?.(`${this.where}: ${reason(err)}`);
       throw err;
     }
