@@ -35,7 +35,8 @@ export class SopsDocument {
 
   static parse(text: string, format: SopsFormat, where: string): SopsDocument {
     // intAsBigInt: sops hashes ints as Go prints them, and a JS number loses digits past 2^53.
-    const doc = parseDocument(text, { prettyErrors: false, intAsBigInt: true, uniqueKeys: true });
+    // uniqueKeys compares each key with every other (quadratic): leaves() checks with a Set.
+    const doc = parseDocument(text, { prettyErrors: false, intAsBigInt: true, uniqueKeys: false });
     const err = doc.errors[0];
     if (err) {
       // The parser's own message only: its pretty form quotes the file's lines.
@@ -58,8 +59,11 @@ export class SopsDocument {
     const out: Leaf[] = [];
     const walk = (node: unknown, path: Array<string | number>): void => {
       if (isMap(node)) {
+        const seen = new Set<string>();
         for (const pair of node.items) {
           const key = keyOf(pair.key, path, this.where);
+          if (seen.has(key)) throw new SigilError(ErrorCode.INTERNAL, `${this.where}: ${describe([...path, key])} is defined twice`);
+          seen.add(key);
           if (path.length === 0 && key === METADATA_KEY) continue;
           walk(pair.value, [...path, key]);
         }

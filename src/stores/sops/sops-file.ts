@@ -54,9 +54,14 @@ interface Rules {
   mac: string;
 }
 
-/** The data key of `text` for `identity` (an AGE-SECRET-KEY-1…). The caller wipes it. */
-export async function unwrapDataKey(text: string, format: SopsFormat, identity: string, where: string): Promise<Buffer> {
-  const doc = SopsDocument.parse(text, format, where);
+/** A file's text as a document (parsed once for both the data key and the values). */
+export function readSops(text: string, format: SopsFormat, where: string): SopsDocument {
+  return SopsDocument.parse(text, format, where);
+}
+
+/** The data key of `doc` for `identity` (an AGE-SECRET-KEY-1…). The caller wipes it. */
+export async function unwrapDataKey(doc: SopsDocument, identity: string): Promise<Buffer> {
+  const where = doc.where;
   const stanzas = ageStanzas(metadataOf(doc), where);
   const own = await identityToRecipient(identity).catch((err: unknown) => {
     throw new SigilError(ErrorCode.INTERNAL, `the device's age identity is not valid: ${err instanceof Error ? err.message : String(err)}`);
@@ -82,8 +87,7 @@ export async function unwrapDataKey(text: string, format: SopsFormat, identity: 
 }
 
 /** Decrypts every value of `text` with `dataKey` (kept by the caller) and checks the MAC. */
-export function openSops(text: string, format: SopsFormat, dataKey: Buffer, where: string): OpenedSops {
-  const doc = SopsDocument.parse(text, format, where);
+export function openSops(text: string, format: SopsFormat, dataKey: Buffer, where: string, doc = readSops(text, format, where)): OpenedSops {
   const meta = metadataOf(doc);
   const rules = rulesOf(meta, where);
   const { entries, mac } = decryptAll(doc, rules, dataKey, where);

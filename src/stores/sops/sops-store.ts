@@ -19,7 +19,7 @@ import { ErrorCode } from '../../protocol/codes.js';
 import { SigilError } from '../../protocol/errors.js';
 import { sweepStaleTemps, writeFileAtomic, type FileOps } from '../atomic-file.js';
 import type { SopsFormat } from './sops-document.js';
-import { openSops, unwrapDataKey, wipe, writeSops, type OpenedSops, type SopsChange } from './sops-file.js';
+import { openSops, readSops, unwrapDataKey, wipe, writeSops, type OpenedSops, type SopsChange } from './sops-file.js';
 
 /** One `[[storage.sops]]` entry of config.toml. */
 export interface SopsFileConfig {
@@ -134,10 +134,11 @@ export class SopsStore {
       if (!identity) {
         throw new SigilError(ErrorCode.NOT_FOUND, `no age identity to open ${this.where}: adopt the key it is encrypted to with: sigil age-key --import < keys.txt (or create one: sigil age-key --generate)`);
       }
-      const key = await unwrapDataKey(text, this.opts.file.format, identity, this.where);
+      const doc = readSops(text, this.opts.file.format, this.where);
+      const key = await unwrapDataKey(doc, identity);
       let next: OpenedSops;
       try {
-        next = openSops(text, this.opts.file.format, key, this.where);
+        next = openSops(text, this.opts.file.format, key, this.where, doc);
       } catch (err) {
         key.fill(0);
         throw err;

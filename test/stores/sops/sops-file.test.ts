@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { generateX25519Identity } from 'age-encryption';
 import { ErrorCode } from '../../../src/protocol/codes.js';
-import { openSops, unwrapDataKey, writeSops, type OpenedSops } from '../../../src/stores/sops/sops-file.js';
+import { openSops, readSops, unwrapDataKey, writeSops, type OpenedSops } from '../../../src/stores/sops/sops-file.js';
 import { goFloat } from '../../../src/stores/sops/sops-value.js';
 import { checkMac, decryptIndependently, emptySopsFile, FIXTURE_IDENTITY, FIXTURE_YAML, fixtureAsJson } from './sops-helpers.js';
 import { sigilErrorOf } from '../../support/errors.js';
@@ -14,7 +14,7 @@ async function expectSigilError(p: Promise<unknown> | (() => unknown), code: str
 }
 
 async function open(text: string, format: 'yaml' | 'json' = 'yaml'): Promise<OpenedSops> {
-  return openSops(text, format, await unwrapDataKey(text, format, FIXTURE_IDENTITY, 'f.yaml'), 'f.yaml');
+  return openSops(text, format, await unwrapDataKey(readSops(text, format, 'f.yaml'), FIXTURE_IDENTITY), 'f.yaml');
 }
 
 function values(file: OpenedSops): Record<string, string> {
@@ -110,7 +110,7 @@ describe('writing back', () => {
 describe('refusals: a clear error and nothing written', () => {
   it('a file whose recipients do not include this device', async () => {
     const other = await generateX25519Identity();
-    const err = await expectSigilError(unwrapDataKey(FIXTURE_YAML, 'yaml', other, 'f.yaml'), ErrorCode.FORBIDDEN);
+    const err = await expectSigilError(unwrapDataKey(readSops(FIXTURE_YAML, 'yaml', 'f.yaml'), other), ErrorCode.FORBIDDEN);
     expect(err.message).toContain('age1l44xcng8dqj32nlv6d930qvvrny05hglzcv9qpc7kxjc6902ma4qufys29');
     expect(err.message).toContain('sops updatekeys');
   });
@@ -119,6 +119,11 @@ describe('refusals: a clear error and nothing written', () => {
     const tampered = FIXTURE_YAML.replace('kind: Secret', 'kind: ConfigMap');
     const err = await expectSigilError(open(tampered), ErrorCode.INTERNAL);
     expect(err.message).toContain('MAC mismatch');
+  });
+
+  it('a key defined twice', async () => {
+    const twice = FIXTURE_YAML.replace('kind: Secret', 'kind: Secret\nkind: Secret');
+    expect((await expectSigilError(open(twice), ErrorCode.INTERNAL)).message).toContain('kind is defined twice');
   });
 
   it('a tampered value: a ciphertext moved to another key', async () => {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../../src/protocol/codes.js';
-import { openSops, unwrapDataKey, writeSops } from '../../../src/stores/sops/sops-file.js';
+import { openSops, readSops, unwrapDataKey, writeSops } from '../../../src/stores/sops/sops-file.js';
 import { SopsStore } from '../../../src/stores/sops/sops-store.js';
 import { sigilErrorOf } from '../../support/errors.js';
 import { bundleWriter, runAndKill } from '../kill-harness.js';
@@ -14,7 +14,7 @@ const FILLER = 300; // other values, so each write takes long enough to be hit m
 
 /** What `sops edit` leaves: the fixture with `changes` made (written in place by the caller). */
 async function edited(text: string, changes: Record<string, string | null>): Promise<string> {
-  const file = openSops(text, 'yaml', await unwrapDataKey(text, 'yaml', FIXTURE_IDENTITY, 'f'), 'f');
+  const file = openSops(text, 'yaml', await unwrapDataKey(readSops(text, 'yaml', 'f'), FIXTURE_IDENTITY), 'f');
   return writeSops(file, Object.entries(changes).map(([name, v]) => ({ name, value: v === null ? null : Buffer.from(v) })), new Date(), 'f').text;
 }
 
@@ -107,7 +107,7 @@ describe('SOPS crash safety', () => {
     const path = join(dir, 'secrets.enc.yaml');
     const filler = Object.fromEntries(Array.from({ length: FILLER }, (_, i) => [`stringData/filler${i}`, `value-${i}`]));
     writeFileSync(path, await edited(FIXTURE_YAML, filler));
-    const key = await unwrapDataKey(FIXTURE_YAML, 'yaml', FIXTURE_IDENTITY, 'f');
+    const key = await unwrapDataKey(readSops(FIXTURE_YAML, 'yaml', 'f'), FIXTURE_IDENTITY);
     let previous = 0;
     let acknowledged = 0;
     let midWrite = 0;
