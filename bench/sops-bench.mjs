@@ -9,41 +9,31 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { build } from 'esbuild';
-import { distImport, fmt, killAll, ROOT, Sandbox, summarize, table } from './lib.mjs';
+import { distImport, fmt, importBundled, killAll, ROOT, Sandbox, summarize, table } from './lib.mjs';
 
 const VALUES = 1000;
 const ROUNDS = 5;
 const PASSPHRASE = 'bench passphrase';
+const FIXTURES = join(ROOT, 'test/stores/fixtures/sops/');
 
 /** A SOPS file of VALUES values, written by Sigilforge's own writer from the sops 3.9 fixture. */
-async function makeSopsFile(work) {
-  const out = join(work, 'make-sops.mjs');
-  await build({
-    stdin: {
-      contents: `
+function makeSopsFile(work) {
+  return importBundled(
+    `
         import { readFileSync } from 'node:fs';
         import { openSops, readSops, unwrapDataKey, writeSops } from './src/stores/sops/sops-file.ts';
-        const dir = './test/stores/fixtures/sops/';
-        export const identity = readFileSync(dir + 'age.txt', 'utf8').match(/^AGE-SECRET-KEY-1[0-9A-Z]+$/m)[0];
-        export async function make(n) {
+        export function identityIn(dir) {
+          return readFileSync(dir + 'age.txt', 'utf8').match(/^AGE-SECRET-KEY-1[0-9A-Z]+$/m)[0];
+        }
+        export async function make(dir, n) {
+          const identity = identityIn(dir);
           const text = readFileSync(dir + 'secret-age.yaml', 'utf8');
           const file = openSops(text, 'yaml', await unwrapDataKey(readSops(text, 'yaml', 'f'), identity), 'f');
           const sets = Array.from({ length: n }, (_, i) => ({ name: 'stringData/s' + i, value: Buffer.from('sops-value-' + i) }));
           return writeSops(file, sets, new Date(), 'f').text;
         }`,
-      resolveDir: ROOT,
-      loader: 'ts',
-    },
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    outfile: out,
-    packages: 'external',
-    logLevel: 'silent',
-  });
-  return import(pathToFileURL(out).href);
+    join(work, 'make-sops.mjs'),
+  );
 }
 
 async function timeResolve(c, ref) {
@@ -61,13 +51,13 @@ export async function runSopsBench(log = console.log) {
   const gen = await makeSopsFile(work);
   const sb = new Sandbox('sigil-sops-bench-');
   try {
-    writeFileSync(join(sb.home, 'secrets.enc.yaml'), await gen.make(VALUES));
+    writeFileSync(join(sb.home, 'secrets.enc.yaml'), await gen.make(FIXTURES, VALUES));
     mkdirSync(join(sb.home, 'config/sigilforge'), { recursive: true });
     writeFileSync(join(sb.home, 'config/sigilforge/config.toml'), '[[storage.sops]]\npath = "~/secrets.enc.yaml"\nprefix = "infra/"\n');
     const agent = await sb.startAgent();
     await sb.sigil(['init', '--passphrase-stdin', '--scrypt-work-factor', '10'], { input: PASSPHRASE });
     await sb.sigil(['unlock', '--passphrase-stdin'], { input: PASSPHRASE });
-    await sb.sigil(['age-key', '--import'], { input: gen.identity + '\n' });
+    await sb.sigil(['age-key', '--import'], { input: gen.identityIn(FIXTURES) + '\n' });
     let c = await AgentClient.connect({ socketPath: agent.socket });
     for (let i = 0; i < VALUES; i++) await c.request('set_secret', { name: `bench/v${i}`, value: `vault-value-${i}` });
     const sopsRef = (i) => `secret://infra/stringData/s${i}`;
