@@ -159,7 +159,9 @@ export class SopsDocument {
   }
 
   toString(): string {
-    if (this.format === 'yaml') return this.doc.toString({ lineWidth: 0 });
+    // lineWidth 0: never fold a long ENC[…] line. The file's own indentation, so the lines
+    // that did not change stay byte for byte (sops 3.9 indents by 4, older files by 2).
+    if (this.format === 'yaml') return this.doc.toString({ lineWidth: 0, ...yamlIndentation(this.source) });
     const out = jsonOf(this.doc.contents as Node, '', this.source);
     return this.source.endsWith('\n') ? out + '\n' : out;
   }
@@ -182,6 +184,29 @@ function keyOf(key: unknown, path: SopsPath, where: string): string {
   if (typeof key === 'string') return key; // a key this document added
   if (isScalar(key) && typeof key.value === 'string') return key.value;
   throw new SigilError(ErrorCode.INTERNAL, `${where}: a key under ${describe(path)} is not a string (sops reads string keys only)`);
+}
+
+/**
+ * How a YAML file indents: a map under its key (`indent`), and whether a list under its key is
+ * indented by as much (`indentSeq`; else its "- " sits `indent - 2` in, as eemeli/yaml writes
+ * it), from the first key of each kind whose value starts on the next line.
+ */
+function yamlIndentation(text: string): { indent: number; indentSeq: boolean } {
+  let indent: number | undefined;
+  let seqOffset: number | undefined;
+  const lines = text.split('\n');
+  const depth = (l: string) => l.length - l.trimStart().length;
+  for (let i = 0; i < lines.length && (indent === undefined || seqOffset === undefined); i++) {
+    const line = lines[i]!;
+    if (!/^ *(- )?[^\s#-][^#]*:\s*$/.test(line)) continue; // a key whose value starts below it
+    const next = lines.slice(i + 1).find((l) => l.trim() !== '' && !l.trimStart().startsWith('#'));
+    if (next === undefined) break;
+    const own = depth(line) + (line.trimStart().startsWith('- ') ? 2 : 0);
+    if (next.trimStart().startsWith('- ')) seqOffset ??= depth(next) - own;
+    else if (depth(next) > own) indent ??= depth(next) - own;
+  }
+  indent ??= 2;
+  return { indent, indentSeq: seqOffset === undefined || seqOffset >= indent };
 }
 
 /** Go's json.Indent(…, "\t") of sops' encoding: `"key": value`, one item per line. */

@@ -1,3 +1,4 @@
+import { parseDocument } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { generateX25519Identity } from 'age-encryption';
 import { ErrorCode } from '../../../src/protocol/codes.js';
@@ -53,6 +54,16 @@ describe('writing back', () => {
     expect(await checkMac(next.text)).toBe(true);
     // And round-trips through Sigilforge.
     expect(values(await open(next.text))['stringData/key']).toBe('rotated');
+  });
+
+  it('keeps a file indented by 4 (as sops 3.9 writes YAML) indented by 4', async () => {
+    for (const style of [{ indent: 4, indentSeq: true }, { indent: 4, indentSeq: false }]) {
+      const text = parseDocument(FIXTURE_YAML).toString({ lineWidth: 0, ...style });
+      const next = writeSops(await open(text), [{ name: 'stringData/key', value: Buffer.from('rotated') }], NOW, 'f.yaml');
+      const before = text.split('\n');
+      expect(next.text.split('\n').flatMap((line, i) => (line === before[i] ? [] : [line.split(':')[0]!.trim()]))).toEqual(['key', 'lastmodified', 'mac']);
+      expect(await checkMac(next.text)).toBe(true);
+    }
   });
 
   it('adds nested keys before the metadata and removes them with the maps they leave empty', async () => {
