@@ -83,6 +83,15 @@ describe('writing back', () => {
     expect(await checkMac(next.text, 'json')).toBe(true);
   });
 
+  it('keeps unencrypted numbers, flags and nulls of a JSON file as they were, and in the MAC', async () => {
+    const yaml = await emptySopsFile('metadata:\n  replicas: 3\n  ratio: 1.5\n  none: null\nstringData:\n  key: ""\n');
+    const json = JSON.stringify(parseDocument(yaml).toJSON(), null, '\t').replace('"ratio": 1.5', '"ratio": 1.50') + '\n';
+    const next = writeSops(await open(json, 'json'), [{ name: 'stringData/key', value: Buffer.from('v') }], NOW, 'f.json');
+    expect(next.text).toContain('\t\t"replicas": 3,\n\t\t"ratio": 1.50,\n\t\t"none": null\n');
+    expect(await decryptIndependently(next.text, 'json')).toMatchObject({ metadata: { replicas: 3, ratio: 1.5, none: null }, stringData: { key: 'v' } });
+    expect(await checkMac(next.text, 'json')).toBe(true);
+  });
+
   it('fills a file of nested lists under encrypted_regex, item by item', async () => {
     const text = await emptySopsFile(
       ['apiVersion: v1', 'kind: Secret', 'data:', '  servers:', '    - name: ""', '      ports: ["", ""]', '    - name: ""', '  matrix:', '    - - ""', '      - ""', '    - - ""', 'stringData:', '  key: ""', ''].join('\n'),
