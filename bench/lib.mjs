@@ -287,6 +287,27 @@ export function summarize(samples) {
   };
 }
 
+// ---- fixtures ----
+
+/**
+ * Bundles TypeScript `contents` (imports resolved from the project root; packages left to
+ * node_modules) for plain node, and imports it: the test fixtures a benchmark reuses.
+ */
+export async function importBundled(contents, outfile) {
+  const { build } = await import('esbuild');
+  await build({
+    stdin: { contents, resolveDir: ROOT, loader: 'ts' },
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    outfile,
+    packages: 'external',
+    logLevel: 'silent',
+  });
+  return import(pathToFileURL(outfile).href);
+}
+
 // ---- output ----
 
 export const fmt = {

@@ -10,8 +10,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { build } from 'esbuild';
-import { BIN, distImport, fmt, killAll, ROOT, Sandbox, summarize, table, verdict } from './lib.mjs';
+import { BIN, distImport, fmt, importBundled, killAll, ROOT, Sandbox, summarize, table, verdict } from './lib.mjs';
 
 const SHORT_TTL_S = 300;
 const BACK_TO_BACK = 5;
@@ -21,23 +20,8 @@ const ROUNDS = 5;
 const PASSPHRASE = 'bench passphrase';
 
 /** The test fixtures (a real oidc-provider, headless Chromium) bundled for plain node. */
-async function loadFixtures(dir) {
-  const out = join(dir, 'fixtures.mjs');
-  await build({
-    stdin: {
-      contents: "export * from './test/support/oidc-server.ts'; export * from './test/support/browser.ts';",
-      resolveDir: ROOT,
-      loader: 'ts',
-    },
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    outfile: out,
-    packages: 'external',
-    logLevel: 'silent',
-  });
-  return import(pathToFileURL(out).href);
+function loadFixtures(dir) {
+  return importBundled("export * from './test/support/oidc-server.ts'; export * from './test/support/browser.ts';", join(dir, 'fixtures.mjs'));
 }
 
 async function burst(AgentClient, socket, service, account) {

@@ -15,6 +15,8 @@
 //   6. sigil tui first frame and keypress → frame (bench/tui-bench.mjs)  goal ≤ 250 ms, ≤ 16 ms
 //   7. a client pipelining get_token without reading for 30 s (bench/flooder.mjs): agent RSS
 //      goal < 150 MiB, other clients' get_token p99 < 5 ms (vs their p99 without it)
+//   8. secret:// resolution from a SOPS file of 1,000 values, first and cached, vs the vault's
+//      (bench/sops-bench.mjs; reported, no goal)
 //
 // Prints a table per section and writes everything to .bench-out/results.json.
 // Timings are reported, never asserted: the exit code is non-zero only when something
@@ -67,7 +69,7 @@ const { values: opt } = parseArgs({
     duration: { type: 'string', default: '3000' },
     warmup: { type: 'string', default: '500' },
     secrets: { type: 'string', default: '10000' },
-    only: { type: 'string', default: '1,2,3,4,5,6,7' },
+    only: { type: 'string', default: '1,2,3,4,5,6,7,8' },
     'cpu-prof': { type: 'string' },
     pin: { type: 'boolean', default: false },
     rounds: { type: 'string', default: '2' },
@@ -767,6 +769,11 @@ async function main() {
     results.sections.tui = await runTuiBench();
     printTuiBench(results.sections.tui);
   }
+  if (ONLY.has('8')) {
+    section('8. secret:// from a SOPS file of 1,000 values vs the vault (bench/sops-bench.mjs)');
+    const { runSopsBench } = await import('./sops-bench.mjs');
+    results.sections.sops = await runSopsBench(log);
+  }
 
   results.totalSeconds = (performance.now() - t0) / 1000;
   section('summary');
@@ -806,6 +813,10 @@ async function main() {
     const t = s.tui;
     rows.push(['sigil tui first frame, unlocked (p50)', `≤ ${t.goals.firstFrameMs} ms`, fmt.ms(t.firstFrame.unlocked.p50, 0), verdict(t.firstFrame.unlocked.p50 <= t.goals.firstFrameMs)]);
     rows.push(['sigil tui key → frame, j / k (p50)', `≤ ${t.goals.keyToFrameMs} ms`, `${fmt.ms(t.keyToFrame.accountsJ.p50)} / ${fmt.ms(t.keyToFrame.auditK.p50)}`, verdict(Math.max(t.keyToFrame.accountsJ.p50, t.keyToFrame.auditK.p50) <= t.goals.keyToFrameMs)]);
+  }
+  if (s.sops) {
+    rows.push([`SOPS resolve, first after unlock / cached p50 (${s.sops.values} values)`, '-', `${fmt.ms(s.sops.firstMs.sops)} / ${fmt.ms(s.sops.cached.sops.median)}`, '']);
+    rows.push([`  … the vault's`, '-', `${fmt.ms(s.sops.firstMs.vault)} / ${fmt.ms(s.sops.cached.vault.median)}`, '']);
   }
   log(table(['goal', 'target', 'measured', ''], rows));
 

@@ -12,6 +12,7 @@ import { Credentials } from './credentials/credentials.js';
 import { FlowManager } from './flows/flow-manager.js';
 import { storeOpener } from './lock/open-store.js';
 import { Policy } from './policy.js';
+import { withSopsFiles } from '../stores/sops/sops-router.js';
 import { Secrets } from './secrets/secrets.js';
 import { VaultLock } from './lock/vault-lock.js';
 
@@ -80,7 +81,7 @@ export class AgentState {
     this.lock = new VaultLock({
       lockTimeoutS: opts.lockTimeoutS,
       clock,
-      openStore: opts.openStore ?? storeOpener(opts.paths, opts.primary ?? opts.config?.storage.primary ?? 'vault', opts.vault, onMoved),
+      openStore: withSops(opts.openStore ?? storeOpener(opts.paths, opts.primary ?? opts.config?.storage.primary ?? 'vault', opts.vault, onMoved), opts.config?.storage.sops ?? [], log),
       checkPassphrase: opts.checkPassphrase ?? ((pass) => verifyPassphrase(opts.paths, pass)),
       changePassphrase: (old, next, vaultOpts) => changePassphrase(opts.paths, old, next, vaultOpts),
       lease: new VaultLease(`${opts.paths.vault}.lease`, { pid: process.pid, socket: opts.socketPath }),
@@ -96,4 +97,10 @@ export class AgentState {
     this.lock.join({ locking: () => this.confirmations.cancelAll() });
     this.lock.join(this.credentials);
   }
+}
+
+/** config.toml's `[[storage.sops]]`: files whose values answer under a name prefix while unlocked, in front of the primary store. */
+function withSops(open: (passphrase: Buffer) => Promise<SecretStore>, files: NonNullable<SigilConfig['storage']['sops']>, log: (msg: string) => void) {
+  if (files.length === 0) return open;
+  return async (passphrase: Buffer) => withSopsFiles(await open(passphrase), files, log);
 }

@@ -249,6 +249,7 @@ confirm = false; it can never change the vault. The exit status is ssh's.`,
     .command('age-key')
     .description("print the vault's age identity (for SOPS_AGE_KEY_CMD)")
     .option('--generate', 'create the identity (fails if one exists); prints its recipient')
+    .option('--import', 'adopt the identity in an age key file on stdin, such as sops keys.txt (fails if one exists)')
     .option('--recipient', 'print its public age1… recipient instead')
     .addHelpText(
       'after',

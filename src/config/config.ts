@@ -1,3 +1,7 @@
+import { homedir } from 'node:os';
+import { dirname, extname, resolve } from 'node:path';
+import { AGE_IDENTITY_SECRET, isSecretName } from '../protocol/names.js';
+import type { SopsFileConfig } from '../stores/sops/sops-store.js';
 import { parseDuration } from '../util/duration.js';
 import { configError, readTomlFile } from './toml-file.js';
 
@@ -13,6 +17,8 @@ export interface SigilConfig {
   };
   storage: {
     primary: 'vault' | 'keyring';
+    /** `[[storage.sops]]`: SOPS files whose values answer under a name prefix (src/stores/sops/); absent when none. */
+    sops?: SopsFileConfig[];
   };
   providers: Record<string, Record<string, unknown>>;
   /** [git]: which account git-credential-sigil answers for a host (see src/cli/git-credential.ts); absent when empty. */
@@ -120,9 +126,10 @@ export function loadConfig(path: string): SigilConfig {
     git[host.toLowerCase()] = { service: m[1]!, account: m[2]!, ...(typeof username === 'string' ? { username } : {}) };
   }
   const policy = policyRules(raw.policy, path);
+  const sops = sopsFiles(storage.sops, path);
   return {
     agent: { lockTimeoutS, refreshAheadS, ...(notifyCmd ? { notifyCmd } : {}) },
-    storage: { primary },
+    storage: { primary, ...(sops.length ? { sops } : {}) },
     providers,
     ...(Object.keys(git).length ? { git } : {}),
     ...(secrets ? { secrets } : {}),
@@ -179,6 +186,37 @@ function policyRules(v: unknown, path: string): PolicyRule[] {
     rule.allow = allow as string[];
     return rule;
   });
+}
+
+/**
+ * `[[storage.sops]]`: `path` (`~/` is the home directory; relative to config.toml's directory),
+ * `prefix` (a name prefix ending in "/"), optional `format` (else the extension says). No
+ * prefix may contain another (a name would have two homes), nor the age identity (it opens them).
+ */
+function sopsFiles(v: unknown, path: string): SopsFileConfig[] {
+  if (v === undefined) return [];
+  if (!Array.isArray(v)) throw configError(path, 'storage.sops', 'an array of tables, written [[storage.sops]]');
+  const files = v.map((entry: unknown, i): SopsFileConfig => {
+    const key = `storage.sops[${i}]`;
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) throw configError(path, key, 'a table, written [[storage.sops]]');
+    const e = entry as Record<string, unknown>;
+    if (typeof e.path !== 'string' || e.path === '' || e.path.includes('\0')) throw configError(path, `${key}.path`, 'the path of a SOPS-encrypted file, such as "~/infra/secrets.enc.yaml"');
+    const file = e.path.startsWith('~/') ? resolve(process.env.HOME || homedir(), e.path.slice(2)) : resolve(dirname(path), e.path);
+    const prefix = e.prefix;
+    if (typeof prefix !== 'string' || !prefix.endsWith('/') || !isSecretName(prefix.slice(0, -1))) {
+      throw configError(path, `${key}.prefix`, 'a secret-name prefix ending in "/", such as "infra/"');
+    }
+    if (AGE_IDENTITY_SECRET.startsWith(prefix)) throw configError(path, `${key}.prefix`, `a prefix that leaves ${AGE_IDENTITY_SECRET} in the vault (it opens the SOPS files)`);
+    const ext = extname(file).toLowerCase();
+    const format = e.format ?? (ext === '.json' ? 'json' : ext === '.yaml' || ext === '.yml' ? 'yaml' : undefined);
+    if (format !== 'yaml' && format !== 'json') throw configError(path, `${key}.format`, '"yaml" or "json" (the file name does not end in .yaml, .yml or .json)');
+    return { path: file, prefix, format };
+  });
+  files.forEach((f, i) => {
+    const j = files.findIndex((g, k) => k !== i && f.prefix.startsWith(g.prefix));
+    if (j !== -1) throw configError(path, `storage.sops[${i}].prefix`, `a prefix no other entry's contains (storage.sops[${j}] has "${files[j]!.prefix}")`);
+  });
+  return files;
 }
 
 function table(raw: Record<string, unknown>, key: string, path: string): Record<string, unknown> {

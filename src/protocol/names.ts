@@ -42,6 +42,11 @@ export function checkSecretName(name: string): string {
   return name;
 }
 
+/** checkSecretName as a test: for names read from files, which are skipped rather than refused. */
+export function isSecretName(name: string): boolean {
+  return name.length <= SECRET_MAX && SECRET.test(name);
+}
+
 /** Storage key of an account credential (DESIGN.md). */
 export function credentialKey(service: string, account: string, type: string): string {
   return `sigilforge/${service}/${account}/${type}`;
@@ -53,9 +58,15 @@ export function accountPrefix(service: string, account: string): string {
 
 /** Free-form secrets live beside accounts under a service name no account can have. */
 export const SECRET_PREFIX = 'sigilforge/_secret/';
+
+/** Earlier versions of a secret (`[secrets] history`), beside the secrets themselves. */
+export const HISTORY_PREFIX = 'sigilforge/_history/';
 export function secretKey(name: string): string {
   return SECRET_PREFIX + name;
 }
+
+/** The device's age identity (`sigil age-key`): a vault secret, and the key to SOPS files. */
+export const AGE_IDENTITY_SECRET = 'age/identity';
 
 /** Names are echoed in errors: keep control characters out of the terminal. */
 function printable(s: string): string {

@@ -42,7 +42,8 @@ export interface VaultOptions {
 
 const FORMAT = 'sigilforge-vault';
 const SCHEMA = 1;
-const IDENTITY_LINE = /^AGE-SECRET-KEY-1[0-9A-Z]+$/;
+/** An age X25519 identity, as age-keygen (and sops' keys.txt) writes it on a line of its own. */
+export const IDENTITY_LINE = /^AGE-SECRET-KEY-1[0-9A-Z]+$/;
 
 type Encoding = 'utf8' | 'base64';
 

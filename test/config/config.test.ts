@@ -35,6 +35,32 @@ describe('config.toml', () => {
     writeFileSync(path, '[storage]\nprimary = "floppy"\n');
     expect(() => loadConfig(path)).toThrow('"storage.primary" must be "vault" or "keyring"');
   });
+
+  it('reads [[storage.sops]]: ~ and relative paths, the format from the extension or the key', () => {
+    writeFileSync(
+      path,
+      '[[storage.sops]]\npath = "~/infra/secrets.enc.yaml"\nprefix = "infra/"\n[[storage.sops]]\npath = "team.enc"\nprefix = "team/"\nformat = "json"\n',
+    );
+    const home = process.env.HOME;
+    expect(loadConfig(path).storage.sops).toEqual([
+      { path: join(home!, 'infra/secrets.enc.yaml'), prefix: 'infra/', format: 'yaml' },
+      { path: join(dir, 'team.enc'), prefix: 'team/', format: 'json' },
+    ]);
+  });
+
+  it('names what is wrong in a [[storage.sops]] entry', () => {
+    const cases: Array<[string, string]> = [
+      ['path = "a.yaml"\nprefix = "infra"', '"storage.sops[0].prefix" must be a secret-name prefix ending in "/"'],
+      ['path = "a.txt"\nprefix = "infra/"', '"storage.sops[0].format" must be "yaml" or "json"'],
+      ['prefix = "infra/"', '"storage.sops[0].path" must be the path of a SOPS-encrypted file'],
+      ['path = "a.yaml"\nprefix = "age/"', 'leaves age/identity in the vault'],
+      ['path = "a.yaml"\nprefix = "infra/"\n[[storage.sops]]\npath = "b.yaml"\nprefix = "infra/db/"', '"storage.sops[1].prefix" must be a prefix no other entry\'s contains'],
+    ];
+    for (const [entry, message] of cases) {
+      writeFileSync(path, `[[storage.sops]]\n${entry}\n`);
+      expect(() => loadConfig(path), entry).toThrow(message);
+    }
+  });
 });
 
 describe('accounts.toml', () => {

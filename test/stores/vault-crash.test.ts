@@ -3,58 +3,19 @@
  * after every kill the vault opens and the counter holds the last acknowledged value or
  * the one being written, never anything else, and no other entry is lost.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createVault, openVault } from '../../src/stores/vault-store.js';
 import { FAST, PASS, pass, tempVault, type TempVault } from './vault-helpers.js';
+import { bundleWriter, runAndKill } from './kill-harness.js';
 
 const KILLS = 60;
 const FILLER = 300; // other entries, so each write takes long enough to be hit mid-way
 const COUNTER = 'sigilforge/_secret/counter';
 const here = dirname(fileURLToPath(import.meta.url));
-
-interface Run {
-  ready: number | null;
-  lastAck: number | null;
-  stderr: string;
-}
-
-/**
- * Starts the writer, lets it run for `delayMs` after it reported ready (or, with
- * `afterFirstAck`, after its first acknowledged write), then SIGKILLs it.
- */
-function runAndKill(script: string, dir: string, delayMs: number, afterFirstAck: boolean): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [script, dir], { stdio: ['pipe', 'pipe', 'pipe'] });
-    const result: Run = { ready: null, lastAck: null, stderr: '' };
-    let buffered = '';
-    child.stdout.on('data', (d: Buffer) => {
-      buffered += d.toString();
-      const lines = buffered.split('\n');
-      buffered = lines.pop() ?? '';
-      for (const line of lines) {
-        const arm = line.startsWith('ready ') ? !afterFirstAck : afterFirstAck && result.lastAck === null;
-        if (line.startsWith('ready ')) result.ready = Number(line.slice(6));
-        else result.lastAck = Number(line);
-        if (arm) setTimeout(() => child.kill('SIGKILL'), delayMs);
-      }
-    });
-    child.stderr.on('data', (d: Buffer) => (result.stderr += d.toString()));
-    // A writer that never gets ready must not hang the suite.
-    const guard = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    child.on('error', reject);
-    child.on('close', () => {
-      clearTimeout(guard);
-      resolve(result);
-    });
-    child.stdin.end(PASS);
-  });
-}
 
 describe('vault crash safety', () => {
   let t: TempVault;
@@ -64,16 +25,7 @@ describe('vault crash safety', () => {
   beforeAll(async () => {
     buildDir = mkdtempSync(join(tmpdir(), 'sigil-crash-build-'));
     script = join(buildDir, 'vault-writer.mjs');
-    // Bundled once, so the child runs plain JS with no loader.
-    await build({
-      entryPoints: [join(here, 'fixtures', 'vault-writer.ts')],
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      target: 'node20',
-      outfile: script,
-      logLevel: 'silent',
-    });
+    await bundleWriter(join(here, 'fixtures', 'vault-writer.ts'), script);
   });
   afterAll(async () => {
     rmSync(buildDir, { recursive: true, force: true });
@@ -98,7 +50,7 @@ describe('vault crash safety', () => {
       // Every other kill waits for one acknowledged write first: on a loaded 2-core machine a
       // write can take longer than the whole random delay, and the kills must still land
       // among writes rather than all before the first one.
-      const run = await runAndKill(script, dir, Math.random() * 40, kill % 2 === 1);
+      const run = await runAndKill(script, [dir], PASS, Math.random() * 40, kill % 2 === 1);
       expect(run.stderr).toBe('');
       // A temp file left right after the kill: it landed mid-write (the next open sweeps it).
       if (readdirSync(dir).some((f) => f.endsWith('.tmp'))) killedMidWrite++;

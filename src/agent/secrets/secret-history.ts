@@ -16,10 +16,9 @@
  */
 import { ErrorCode } from '../../protocol/codes.js';
 import { SigilError } from '../../protocol/errors.js';
-import { secretKey } from '../../protocol/names.js';
+import { HISTORY_PREFIX, secretKey } from '../../protocol/names.js';
 import type { SecretStore } from '../../stores/secret-store.js';
 
-export const HISTORY_PREFIX = 'sigilforge/_history/';
 
 export interface HistoryVersion {
   version: number;

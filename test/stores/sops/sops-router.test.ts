@@ -1,0 +1,57 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { replaceSecret } from '../../../src/agent/secrets/secret-history.js';
+import { secretKey } from '../../../src/protocol/names.js';
+import { MemoryStore } from '../../../src/stores/memory-store.js';
+import { withSopsFiles } from '../../../src/stores/sops/sops-router.js';
+import type { SecretStore } from '../../../src/stores/secret-store.js';
+import { sigilErrorOf } from '../../support/errors.js';
+import { decryptIndependently, FIXTURE_IDENTITY, FIXTURE_YAML } from './sops-helpers.js';
+
+/** The agent's view: a primary store (here in memory) with a SOPS file under `infra/`. */
+describe('withSopsFiles', () => {
+  let dir: string;
+  let file: string;
+  let primary: MemoryStore;
+  let store: SecretStore;
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'sigil-sops-router-'));
+    file = join(dir, 'secrets.enc.yaml');
+    writeFileSync(file, FIXTURE_YAML);
+    primary = new MemoryStore();
+    await primary.set(secretKey('age/identity'), Buffer.from(FIXTURE_IDENTITY));
+    await primary.set(secretKey('infra/stringData/key'), Buffer.from('a vault secret under the prefix'));
+    await primary.set(secretKey('db/password'), Buffer.from('vault value'));
+    store = withSopsFiles(primary, [{ path: file, prefix: 'infra/', format: 'yaml' }]);
+  });
+  afterEach(async () => {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('answers names under the prefix from the file (hiding a vault secret of that name), the rest from the vault', async () => {
+    expect((await store.get(secretKey('infra/stringData/key')))?.toString()).toBe('value');
+    expect((await store.get(secretKey('db/password')))?.toString()).toBe('vault value');
+    expect(await store.list(secretKey(''))).toEqual(['age/identity', 'db/password', 'infra/apiVersion', 'infra/kind', 'infra/metadata/name', 'infra/stringData/key'].map(secretKey));
+    expect(await store.list(secretKey('infra/s'))).toEqual([secretKey('infra/stringData/key')]);
+  });
+
+  it('keeps no history of a SOPS name: the replaced value goes nowhere, the new one to the file', async () => {
+    const { existed, savedAs } = await replaceSecret(store, 'infra/stringData/key', Buffer.from('next'), 5, new Date());
+    expect({ existed, savedAs }).toEqual({ existed: true, savedAs: 1 });
+    expect(await primary.list('sigilforge/_history/')).toEqual([]);
+    expect(await decryptIndependently(readFileSync(file, 'utf8'))).toMatchObject({ stringData: { key: 'next' } });
+    // A vault secret still keeps its history.
+    await replaceSecret(store, 'db/password', Buffer.from('v2'), 5, new Date());
+    expect(await primary.list('sigilforge/_history/')).toEqual(['sigilforge/_history/db/password/1']);
+  });
+
+  it('a broken file: a wide listing leaves it out, one inside its prefix answers the error', async () => {
+    writeFileSync(file, FIXTURE_YAML.replace('kind: Secret', 'kind: Tampered'));
+    expect(await store.list(secretKey(''))).toEqual(['age/identity', 'db/password'].map(secretKey));
+    expect((await sigilErrorOf(store.list(secretKey('infra/')))).message).toContain('MAC mismatch');
+    expect((await sigilErrorOf(store.get(secretKey('infra/stringData/key')))).message).toContain('MAC mismatch');
+  });
+});
