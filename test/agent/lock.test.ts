@@ -131,43 +131,39 @@ describe.concurrent('sigil-agent lock state', () => {
     const { sb, unlock } = setup(onTestFinished);
     await sb.startAgent();
     expect((await sb.sigil(['init', '--passphrase-stdin', '--scrypt-work-factor', '10'], { input: TEST_PASSPHRASE + '\n' })).code).toBe(0);
-    // unlock-throttle.ts: three free tries, then 1 s, 2 s, 4 s … before the next attempt.
+    // unlock-throttle.ts: three free tries, then 1 s, 2 s, 4 s … before the next attempt (the
+    // exact waits are timed with a fake clock in test/agent/lock/vault-lock.test.ts). Here a
+    // `sigil unlock` may itself take longer than a second on a loaded machine, so more wrong
+    // ones are tried until one arrives inside its wait; each judged one doubles the next wait.
     for (let i = 0; i < 3; i++) {
       const r = await unlock('wrong passphrase ' + i);
       expect(r.code).toBe(5);
       expect(r.stderr).toMatch(/incorrect passphrase/);
     }
-    const limited = await unlock();
-    expect(limited.code).toBe(6);
-    expect(limited.stderr).toMatch(/try again in \d+s/);
-    expect(await sb.status()).toMatchObject({ locked: true, failed_unlocks: 3 });
+    let judged = 3;
+    let limited: Awaited<ReturnType<typeof unlock>> | undefined;
+    for (let i = 0; i < 5 && !limited; i++) {
+      const r = await unlock('wrong passphrase again');
+      expect([5, 6]).toContain(r.code);
+      if (r.code === 6) limited = r;
+      else judged++;
+    }
+    expect(limited?.stderr).toMatch(/try again in \d+s/);
+    expect(await sb.status()).toMatchObject({ locked: true, failed_unlocks: judged });
 
-    // After the wait a wrong one is judged again, and the next wait is longer (2 s).
-    await eventually(async () => {
-      const r = await unlock('wrong passphrase 3');
-      if (r.code === 6) return false;
-      expect(r.code).toBe(5);
-      return true;
-    }, 4000, 200);
-    const fourthFailure = Date.now();
-    const longer = await unlock();
-    expect(longer.code).toBe(6);
-    expect(longer.stderr).toMatch(/try again in [12]s/);
-
+    // The right passphrase is refused as well until the wait is over, then works.
     await eventually(async () => {
       const r = await unlock();
       if (r.code === 6) return false;
       expect(r).toMatchObject({ code: 0 });
       return true;
-    }, 5000, 250);
-    // Not the first delay (1 s) again: the right passphrase had to wait out the doubled one.
-    expect(Date.now() - fourthFailure).toBeGreaterThan(1400);
+    }, 40_000, 250);
     expect(await sb.status()).toMatchObject({ locked: false, failed_unlocks: 0 });
 
     const entries = await auditUntil(sb, (e) => e.some((x) => x.op === 'unlock' && x.result === 'ok'));
     const unlocks = entries.filter((e) => e.op === 'unlock').map((e) => e.result);
-    expect(unlocks.filter((r) => r === 'BAD_PASSPHRASE')).toHaveLength(4);
-    expect(unlocks.filter((r) => r === 'RATE_LIMITED').length).toBeGreaterThanOrEqual(2);
+    expect(unlocks.filter((r) => r === 'BAD_PASSPHRASE')).toHaveLength(judged);
+    expect(unlocks.filter((r) => r === 'RATE_LIMITED').length).toBeGreaterThanOrEqual(1);
     expect(unlocks.at(-1)).toBe('ok');
     for (const e of entries.filter((x) => x.op === 'unlock')) expect(e).toMatchObject({ uid: 0, pid: expect.any(Number), client: 'sigil' });
     // The passphrases tried are never written down.
