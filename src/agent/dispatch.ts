@@ -6,7 +6,7 @@ import type { OpContext, OpResult, OpSpec, OpTable } from './op-table.js';
 export type Outcome = OpResult | SigilError;
 
 /**
- * Runs one request: unknown op, per-client policy ([[policy]]: allowed executables, then the
+ * Runs one request: unknown op, per-client policy ([[policy]]: allowed programs, then the
  * lock check, then the person's confirmation), handler, idle timer, audit line. Never throws:
  * every failure becomes a SigilError with a message fit for the wire (unexpected errors are
  * logged locally and answered as a generic INTERNAL, never with their text or stack).
@@ -20,7 +20,7 @@ export function dispatch(table: OpTable, ctx: OpContext, req: Request): Outcome 
   let answer: OpResult | Promise<OpResult>;
   try {
     // Per-client policy first: a refused client is told so, not asked to unlock for nothing.
-    const confirm = ctx.state.policy.check(req.op, req.args, ctx.peer);
+    const confirm = ctx.state.policy.check(req.op, req.args, ctx.caller);
     if (spec.secret) ctx.state.requireStore();
     answer = confirm ? confirmThenRun(spec, ctx, req, confirm.target) : spec.run(ctx, req.args);
   } catch (err) {
@@ -37,7 +37,7 @@ export function dispatch(table: OpTable, ctx: OpContext, req: Request): Outcome 
 
 /** `confirm = true`: the person is asked (and the agent may have locked meanwhile) before the handler runs. */
 async function confirmThenRun(spec: OpSpec, ctx: OpContext, req: Request, target: string): Promise<OpResult> {
-  await ctx.state.confirmations.ask({ target, op: req.op, peer: ctx.peer, client: ctx.client }, ctx.closed);
+  await ctx.state.confirmations.ask({ target, op: req.op, caller: ctx.caller, client: ctx.client }, ctx.closed);
   if (spec.secret) ctx.state.requireStore();
   return spec.run(ctx, req.args);
 }
@@ -66,7 +66,7 @@ function finish(spec: OpSpec, ctx: OpContext, req: Request, outcome: Outcome): O
       op: req.op,
       target: spec.target?.(req.args),
       result: outcome instanceof SigilError ? outcome.code : 'ok',
-      peer: ctx.peer,
+      caller: ctx.caller,
       client: ctx.client,
     });
   }

@@ -1,12 +1,13 @@
 import type { Args } from '../protocol/messages.js';
 import { opFacts, OPS, type Op } from '../protocol/op-catalog.js';
 import type { AgentState } from './agent-state.js';
-import type { PeerCred } from '../util/peer-cred.js';
+import type { Caller } from './caller/caller.js';
 
 /** What a handler knows about the request beyond its arguments. */
 export interface OpContext {
   state: AgentState;
-  peer: PeerCred | null;
+  /** Who is on the other end, as the transport that accepted the connection found out. */
+  caller: Caller;
   /** The name the client gave in `hello` (e.g. "sigil-token"), if any. */
   client: string | undefined;
   /** Records the client's name for later audit lines on this connection. */
@@ -36,7 +37,7 @@ export interface OpSpec {
   run: OpHandler;
   /** Needs the unlocked store: LOCKED otherwise, and use restarts the idle countdown. */
   secret: boolean;
-  /** Writes an audit line (time, peer, op, target, result). */
+  /** Writes an audit line (time, caller, op, target, result). */
   audit: boolean;
   /** The audit target: names only, never a value. */
   target?(args: Args): string | undefined;

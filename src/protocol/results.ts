@@ -119,6 +119,8 @@ export interface AuditEntry {
   pid?: number;
   uid?: number;
   exe?: string;
+  /** The caller's chain of programs, peer first (Sigilforge's clients by name): who ran the client. */
+  chain?: string[];
 }
 
 /** audit_tail: `cursor` is where newer lines begin (`after`), `start` where these began (`before`; 0: the log's start). */
@@ -169,6 +171,15 @@ export interface ConfirmPrompt {
   client: string | null;
   pid: number | null;
   exe: string | null;
+  /**
+   * The program asking, as [[policy]] judges it: for Sigilforge's own clients the script or
+   * executable that ran them ("/usr/bin/git"); null when the agent cannot tell.
+   */
+  program: string | null;
+  /** Sigilforge's clients it asks through, peer first (["git-credential-sigil"]). */
+  via: string[];
+  /** The chain of programs, peer first, as the audit log keeps it. */
+  chain: string[];
   /** How long the agent waits for the answer. */
   timeout_s: number;
 }

@@ -8,14 +8,14 @@ import { AgentClient } from '../../src/client/agent-client.js';
 import { loadConfig } from '../../src/config/config.js';
 import { SigilError } from '../../src/protocol/errors.js';
 import { BIN, eventually, Sandbox } from '../support/sandbox.js';
-import { auditUntil, killStrayAgents } from './helpers.js';
+import { auditUntil, fakeCaller, killStrayAgents } from './helpers.js';
 
 /**
  * `confirm = true` in a [[policy]] rule: the person allows each use, as ssh-add -c. Asked
  * through an open TUI (wait_confirm / answer_confirm), else the agent's SIGIL_ASKPASS.
  */
 
-const peer = { pid: 4242, uid: 1000, gid: 1000, exe: '/usr/bin/curl' };
+const caller = fakeCaller('/usr/bin/curl');
 const never = new Promise<void>(() => {});
 
 async function rejection(p: Promise<unknown>): Promise<SigilError> {
@@ -31,12 +31,12 @@ async function rejection(p: Promise<unknown>): Promise<SigilError> {
 describe('Policy with confirm', () => {
   it('asks for uses that hand a value out, not for management, and still enforces allow first', () => {
     const p = new Policy([{ account: 'github/*', confirm: true }, { secret: 'db/prod', confirm: true, allow: ['/usr/bin/psql'] }]);
-    expect(p.check('get_token', { service: 'github', account: 'work' }, peer)).toEqual({ target: 'github/work' });
-    expect(p.check('resolve', { ref: 'auth://github/work/refresh_token' }, peer)).toEqual({ target: 'github/work' });
-    expect(p.check('set_token', { service: 'github', account: 'work' }, peer)).toBeUndefined();
-    expect(p.check('get_token', { service: 'gitlab', account: 'work' }, peer)).toBeUndefined();
-    expect(() => p.check('get_secret', { name: 'db/prod' }, peer)).toThrow(/may only be used by \/usr\/bin\/psql/);
-    expect(p.check('get_secret', { name: 'db/prod' }, { ...peer, exe: '/usr/bin/psql' })).toEqual({ target: 'secret://db/prod' });
+    expect(p.check('get_token', { service: 'github', account: 'work' }, caller)).toEqual({ target: 'github/work' });
+    expect(p.check('resolve', { ref: 'auth://github/work/refresh_token' }, caller)).toEqual({ target: 'github/work' });
+    expect(p.check('set_token', { service: 'github', account: 'work' }, caller)).toBeUndefined();
+    expect(p.check('get_token', { service: 'gitlab', account: 'work' }, caller)).toBeUndefined();
+    expect(() => p.check('get_secret', { name: 'db/prod' }, caller)).toThrow(/may only be used by \/usr\/bin\/psql/);
+    expect(p.check('get_secret', { name: 'db/prod' }, fakeCaller('/usr/bin/psql'))).toEqual({ target: 'secret://db/prod' });
   });
 
   it('reads confirm from config.toml and names a wrong entry', () => {
@@ -62,7 +62,7 @@ describe('ConfirmBroker', () => {
     audit = [];
   });
   const broker = (opts: { askpass?: string; timeoutMs?: number } = {}) => new ConfirmBroker({ ...opts, audit: (e) => audit.push(e), log: () => {} });
-  const req = (target = 'github/work', pid = 4242) => ({ target, op: 'get_token', peer: { ...peer, pid }, client: 'sigil-token' });
+  const req = (target = 'github/work', pid = 4242) => ({ target, op: 'get_token', caller: fakeCaller('/usr/bin/curl', { pid }), client: 'sigil-token' });
 
   it('refuses when nobody can be asked, and says how to make asking possible', async () => {
     const err = await rejection(broker().ask(req(), never));

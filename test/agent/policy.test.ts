@@ -6,7 +6,8 @@ import { loadConfig } from '../../src/config/config.js';
 import { Policy, policyTarget } from '../../src/agent/policy.js';
 import { SigilError } from '../../src/protocol/errors.js';
 import { BIN, Sandbox } from '../support/sandbox.js';
-import { auditUntil, sandboxEach } from './helpers.js';
+import { UNKNOWN_CALLER } from '../../src/agent/caller/caller.js';
+import { auditUntil, fakeCaller, sandboxEach } from './helpers.js';
 
 /**
  * Per-client policy (config.toml's [[policy]]): an account or secret restricted to listed
@@ -26,7 +27,7 @@ function refusal(fn: () => void): SigilError {
 }
 
 describe('Policy', () => {
-  const peer = (exe?: string) => ({ pid: 4242, uid: 1000, gid: 1000, ...(exe !== undefined ? { exe } : {}) });
+  const peer = (exe: string) => fakeCaller(exe);
   const policy = new Policy([
     { account: 'github/work', allow: ['/usr/bin/git', '/usr/local/bin/gh'] },
     { secret: 'db/prod/*', allow: ['/usr/bin/psql'] },
@@ -53,10 +54,10 @@ describe('Policy', () => {
     const err = refusal(() => policy.check('get_token', { service: 'github', account: 'work' }, peer('/usr/bin/python3')));
     expect(err.code).toBe('FORBIDDEN');
     expect(err.message).toBe(
-      'github/work may only be used by /usr/bin/git, /usr/local/bin/gh (policy in config.toml); this client is /usr/bin/python3',
+      'github/work may only be used by /usr/bin/git, /usr/local/bin/gh (policy in config.toml); this client is /usr/bin/python3 (python3); to allow it, add "/usr/bin/python3" to allow',
     );
     expect(refusal(() => policy.check('get_secret', { name: 'db/prod/pw' }, peer('/usr/bin/git'))).message).toBe(
-      'secret://db/prod/pw may only be used by /usr/bin/psql (policy in config.toml); this client is /usr/bin/git',
+      'secret://db/prod/pw may only be used by /usr/bin/psql (policy in config.toml); this client is /usr/bin/git (git); to allow it, add "/usr/bin/git" to allow',
     );
     expect(refusal(() => policy.check('resolve', { ref: 'auth://github/work' }, peer('/usr/bin/psql'))).code).toBe('FORBIDDEN');
   });
@@ -68,17 +69,19 @@ describe('Policy', () => {
     expect(() => policy.check('get_secret', { name: 'db/prod' }, py)).not.toThrow(); // the prefix is "db/prod/"
     expect(() => policy.check('list_accounts', {}, py)).not.toThrow();
     expect(() => policy.check('get_account', { service: 'github', account: 'work' }, py)).not.toThrow();
-    expect(() => new Policy().check('get_token', { service: 'github', account: 'work' }, null)).not.toThrow();
+    expect(() => new Policy().check('get_token', { service: 'github', account: 'work' }, UNKNOWN_CALLER)).not.toThrow();
   });
 
   it('fails closed when the executable is unknown', () => {
     const args = { service: 'github', account: 'work' };
-    const noPeer = refusal(() => policy.check('get_token', args, null));
+    const noPeer = refusal(() => policy.check('get_token', args, UNKNOWN_CALLER));
     expect(noPeer.code).toBe('FORBIDDEN');
     expect(noPeer.message).toContain('may only be used by /usr/bin/git');
     expect(noPeer.message).toContain('does not tell the agent who is connecting');
-    const noExe = refusal(() => policy.check('get_token', args, peer()));
+    const noExe = refusal(() => policy.check('get_token', args, { peer: { pid: 4242, uid: 1000, gid: 1000 }, chain: [{ pid: 4242, uid: 1000 }] }));
     expect(noExe.message).toContain('/proc/4242/exe is not readable');
+    const noProc = refusal(() => policy.check('get_token', args, { peer: { pid: 4242, uid: 1000, gid: 1000 }, chain: [] }));
+    expect(noProc.message).toContain('/proc/4242 is not readable');
   });
 
   it('needs every matching rule to allow the client', () => {
