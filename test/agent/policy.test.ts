@@ -145,7 +145,7 @@ describe('config.toml [[policy]]', () => {
     expect(loadError(ok + '[[policy]]\naccount = "a/b"\nsecret = "x"\nallow = ["/usr/bin/git"]\n')).toContain('"policy[1]" must be a table with exactly one of');
     expect(loadError('[[policy]]\naccount = "github"\nallow = ["/usr/bin/git"]\n')).toContain('"policy[0].account" must be "service/account"');
     expect(loadError('[[policy]]\nsecret = "db/*/pw"\nallow = ["/usr/bin/git"]\n')).toContain('"policy[0].secret" must be a secret name');
-    expect(loadError('[[policy]]\nsecret = "db"\nallow = "/usr/bin/git"\n')).toContain('"policy[0].allow" must be a non-empty list of absolute executable paths');
+    expect(loadError('[[policy]]\nsecret = "db"\nallow = "/usr/bin/git"\n')).toContain('"policy[0].allow" must be a non-empty list of absolute paths of programs or scripts (or ~/…)');
     expect(loadError('[[policy]]\nsecret = "db"\nallow = ["git"]\n')).toContain('"policy[0].allow"');
     expect(loadError('[[policy]]\nsecret = "db"\nallow = []\n')).toContain('"policy[0].allow"');
     expect(loadError('policy = "no"\n')).toContain('"policy" must be an array of tables');
