@@ -7,6 +7,7 @@ import { Policy } from '../../src/agent/policy.js';
 import { AgentClient } from '../../src/client/agent-client.js';
 import { loadConfig } from '../../src/config/config.js';
 import { SigilError } from '../../src/protocol/errors.js';
+import type { ConfirmPrompt } from '../../src/protocol/results.js';
 import { BIN, eventually, Sandbox } from '../support/sandbox.js';
 import { auditUntil, fakeCaller, killStrayAgents } from './helpers.js';
 
@@ -185,12 +186,16 @@ describe.runIf(process.platform === 'linux')('confirm = true on a real agent', (
     await setUp();
     const tui = await AgentClient.connect({ socketPath: sb.socket, clientName: 'sigil-tui' });
     try {
-      let question = tui.request<{ confirm_id: string; target: string; client: string; pid: number; exe: string }>('wait_confirm', {}, { timeoutMs: 0 });
+      let question = tui.request<ConfirmPrompt>('wait_confirm', {}, { timeoutMs: 0 });
       const allowed = sb.token('github', 'work');
       const q = await question;
       expect(q).toMatchObject({ target: 'github/work', client: 'sigil-token' });
       expect(q.exe).toBe(realpathSync(process.execPath)); // the peer's executable, as SO_PEERCRED saw it
       expect(q.pid).toBeGreaterThan(1);
+      // Who asks, as policy judges it: the program that ran sigil-token (this test's process).
+      expect(q).toMatchObject({ via: ['sigil-token'], program: expect.stringMatching(/^\//) });
+      expect(q.chain[0]).toBe('sigil-token');
+      expect(q.chain[1]).toBe(q.program);
       question = tui.request('wait_confirm', {}, { timeoutMs: 0 });
       expect(await tui.request('answer_confirm', { confirm_id: q.confirm_id, allow: true })).toEqual({ answered: true });
       expect(await allowed).toMatchObject({ code: 0, stdout: TOKEN + '\n' });
