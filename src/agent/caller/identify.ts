@@ -1,4 +1,4 @@
-import { readFileSync, readlinkSync, realpathSync } from 'node:fs';
+import { closeSync, openSync, readlinkSync, readSync, realpathSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PeerCred } from '../../util/peer-cred.js';
@@ -79,27 +79,28 @@ function describe(pid: number, uid: number, knownExe: string | undefined, client
   p.exe = exe;
   p.program = exe;
   const kind = interpreterOf(exe);
-  const git = kind === undefined && exe.endsWith('/git');
-  if (kind === undefined && !git) return p;
-  const argv = readCmdline(pid);
-  if (argv.length === 0) return p;
-  if (git || kind === undefined) {
+  if (kind === undefined) {
     // git starts a helper named in credential.helper as `git credential-NAME get` (a second
     // git, from its exec path) through `sh -c`: that git only relays to the helper for the
     // git that asked.
-    if (argv[1]?.startsWith('credential-')) p.relay = true;
+    if (exe.endsWith('/git') && readCmdline(pid)[1]?.startsWith('credential-')) p.relay = true;
     return p;
   }
+  const argv = readCmdline(pid);
+  if (argv.length === 0) return p;
   if (kind === 'shell' && isLoginShell(argv)) p.login = true;
   const what = scriptArg(kind, argv);
   if (what.script !== undefined) {
     const script = resolveScript(pid, what.script, kind === 'node');
-    if (script !== undefined) {
-      p.script = script;
-      p.program = script;
-      const client = kind === 'node' ? clients.get(script) : undefined;
-      if (client) p.sigil = client;
+    if (script === undefined) {
+      // A script we cannot place (its working directory is gone): not the interpreter's name.
+      delete p.program;
+      return p;
     }
+    p.script = script;
+    p.program = script;
+    const client = kind === 'node' ? clients.get(script) : undefined;
+    if (client) p.sigil = client;
   } else if (what.code) {
     p.code = what.code;
     // A login shell ends the chain: `bash -lc CMD` is the far end, not a relay to look through.
@@ -132,28 +133,48 @@ interface Status {
   euid: number;
 }
 
-function readStatus(pid: number): Status | null {
-  let text: string;
+/**
+ * One buffer for every /proc read: open, read, close into it costs a third of readFileSync's
+ * time on these files (whose size reads as 0, so readFileSync stats and reads in rounds).
+ */
+const buf = Buffer.allocUnsafe(64 * 1024);
+
+/** The first bytes of a /proc file (up to `max`), or null when it cannot be read. */
+function readProc(path: string, max: number): Buffer | null {
+  let fd: number;
   try {
-    text = readFileSync(`/proc/${pid}/status`, 'latin1');
+    fd = openSync(path, 'r');
   } catch {
     return null;
   }
+  try {
+    let n = 0;
+    for (let got = -1; got !== 0 && n < max; n += got) got = readSync(fd, buf, n, max - n, null);
+    return buf.subarray(0, n);
+  } catch {
+    return null;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function readStatus(pid: number): Status | null {
+  // PPid and Uid come in the first ten lines, well within 1 KiB (Name is at most 64 bytes).
+  const text = readProc(`/proc/${pid}/status`, 1024)?.toString('latin1');
+  if (!text) return null;
   const ppid = /\nPPid:\t(\d+)/.exec(text);
   const uid = /\nUid:\t(\d+)\t(\d+)/.exec(text);
   if (!ppid || !uid) return null;
   return { ppid: Number(ppid[1]), uid: Number(uid[1]), euid: Number(uid[2]) };
 }
 
+/** argv, NUL-separated; the interpreter's options and script come first, so 64 KiB is plenty. */
 function readCmdline(pid: number): string[] {
-  try {
-    const text = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    const argv = text.split('\0');
-    if (argv[argv.length - 1] === '') argv.pop();
-    return argv;
-  } catch {
-    return [];
-  }
+  const bytes = readProc(`/proc/${pid}/cmdline`, buf.length);
+  if (!bytes || bytes.length === 0) return [];
+  const argv = bytes.toString('utf8').split('\0');
+  if (argv[argv.length - 1] === '') argv.pop();
+  return argv;
 }
 
 function readLink(path: string): string | undefined {
@@ -166,7 +187,8 @@ function readLink(path: string): string | undefined {
 
 function realPath(path: string): string | undefined {
   try {
-    return realpathSync(path);
+    // realpath(3): one call, where the JavaScript realpathSync lstats every component.
+    return realpathSync.native(path);
   } catch {
     return undefined;
   }

@@ -1,9 +1,11 @@
 import type { Socket } from 'node:net';
 import type { AgentState } from '../agent-state.js';
-import type { Caller } from '../caller/caller.js';
+import { chainPrograms, type Caller } from '../caller/caller.js';
 import { serveConnection } from '../connection.js';
 import { ConnectionPool } from '../connection-pool.js';
 import type { OpTable } from '../op-table.js';
+import { chainText } from '../../util/program-chain.js';
+import { terminalText } from '../../util/terminal-text.js';
 
 /**
  * Where every transport (src/agent/transport/*.ts) hands its connections: each accepted
@@ -69,6 +71,6 @@ export class Sessions {
 }
 
 function describeCaller(caller: Caller): string {
-  const chain = caller.chain.map((p) => p.sigil ?? p.program ?? '?');
-  return chain.length > 0 ? chain.join(' ← ') : (caller.peer?.exe ?? 'unknown exe');
+  const chain = chainPrograms(caller);
+  return chain.length > 0 ? terminalText(chainText(chain), { max: 300 }) : (caller.peer?.exe ?? 'unknown exe');
 }
