@@ -12,6 +12,7 @@ export interface Caller {
   /**
    * The peer process first, then its parent, and so on, up to and including the login shell
    * or stopping before the first process of another uid. Empty when the peer is unknown.
+   * The Unix transport reads it from /proc when it is first read (caller/identify.ts).
    */
   chain: readonly CallerProcess[];
   /**

@@ -53,6 +53,24 @@ export function defaultBinDir(): string {
   return join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin');
 }
 
+/**
+ * The caller of a connection, its chain read when first asked for: by the first request that
+ * is audited or policed, not at accept(). A burst of connections is then accepted as fast as
+ * before (the listen backlog does not overflow while /proc is read), and one that only says
+ * hello or asks for status costs no /proc reads. The peer is still the one the kernel named
+ * at connect(); a process that is gone by then leaves the chain short.
+ */
+export function lazyCaller(peer: PeerCred | null, opts: IdentifyOptions = {}): Caller {
+  if (!peer) return UNKNOWN_CALLER;
+  let chain: readonly CallerProcess[] | undefined;
+  return {
+    peer,
+    get chain() {
+      return (chain ??= identifyCaller(peer, opts).chain);
+    },
+  };
+}
+
 export function identifyCaller(peer: PeerCred | null, opts: IdentifyOptions = {}): Caller {
   if (!peer) return UNKNOWN_CALLER;
   if (process.platform !== 'linux') return { peer, chain: [] };

@@ -1,11 +1,9 @@
 import type { Socket } from 'node:net';
 import type { AgentState } from '../agent-state.js';
-import { chainPrograms, type Caller } from '../caller/caller.js';
+import type { Caller } from '../caller/caller.js';
 import { serveConnection } from '../connection.js';
 import { ConnectionPool } from '../connection-pool.js';
 import type { OpTable } from '../op-table.js';
-import { chainText } from '../../util/program-chain.js';
-import { terminalText } from '../../util/terminal-text.js';
 
 /**
  * Where every transport (src/agent/transport/*.ts) hands its connections: each accepted
@@ -40,12 +38,9 @@ export class Sessions {
     socket.on('error', () => {});
   }
 
-  /**
-   * Serves `socket` as a session of the caller `identify` finds: called only when there is
-   * room, so a client opening connections in a loop past the cap costs no /proc reads.
-   * `who` names the connection in log lines before the caller is known ("pid 4242").
-   */
-  open(socket: Socket, who: string, identify: () => Caller): void {
+  /** Serves `socket` as a session of `caller`, if there is room (see ConnectionPool). */
+  open(socket: Socket, caller: Caller): void {
+    const who = `pid ${caller.peer?.pid ?? '?'}`;
     const made = this.pool.makeRoom();
     if (made === false) {
       this.opts.log(`refused a connection from ${who}: all ${this.pool.max} connections are busy`);
@@ -57,8 +52,8 @@ export class Sessions {
       this.capLogged = performance.now();
       this.opts.log(`${this.pool.max} connections open: closing the ones idle the longest to make room`);
     }
-    const caller = identify();
-    this.opts.trace(`connection from ${who} (${describeCaller(caller)})`);
+    // The peer's executable only: the chain is read when a request needs it, not for a log line.
+    this.opts.trace(`connection from ${who} (${caller.peer?.exe ?? 'unknown exe'})`);
     const conn = serveConnection(socket, this.opts.state, this.opts.table, caller);
     this.pool.add(conn);
     socket.once('close', () => this.pool.delete(conn));
@@ -68,9 +63,4 @@ export class Sessions {
   destroyAll(): void {
     for (const s of this.sockets) s.destroy();
   }
-}
-
-function describeCaller(caller: Caller): string {
-  const chain = chainPrograms(caller);
-  return chain.length > 0 ? terminalText(chainText(chain), { max: 300 }) : (caller.peer?.exe ?? 'unknown exe');
 }

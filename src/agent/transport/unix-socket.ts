@@ -4,13 +4,13 @@ import { SigilError } from '../../protocol/errors.js';
 import { encodeFrame } from '../../protocol/frame.js';
 import { peerCred } from '../../util/peer-cred.js';
 import type { AuditLog } from '../audit-log.js';
-import { identifyCaller } from '../caller/identify.js';
+import { lazyCaller } from '../caller/identify.js';
 import type { Sessions } from './sessions.js';
 
 /**
  * The first transport: the agent's Unix socket. The kernel says who connected (SO_PEERCRED):
- * another uid is refused; for our own, the caller is read from /proc (caller/identify.ts)
- * and the connection becomes a session. Listening (the private directory, the socket's
+ * another uid is refused; for our own, the connection becomes a session whose caller is read
+ * from /proc (caller/identify.ts) when a request first needs it. Listening (the private directory, the socket's
  * mode) is socket-setup.ts's.
  */
 export interface UnixSocketOptions {
@@ -32,6 +32,6 @@ export function unixSocketServer(sessions: Sessions, opts: UnixSocketOptions): S
       setTimeout(() => socket.destroy(), 1000).unref(); // a peer that never closes its side
       return;
     }
-    sessions.open(socket, `pid ${peer?.pid ?? '?'}`, () => identifyCaller(peer));
+    sessions.open(socket, lazyCaller(peer));
   });
 }

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { actingProcess, chainPrograms } from '../../../src/agent/caller/caller.js';
-import { identifyCaller } from '../../../src/agent/caller/identify.js';
+import { identifyCaller, lazyCaller } from '../../../src/agent/caller/identify.js';
 import { which } from '../../support/sandbox.js';
 
 /**
@@ -158,6 +158,20 @@ describe.runIf(process.platform === 'linux')('identifyCaller', () => {
     const caller = identifyCaller(peerOf(process.pid));
     expect(caller.chain[0]).toMatchObject({ pid: process.pid, exe: NODE });
     expect(caller.chain.every((p) => p.uid === uid && p.pid > 1)).toBe(true);
+  });
+
+  it('lazily: /proc is read when the chain is first asked for, once', async () => {
+    const script = waiter(join(dir, 'lazy.js'));
+    const pid = await start(NODE, [script]);
+    const caller = lazyCaller(peerOf(pid));
+    expect(caller.peer).toEqual(peerOf(pid));
+    const chain = caller.chain;
+    expect(chain[0]).toMatchObject({ pid, program: script });
+    expect(caller.chain).toBe(chain); // read once
+    // A peer gone before its first request leaves the chain empty: what could be read.
+    const gone = spawn('true');
+    await new Promise((r) => gone.once('exit', r));
+    expect(lazyCaller(peerOf(gone.pid!)).chain).toEqual([]);
   });
 
   it('is the unknown caller without peer credentials', () => {
