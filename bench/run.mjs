@@ -4,7 +4,8 @@
 //
 //   1. sigil-token wall time vs `node -e 0`                       goal ≤ 1.15× (ratio of medians);
 //      also shown: sigil-token on its portable client (SIGIL_TOKEN_TRANSPORT=portable), and
-//      bench/min-client.cjs, the least a node:net client can do (the floor)
+//      bench/min-client.cjs, the least a node:net client can do (the floor), and what reading
+//      the caller's identity from /proc costs the agent per connection
 //   2. get_token req/s and p99, 1 and 32 connections, audit on,
 //      vs a minimal Node server (bench/baseline-server.mjs)        goal ≥ 0.8× req/s, p99 ≤ 2 ms
 //   3. unlock (scrypt 2^18 + decrypt + load) of a 10k-secret vault  goal ≤ 1.5 s
@@ -234,6 +235,19 @@ async function benchTokenStartup() {
   }
   const rttStats = summarize(rtt);
 
+  // The caller's identity, which the agent reads from /proc once per connection (and so once
+  // per sigil-token): this process's chain, the same reads the agent makes for a client.
+  const { identifyCaller } = await distImport('agent/caller/identify.js');
+  const me = { pid: process.pid, uid: process.getuid(), gid: process.getgid() };
+  const identify = [];
+  let chainLength = 0;
+  for (let i = 0; i < 520; i++) {
+    const t0 = performance.now();
+    chainLength = identifyCaller(me).chain.length;
+    if (i >= 20) identify.push(performance.now() - t0);
+  }
+  const identifyStats = summarize(identify);
+
   log(
     table(
       ['command', 'runs', 'mean', 'median', 'p90', 'min', 'median ratio'],
@@ -245,6 +259,7 @@ async function benchTokenStartup() {
   );
   const ratio = stats.token.median / base;
   log(`  agent side (in-process connect + hello + get_token, fresh connection): median ${fmt.ms(rttStats.median, 2)}, p90 ${fmt.ms(rttStats.p90, 2)}`);
+  log(`  of which caller identity (/proc, a chain of ${chainLength} processes): median ${fmt.ms(identifyStats.median, 3)}, p90 ${fmt.ms(identifyStats.p90, 3)}`);
   log(
     `  sigil-token − node -e 0 = ${fmt.ms(stats.token.median - base)} per call (${transports.token} client);` +
       ` portable client − node -e 0 = ${fmt.ms(stats.portable.median - base)}; floor client − node -e 0 = ${fmt.ms(stats.floor.median - base)}`,
@@ -256,6 +271,7 @@ async function benchTokenStartup() {
     stats,
     samples,
     inProcessRoundTripMs: rttStats,
+    callerIdentityMs: { ...identifyStats, chainLength },
     transports,
     ratioOfMedians: ratio,
     portableRatioOfMedians: stats.portable.median / base,

@@ -1,6 +1,6 @@
 import { closeSync, fstatSync, mkdirSync, openSync, renameSync, write, type PathLike } from 'node:fs';
 import { dirname } from 'node:path';
-import type { PeerCred } from '../util/peer-cred.js';
+import { chainPrograms, type Caller } from './caller/caller.js';
 import { systemClock, type Clock } from './clock.js';
 
 /**
@@ -17,10 +17,9 @@ export interface AuditEvent {
   target?: string;
   /** "ok", or the error code that ended the op. */
   result: string;
-  peer?: PeerCred | null;
+  /** Who asked (one per connection): its pid, uid and exe, and its chain of programs. */
+  caller?: Caller | null;
   client?: string;
-  /** The host of a caller forwarded over `ssh -R` (caller/forwarded.ts). */
-  forwarded?: string | undefined;
 }
 
 export interface AuditOptions {
@@ -36,19 +35,23 @@ const FLUSH_MS = 100; // latency bound on losing entries vs. syscalls per reques
 const FLUSH_BYTES = 64 * 1024; // write at once past this, whatever the timer says
 const DEFAULT_MAX_BYTES = 10 * 1024 * 1024;
 const DEFAULT_KEEP = 3;
-const NO_PEER = {};
+const NO_CALLER = {};
 /** Distinct (op, target, result) line ends kept per connection. */
 const MAX_CACHED_LINES = 64;
 
-/** The client and peer fields of a line. */
-function peerPart(peer: PeerCred | null | undefined, client: string | undefined, forwarded: string | undefined): string {
+/** The client and caller fields of a line. */
+function callerPart(caller: Caller | null | undefined, client: string | undefined): string {
   let part = '';
   if (client !== undefined) part += `,"client":${JSON.stringify(client)}`;
-  if (forwarded !== undefined) part += `,"forwarded":${JSON.stringify(forwarded)}`;
+  if (caller?.forwarded) part += `,"forwarded":${JSON.stringify(caller.forwarded.host)}`;
+  const peer = caller?.peer;
   if (peer) {
     part += `,"pid":${peer.pid},"uid":${peer.uid}`;
     if (peer.exe !== undefined) part += `,"exe":${JSON.stringify(peer.exe)}`;
   }
+  // The programs (paths; Sigilforge's clients by name), peer first: who ran the client.
+  const chain = caller ? chainPrograms(caller) : [];
+  if (chain.length > 0) part += `,"chain":${JSON.stringify(chain)}`;
   return part;
 }
 
@@ -64,8 +67,8 @@ export class AuditLog {
   private readonly clock: Pick<Clock, 'now'>;
   private lastMs = -1;
   private lastIso = '';
-  /** Per peer (one per connection) and client name: the ends of the lines it writes. */
-  private readonly peerParts = new WeakMap<object, Map<string, { part: string; lines: Map<string, string> }>>();
+  /** Per caller (one per connection) and client name: the ends of the lines it writes. */
+  private readonly callerParts = new WeakMap<object, Map<string, { part: string; lines: Map<string, string> }>>();
 
   constructor(
     readonly path: string,
@@ -100,22 +103,21 @@ export class AuditLog {
   }
 
   private restOfLine(event: AuditEvent): string {
-    const cacheable = event.peer ?? NO_PEER;
-    let byClient = this.peerParts.get(cacheable);
-    if (!byClient) this.peerParts.set(cacheable, (byClient = new Map()));
-    // The host goes in the key too, though one connection (one peer) only ever has one.
-    const clientKey = event.forwarded === undefined ? (event.client ?? '') : `${event.client ?? ''}\0${event.forwarded}`;
-    let peer = byClient.get(clientKey);
-    if (!peer) byClient.set(clientKey, (peer = { part: peerPart(event.peer, event.client, event.forwarded), lines: new Map() }));
+    const cacheable = event.caller ?? NO_CALLER;
+    let byClient = this.callerParts.get(cacheable);
+    if (!byClient) this.callerParts.set(cacheable, (byClient = new Map()));
+    const clientKey = event.client ?? '';
+    let who = byClient.get(clientKey);
+    if (!who) byClient.set(clientKey, (who = { part: callerPart(event.caller, event.client), lines: new Map() }));
     const key = `${event.op}\n${event.target ?? '\0'}\n${event.result}`;
-    let rest = peer.lines.get(key);
+    let rest = who.lines.get(key);
     if (rest === undefined) {
       rest = `,"op":${JSON.stringify(event.op)}`;
       if (event.target !== undefined) rest += `,"target":${JSON.stringify(event.target)}`;
-      rest += `,"result":${JSON.stringify(event.result)}${peer.part}}\n`;
+      rest += `,"result":${JSON.stringify(event.result)}${who.part}}\n`;
       // A connection that touches many targets must not grow this without bound.
-      if (peer.lines.size >= MAX_CACHED_LINES) peer.lines.clear();
-      peer.lines.set(key, rest);
+      if (who.lines.size >= MAX_CACHED_LINES) who.lines.clear();
+      who.lines.set(key, rest);
     }
     return rest;
   }

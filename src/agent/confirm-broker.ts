@@ -4,7 +4,9 @@ import { ErrorCode } from '../protocol/codes.js';
 import { lockedError, SigilError } from '../protocol/errors.js';
 import type { ConfirmPrompt } from '../protocol/results.js';
 import type { AuditEvent } from './audit-log.js';
-import type { PeerCred } from '../util/peer-cred.js';
+import { actingProcess, chainPrograms, viaClients, type Caller } from './caller/caller.js';
+import { confirmProgram } from '../util/program-chain.js';
+import { terminalText } from '../util/terminal-text.js';
 
 /**
  * `confirm = true` (a `[[policy]]` rule): before a value is handed out, the person says yes or
@@ -25,10 +27,8 @@ export interface ConfirmRequest {
   /** "github/work", "secret://db/prod". */
   target: string;
   op: string;
-  peer: PeerCred | null;
+  caller: Caller;
   client: string | undefined;
-  /** The host of a forwarded caller (over `ssh -R`). */
-  forwarded?: string | undefined;
 }
 
 export interface ConfirmBrokerOptions {
@@ -42,7 +42,7 @@ export interface ConfirmBrokerOptions {
 interface Question {
   prompt: ConfirmPrompt;
   key: string;
-  peer: PeerCred | null;
+  caller: Caller;
   requesters: number;
   settle: (err: SigilError | null) => void;
   done: Promise<void>;
@@ -73,7 +73,7 @@ export class ConfirmBroker {
 
   /** Resolves when the person allows this use; FORBIDDEN when they refuse, time runs out or nobody can be asked. */
   ask(req: ConfirmRequest, requesterClosed: Promise<void>): Promise<void> {
-    const key = `${req.peer?.pid ?? '?'}\0${req.target}`;
+    const key = `${req.caller.peer?.pid ?? '?'}\0${req.target}`;
     let q = this.current?.key === key ? this.current : this.queue.find((x) => x.key === key);
     if (!q) {
       q = this.newQuestion(req, key);
@@ -144,12 +144,15 @@ export class ConfirmBroker {
       target: req.target,
       op: req.op,
       client: req.client ?? null,
-      pid: req.peer?.pid ?? null,
-      exe: req.peer?.exe ?? null,
-      ...(req.forwarded !== undefined ? { forwarded: req.forwarded } : {}),
+      pid: req.caller.peer?.pid ?? null,
+      exe: req.caller.peer?.exe ?? null,
+      program: actingProcess(req.caller)?.program ?? null,
+      via: viaClients(req.caller),
+      chain: chainPrograms(req.caller),
+      ...(req.caller.forwarded ? { forwarded: req.caller.forwarded.host } : {}),
       timeout_s: Math.round(this.timeoutMs / 1000),
     };
-    return { prompt, key, peer: req.peer, requesters: 0, settle, done, viewers: 0, shownTo: new Set() };
+    return { prompt, key, caller: req.caller, requesters: 0, settle, done, viewers: 0, shownTo: new Set() };
   }
 
   private pump(): void {
@@ -189,9 +192,8 @@ export class ConfirmBroker {
   }
 
   private runAskpass(q: Question, program: string): void {
-    const who = q.prompt.client ? `${q.prompt.client} (pid ${q.prompt.pid ?? '?'})` : q.prompt.pid !== null ? `pid ${q.prompt.pid}` : 'a client';
     const where = q.prompt.forwarded !== undefined ? ` on ${q.prompt.forwarded} (forwarded over ssh)` : '';
-    const text = `Allow ${who}${q.prompt.exe ? `, ${q.prompt.exe},` : ''}${where} to use ${q.prompt.target}?`;
+    const text = `Allow ${confirmWho(q.prompt)}${where} to use ${q.prompt.target}?`;
     q.askpass = execFile(
       program,
       [text],
@@ -219,8 +221,15 @@ export class ConfirmBroker {
     clearTimeout(q.timer);
     if (q.askpass && q.askpass.exitCode === null) q.askpass.kill('SIGTERM');
     // The question itself, not the op (whose own audit line follows): who was asked, how, and what they said.
-    if (wasCurrent) this.opts.audit({ op: 'confirm', target: `${q.prompt.target}${q.via ? ` via ${q.via}` : ''}`, result, peer: q.peer, client: q.prompt.client ?? undefined, forwarded: q.prompt.forwarded });
+    if (wasCurrent) this.opts.audit({ op: 'confirm', target: `${q.prompt.target}${q.via ? ` via ${q.via}` : ''}`, result, caller: q.caller, client: q.prompt.client ?? undefined });
     q.settle(err);
     this.pump();
   }
+}
+
+/** Who asks, in SIGIL_ASKPASS's question: "sigil-token (pid 4242), /usr/bin/git (via git-credential-sigil),". */
+function confirmWho(prompt: ConfirmPrompt): string {
+  const who = prompt.client ? `${prompt.client} (pid ${prompt.pid ?? '?'})` : prompt.pid !== null ? `pid ${prompt.pid}` : 'a client';
+  const program = confirmProgram(prompt);
+  return program ? `${who}, ${terminalText(program, { max: 200 })},` : who;
 }

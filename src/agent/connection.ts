@@ -6,7 +6,7 @@ import { parseRequest, RequestError, type Response } from '../protocol/messages.
 import type { AgentState } from './agent-state.js';
 import { dispatch, type Outcome } from './dispatch.js';
 import type { OpContext, OpTable } from './op-table.js';
-import type { PeerCred } from '../util/peer-cred.js';
+import type { Caller } from './caller/caller.js';
 
 /**
  * Past this many requests in flight on one connection we stop reading from it until
@@ -46,12 +46,13 @@ export interface ConnectionHandle {
 
 export interface ConnectionOptions {
   frameDeadlineMs?: number;
-  /** The peer relays a caller on another machine (`ssh -R`): see caller/forwarded.ts. */
-  forwarded?: { host: string } | undefined;
 }
 
-/** Serves one client connection: frames in, dispatch, frames out (possibly out of order). */
-export function serveConnection(socket: Socket, state: AgentState, table: OpTable, peer: PeerCred | null, opts: ConnectionOptions = {}): ConnectionHandle {
+/**
+ * Serves one client connection, a session with one caller, whichever transport accepted it:
+ * frames in, dispatch, frames out (possibly out of order).
+ */
+export function serveConnection(socket: Socket, state: AgentState, table: OpTable, caller: Caller, opts: ConnectionOptions = {}): ConnectionHandle {
   const frameDeadlineMs = opts.frameDeadlineMs ?? FRAME_DEADLINE_MS;
   const decoder = new FrameDecoder();
   /** Whole frames read but not yet handled: they wait while the connection is over its bounds. */
@@ -66,8 +67,7 @@ export function serveConnection(socket: Socket, state: AgentState, table: OpTabl
   let resolveInputEnded!: () => void;
   const ctx: OpContext = {
     state,
-    peer,
-    ...(opts.forwarded ? { forwarded: opts.forwarded } : {}),
+    caller,
     client: undefined,
     setClient(name) {
       ctx.client = name;
@@ -105,7 +105,7 @@ export function serveConnection(socket: Socket, state: AgentState, table: OpTabl
 
   const frameTooSlow = (): void => {
     deadline = null;
-    state.log(`closing a connection (pid ${peer?.pid ?? '?'}): a frame did not arrive whole within ${frameDeadlineMs / 1000} s`);
+    state.log(`closing a connection (pid ${caller.peer?.pid ?? '?'}): a frame did not arrive whole within ${frameDeadlineMs / 1000} s`);
     closeAfter(new SigilError(ErrorCode.BAD_REQUEST, `a frame did not arrive whole within ${frameDeadlineMs / 1000} s; closing the connection`));
   };
 

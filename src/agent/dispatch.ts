@@ -7,7 +7,7 @@ export type Outcome = OpResult | SigilError;
 
 /**
  * Runs one request: unknown op, per-client policy ([[policy]]: what a forwarded caller may
- * use, allowed executables, then the lock check, then the person's confirmation), handler,
+ * use, allowed programs, then the lock check, then the person's confirmation), handler,
  * idle timer, audit line. Never throws: every failure becomes a SigilError with a message fit
  * for the wire (unexpected errors are logged locally and answered as a generic INTERNAL, never
  * with their text or stack).
@@ -22,7 +22,7 @@ export function dispatch(table: OpTable, ctx: OpContext, req: Request): Outcome 
   try {
     // Per-client policy first: a refused client is told so, not asked to unlock for nothing.
     // A forwarded caller meets the catalogue's `forwarded` fact of the op there too.
-    const confirm = ctx.state.policy.check(req.op, req.args, ctx.peer, ctx.forwarded);
+    const confirm = ctx.state.policy.check(req.op, req.args, ctx.caller);
     if (spec.secret) ctx.state.lock.requireStore();
     answer = confirm ? confirmThenRun(spec, ctx, req, confirm.target) : spec.run(ctx, req.args);
   } catch (err) {
@@ -39,7 +39,7 @@ export function dispatch(table: OpTable, ctx: OpContext, req: Request): Outcome 
 
 /** `confirm = true`: the person is asked (and the agent may have locked meanwhile) before the handler runs. */
 async function confirmThenRun(spec: OpSpec, ctx: OpContext, req: Request, target: string): Promise<OpResult> {
-  await ctx.state.confirmations.ask({ target, op: req.op, peer: ctx.peer, client: ctx.client, forwarded: ctx.forwarded?.host }, ctx.closed);
+  await ctx.state.confirmations.ask({ target, op: req.op, caller: ctx.caller, client: ctx.client }, ctx.closed);
   if (spec.secret) ctx.state.lock.requireStore();
   return spec.run(ctx, req.args);
 }
@@ -64,14 +64,13 @@ export function internalErrorLine(op: string, err: unknown): string {
 function finish(spec: OpSpec, ctx: OpContext, req: Request, outcome: Outcome): Outcome {
   if (spec.secret && !(outcome instanceof SigilError)) ctx.state.lock.used();
   // What a caller on another machine was refused is worth a line even for ops that write none.
-  if (spec.audit || (ctx.forwarded && outcome instanceof SigilError && outcome.code === ErrorCode.FORBIDDEN)) {
+  if (spec.audit || (ctx.caller.forwarded && outcome instanceof SigilError && outcome.code === ErrorCode.FORBIDDEN)) {
     ctx.state.audit.record({
       op: req.op,
       target: spec.target?.(req.args),
       result: outcome instanceof SigilError ? outcome.code : 'ok',
-      peer: ctx.peer,
+      caller: ctx.caller,
       client: ctx.client,
-      forwarded: ctx.forwarded?.host,
     });
   }
   return outcome;

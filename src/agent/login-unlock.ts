@@ -3,7 +3,7 @@ import { SigilError, toSigilError } from '../protocol/errors.js';
 import { recallPassphrase, rememberPassphrase, unlockAtLoginEnabled } from '../stores/remembered-passphrase.js';
 import { KEYRING_TARGET } from '../protocol/op-catalog.js';
 import type { AgentState } from './agent-state.js';
-import type { PeerCred } from '../util/peer-cred.js';
+import type { Caller } from './caller/caller.js';
 
 /**
  * Unlock at login, on the agent's side: unlocking with the passphrase kept in the OS keyring
@@ -13,7 +13,7 @@ import type { PeerCred } from '../util/peer-cred.js';
 
 /** Who asked, for audit lines written outside the dispatcher. */
 export interface Requester {
-  peer?: PeerCred | null;
+  caller?: Caller | null;
   client?: string | undefined;
 }
 
@@ -60,7 +60,7 @@ export async function rememberVerified(
 }
 
 export function auditRemember(state: AgentState, result: string, who: Requester): void {
-  state.audit.record({ op: 'remember_passphrase', target: KEYRING_TARGET, result, peer: who.peer ?? null, client: who.client });
+  state.audit.record({ op: 'remember_passphrase', target: KEYRING_TARGET, result, caller: who.caller ?? null, client: who.client });
 }
 
 /**

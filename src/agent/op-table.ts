@@ -1,14 +1,13 @@
 import type { Args } from '../protocol/messages.js';
 import { opFacts, OPS, type Op, type OpAnswer, type OpArgs } from '../protocol/op-catalog.js';
 import type { AgentState } from './agent-state.js';
-import type { PeerCred } from '../util/peer-cred.js';
+import type { Caller } from './caller/caller.js';
 
 /** What a handler knows about the request beyond its arguments. */
 export interface OpContext {
   state: AgentState;
-  peer: PeerCred | null;
-  /** Set when the peer is the user's ssh client relaying a caller on another machine (caller/forwarded.ts). */
-  forwarded?: { host: string };
+  /** Who is on the other end, as the transport that accepted the connection found out. */
+  caller: Caller;
   /** The name the client gave in `hello` (e.g. "sigil-token"), if any. */
   client: string | undefined;
   /** Records the client's name for later audit lines on this connection. */
@@ -51,7 +50,7 @@ export interface OpSpec {
   run: OpHandler;
   /** Needs the unlocked store: LOCKED otherwise, and use restarts the idle countdown. */
   secret: boolean;
-  /** Writes an audit line (time, peer, op, target, result). */
+  /** Writes an audit line (time, caller, op, target, result). */
   audit: boolean;
   /** The audit target: names only, never a value. */
   target?(args: Args): string | undefined;

@@ -1,9 +1,6 @@
 import { lstatSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
+import type { Server } from 'node:net';
 import { loadConfig } from '../config/config.js';
-import { ErrorCode } from '../protocol/codes.js';
-import { SigilError } from '../protocol/errors.js';
-import { encodeFrame } from '../protocol/frame.js';
 import type { VaultOptions } from '../stores/vault-store.js';
 import { sigilPaths, type SigilPaths } from '../util/paths.js';
 import { AccountRegistry } from './credentials/account-registry.js';
@@ -11,13 +8,11 @@ import { AgentState } from './agent-state.js';
 import { AuditLog } from './audit-log.js';
 import { systemClock } from './clock.js';
 import { unlockAtStart } from './login-unlock.js';
-import { serveConnection } from './connection.js';
-import { ConnectionPool } from './connection-pool.js';
 import { OP_TABLE } from './ops/index.js';
-import { peerCred } from '../util/peer-cred.js';
-import { forwardedFrom } from './caller/forwarded.js';
 import { listenPrivately, prepareSocketDir, removeSocket } from './socket-setup.js';
 import { hardenProcess } from './process-hardening.js';
+import { Sessions } from './transport/sessions.js';
+import { unixSocketServer } from './transport/unix-socket.js';
 
 export interface RunAgentOptions {
   socketPath: string;
@@ -72,45 +67,10 @@ export async function startAgent(opts: RunAgentOptions): Promise<RunningAgent> {
     askpass: process.env.SIGIL_ASKPASS || undefined,
     ...(opts.vault ? { vault: opts.vault } : {}),
   });
-  const myUid = typeof process.getuid === 'function' ? process.getuid() : null;
-
-  const sockets = new Set<Socket>();
-  const pool = new ConnectionPool();
-  let capLogged = -Infinity;
-  const server = createServer((socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-    // Before anything can write to it: a peer that hangs up at once (a client refusing us,
-    // see agent-trust.ts) makes our first write EPIPE, which must not be an uncaught error.
-    socket.on('error', () => {});
-    const peer = peerCred(socket);
-    if (peer && myUid !== null && peer.uid !== myUid) {
-      // Defence in depth behind the 0700 directory: e.g. a root-owned agent and a process
-      // that got past the file modes some other way.
-      audit.record({ op: 'connect', result: ErrorCode.FORBIDDEN, peer });
-      log(`refused a connection from uid ${peer.uid} (pid ${peer.pid})`);
-      socket.end(encodeFrame({ id: null, ok: false, error: new SigilError(ErrorCode.FORBIDDEN, 'connections from another user are refused').toWire() }));
-      setTimeout(() => socket.destroy(), 1000).unref(); // a peer that never closes its side
-      return;
-    }
-    const made = pool.makeRoom();
-    if (made === false) {
-      log(`refused a connection from pid ${peer?.pid ?? '?'}: all ${pool.max} connections are busy`);
-      socket.destroy();
-      return;
-    }
-    // Once a minute at most: a client opening connections in a loop must not flood agent.log.
-    if (made && clock.now() - capLogged > 60_000) {
-      capLogged = clock.now();
-      log(`${pool.max} connections open: closing the ones idle the longest to make room`);
-    }
-    // The user's own ssh client relaying `ssh -R`: the caller is on another machine.
-    const forwarded = peer ? forwardedFrom(peer.pid, peer.exe) : undefined;
-    trace(`connection from pid ${peer?.pid ?? '?'} (${peer?.exe ?? 'unknown exe'}${forwarded ? `, forwarded over ssh from ${forwarded.host}` : ''})`);
-    const conn = serveConnection(socket, state, OP_TABLE, peer, { forwarded });
-    pool.add(conn);
-    socket.once('close', () => pool.delete(conn));
-  });
+  // Connections arrive through transports (the Unix socket is the only one so far) and are
+  // served as sessions, each with its caller.
+  const sessions = new Sessions({ state, table: OP_TABLE, log, trace });
+  const server = unixSocketServer(sessions, { audit, log });
 
   prepareSocketDir(dirnameOf(opts.socketPath), opts.defaultSocketDir);
   await listenPrivately(server, opts.socketPath);
@@ -130,7 +90,7 @@ export async function startAgent(opts: RunAgentOptions): Promise<RunningAgent> {
       audit.record({ op: 'agent_stop', target: reason, result: 'ok' });
       await audit.close();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      for (const s of sockets) s.destroy();
+      sessions.destroyAll();
       await closed;
     })());
   return { state, server, shutdown };

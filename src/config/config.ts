@@ -34,14 +34,15 @@ export interface SigilConfig {
 
 /**
  * One `[[policy]]` entry: exactly one of `account` ("service/account") or `secret` (a name); a
- * trailing `*` makes either a prefix. `allow` lists absolute executable paths (the peer's
- * /proc/PID/exe); `confirm` asks the person before each use; `forward` opens the target to
+ * trailing `*` makes either a prefix. `allow` lists the programs that may ask: absolute paths
+ * (or `~/…`) of executables or scripts, matched against the caller's program (see
+ * agent/policy.ts); `confirm` asks the person before each use; `forward` opens the target to
  * callers on other machines (over `ssh -R`). At least one of the three.
  */
 export interface PolicyRule {
   account?: string;
   secret?: string;
-  /** Absent: any executable (the rule only asks for confirmation). */
+  /** Absent: any program (the rule only asks for confirmation). */
   allow?: string[];
   /** Absent: ask for local uses no, for forwarded uses yes. */
   confirm?: boolean;
@@ -177,11 +178,12 @@ function policyRules(v: unknown, path: string): PolicyRule[] {
     }
     const allow = e.allow;
     if (allow === undefined) {
-      if (!rule.confirm && !rule.forward) throw configError(path, key, 'allow = ["/path/to/executable", …], confirm = true, forward = true, or more of them');
+      if (!rule.confirm && !rule.forward) throw configError(path, key, 'allow = ["/path/to/program", …], confirm = true, forward = true, or more of them');
       return rule;
     }
-    if (!Array.isArray(allow) || allow.length === 0 || !allow.every((p) => typeof p === 'string' && p.startsWith('/') && !p.includes('\0'))) {
-      throw configError(path, `${key}.allow`, 'a non-empty list of absolute executable paths, such as ["/usr/bin/git"]');
+    // Absolute, or under the home directory (`~/bin/deploy.sh`, expanded by the agent).
+    if (!Array.isArray(allow) || allow.length === 0 || !allow.every((p) => typeof p === 'string' && (p.startsWith('/') || p.startsWith('~/')) && !p.includes('\0'))) {
+      throw configError(path, `${key}.allow`, 'a non-empty list of absolute paths of programs or scripts (or ~/…), such as ["/usr/bin/git", "~/bin/deploy.sh"]');
     }
     rule.allow = allow as string[];
     return rule;

@@ -124,6 +124,8 @@ export interface AuditEntry {
   exe?: string;
   /** The host of a caller forwarded over `ssh -R`. */
   forwarded?: string;
+  /** The caller's chain of programs, peer first (Sigilforge's clients by name): who ran the client. */
+  chain?: string[];
 }
 
 /** audit_tail: `cursor` is where newer lines begin (`after`), `start` where these began (`before`; 0: the log's start). */
@@ -176,6 +178,15 @@ export interface ConfirmPrompt {
   exe: string | null;
   /** The host a forwarded caller is on (it came over `ssh -R`); absent for a local caller. */
   forwarded?: string;
+  /**
+   * The program asking, as [[policy]] judges it: for Sigilforge's own clients the script or
+   * executable that ran them ("/usr/bin/git"); null when the agent cannot tell.
+   */
+  program: string | null;
+  /** Sigilforge's clients it asks through, peer first (["git-credential-sigil"]). */
+  via: string[];
+  /** The chain of programs, peer first, as the audit log keeps it. */
+  chain: string[];
   /** How long the agent waits for the answer. */
   timeout_s: number;
 }

@@ -1,5 +1,6 @@
 import { formatDuration } from '../util/duration.js';
 import type { AccountInfo, AuditEntry } from '../protocol/results.js';
+import { auditChain } from '../util/program-chain.js';
 
 /** Text shaping for the screens: pure functions, so components hold no rules of their own. */
 
@@ -76,9 +77,12 @@ export function auditTime(unixS: number | undefined): string {
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
 }
 
+/** Who asked: the chain of programs the agent saw (`sigil-token ← deploy.sh ← bash`), else the name it gave, and the pid. */
 export function auditWho(e: AuditEntry): string {
   const parts: string[] = [];
-  if (e.client) parts.push(e.client);
+  const chain = auditChain(e);
+  if (chain) parts.push(chain);
+  else if (e.client) parts.push(e.client);
   if (e.pid !== undefined) parts.push(`pid ${e.pid}`);
   if (e.forwarded !== undefined) parts.push(`from ${e.forwarded}`);
   return parts.join(' ');

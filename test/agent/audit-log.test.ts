@@ -15,12 +15,24 @@ describe('audit log', () => {
   it('writes one JSON line per event with a fixed set of fields, 0600', async () => {
     const path = join(dir, 'state/audit.log');
     const log = new AuditLog(path, { clock: { now: () => Date.parse('2026-01-02T03:04:05Z') } });
-    const event = { op: 'get_token', target: 'github/work', result: 'ok', peer: { pid: 42, uid: 1000, gid: 1000, exe: '/usr/bin/node' }, client: 'sigil-token' };
+    const caller = {
+      peer: { pid: 42, uid: 1000, gid: 1000, exe: '/usr/bin/node' },
+      chain: [
+        { pid: 42, uid: 1000, exe: '/usr/bin/node', script: '/opt/sigil/dist/bin/sigil-token.cjs', program: '/opt/sigil/dist/bin/sigil-token.cjs', sigil: 'sigil-token' as const },
+        { pid: 41, uid: 1000, exe: '/usr/bin/dash', program: '/usr/bin/dash', code: 'command line' as const, relay: true as const },
+        { pid: 40, uid: 1000, exe: '/usr/bin/git', program: '/usr/bin/git' },
+        { pid: 39, uid: 1000, exe: '/usr/bin/bash', program: '/usr/bin/bash', login: true as const },
+      ],
+    };
+    const event = { op: 'get_token', target: 'github/work', result: 'ok', caller, client: 'sigil-token' };
     // Extra members (a value, by mistake) are never written.
     log.record({ ...event, value: 'hunter2' } as typeof event);
     await log.close();
     const text = readFileSync(path, 'utf8');
-    expect(text).toBe('{"time":"2026-01-02T03:04:05.000Z","op":"get_token","target":"github/work","result":"ok","client":"sigil-token","pid":42,"uid":1000,"exe":"/usr/bin/node"}\n');
+    // The chain: Sigilforge's client by name, then the programs (relays such as sh -c left out).
+    expect(text).toBe(
+      '{"time":"2026-01-02T03:04:05.000Z","op":"get_token","target":"github/work","result":"ok","client":"sigil-token","pid":42,"uid":1000,"exe":"/usr/bin/node","chain":["sigil-token","/usr/bin/git","/usr/bin/bash"]}\n',
+    );
     expect(statSync(path).mode & 0o777).toBe(0o600);
   });
 

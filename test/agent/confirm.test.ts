@@ -7,15 +7,16 @@ import { Policy } from '../../src/agent/policy.js';
 import { AgentClient } from '../../src/client/agent-client.js';
 import { loadConfig } from '../../src/config/config.js';
 import { SigilError } from '../../src/protocol/errors.js';
+import type { ConfirmPrompt } from '../../src/protocol/results.js';
 import { BIN, eventually, Sandbox } from '../support/sandbox.js';
-import { auditUntil, killStrayAgents } from './helpers.js';
+import { auditUntil, fakeCaller, killStrayAgents } from './helpers.js';
 
 /**
  * `confirm = true` in a [[policy]] rule: the person allows each use, as ssh-add -c. Asked
  * through an open TUI (wait_confirm / answer_confirm), else the agent's SIGIL_ASKPASS.
  */
 
-const peer = { pid: 4242, uid: 1000, gid: 1000, exe: '/usr/bin/curl' };
+const caller = fakeCaller('/usr/bin/curl');
 const never = new Promise<void>(() => {});
 
 async function rejection(p: Promise<unknown>): Promise<SigilError> {
@@ -31,12 +32,12 @@ async function rejection(p: Promise<unknown>): Promise<SigilError> {
 describe('Policy with confirm', () => {
   it('asks for uses that hand a value out, not for management, and still enforces allow first', () => {
     const p = new Policy([{ account: 'github/*', confirm: true }, { secret: 'db/prod', confirm: true, allow: ['/usr/bin/psql'] }]);
-    expect(p.check('get_token', { service: 'github', account: 'work' }, peer)).toEqual({ target: 'github/work' });
-    expect(p.check('resolve', { ref: 'auth://github/work/refresh_token' }, peer)).toEqual({ target: 'github/work' });
-    expect(p.check('set_token', { service: 'github', account: 'work' }, peer)).toBeUndefined();
-    expect(p.check('get_token', { service: 'gitlab', account: 'work' }, peer)).toBeUndefined();
-    expect(() => p.check('get_secret', { name: 'db/prod' }, peer)).toThrow(/may only be used by \/usr\/bin\/psql/);
-    expect(p.check('get_secret', { name: 'db/prod' }, { ...peer, exe: '/usr/bin/psql' })).toEqual({ target: 'secret://db/prod' });
+    expect(p.check('get_token', { service: 'github', account: 'work' }, caller)).toEqual({ target: 'github/work' });
+    expect(p.check('resolve', { ref: 'auth://github/work/refresh_token' }, caller)).toEqual({ target: 'github/work' });
+    expect(p.check('set_token', { service: 'github', account: 'work' }, caller)).toBeUndefined();
+    expect(p.check('get_token', { service: 'gitlab', account: 'work' }, caller)).toBeUndefined();
+    expect(() => p.check('get_secret', { name: 'db/prod' }, caller)).toThrow(/may only be used by \/usr\/bin\/psql/);
+    expect(p.check('get_secret', { name: 'db/prod' }, fakeCaller('/usr/bin/psql'))).toEqual({ target: 'secret://db/prod' });
   });
 
   it('reads confirm from config.toml and names a wrong entry', () => {
@@ -62,7 +63,7 @@ describe('ConfirmBroker', () => {
     audit = [];
   });
   const broker = (opts: { askpass?: string; timeoutMs?: number } = {}) => new ConfirmBroker({ ...opts, audit: (e) => audit.push(e), log: () => {} });
-  const req = (target = 'github/work', pid = 4242) => ({ target, op: 'get_token', peer: { ...peer, pid }, client: 'sigil-token' });
+  const req = (target = 'github/work', pid = 4242) => ({ target, op: 'get_token', caller: fakeCaller('/usr/bin/curl', { pid }), client: 'sigil-token' });
 
   it('refuses when nobody can be asked, and says how to make asking possible', async () => {
     const err = await rejection(broker().ask(req(), never));
@@ -185,12 +186,16 @@ describe.runIf(process.platform === 'linux')('confirm = true on a real agent', (
     await setUp();
     const tui = await AgentClient.connect({ socketPath: sb.socket, clientName: 'sigil-tui' });
     try {
-      let question = tui.request<{ confirm_id: string; target: string; client: string; pid: number; exe: string }>('wait_confirm', {}, { timeoutMs: 0 });
+      let question = tui.request<ConfirmPrompt>('wait_confirm', {}, { timeoutMs: 0 });
       const allowed = sb.token('github', 'work');
       const q = await question;
       expect(q).toMatchObject({ target: 'github/work', client: 'sigil-token' });
       expect(q.exe).toBe(realpathSync(process.execPath)); // the peer's executable, as SO_PEERCRED saw it
       expect(q.pid).toBeGreaterThan(1);
+      // Who asks, as policy judges it: the program that ran sigil-token (this test's process).
+      expect(q).toMatchObject({ via: ['sigil-token'], program: expect.stringMatching(/^\//) });
+      expect(q.chain[0]).toBe('sigil-token');
+      expect(q.chain[1]).toBe(q.program);
       question = tui.request('wait_confirm', {}, { timeoutMs: 0 });
       expect(await tui.request('answer_confirm', { confirm_id: q.confirm_id, allow: true })).toEqual({ answered: true });
       expect(await allowed).toMatchObject({ code: 0, stdout: TOKEN + '\n' });

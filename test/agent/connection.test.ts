@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AgentState } from '../../src/agent/agent-state.js';
 import { ConnectionPool, connectionCap } from '../../src/agent/connection-pool.js';
 import { serveConnection, type ConnectionHandle } from '../../src/agent/connection.js';
+import { UNKNOWN_CALLER } from '../../src/agent/caller/caller.js';
 import type { OpTable } from '../../src/agent/op-table.js';
 import { encodeFrame, FrameDecoder, decodeBody } from '../../src/protocol/frame.js';
 import { eventually } from '../support/sandbox.js';
@@ -34,7 +35,7 @@ describe('serveConnection', () => {
     const path = join(dir, 'agent.sock');
     server = createServer((s) => {
       served.push(s);
-      serveConnection(s, stubState, table, null, frameDeadlineMs ? { frameDeadlineMs } : {});
+      serveConnection(s, stubState, table, UNKNOWN_CALLER, frameDeadlineMs ? { frameDeadlineMs } : {});
     });
     await new Promise<void>((r) => server.listen(path, r));
     return path;

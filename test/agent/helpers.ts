@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, beforeEach, expect } from 'vitest';
+import type { Caller, CallerProcess } from '../../src/agent/caller/caller.js';
 import { AgentClient } from '../../src/client/agent-client.js';
 import { writeConfig } from '../oauth/flow-helpers.js';
 import { BIN, Sandbox } from '../support/sandbox.js';
@@ -133,4 +134,18 @@ export function agentSuite(config?: () => string): { readonly sb: Sandbox; reado
       return client!;
     },
   };
+}
+
+/**
+ * A Caller as the Unix transport builds it, for unit tests of policy and confirmation: the
+ * peer running `program` (an executable, or a script under `interpreter`), then the given
+ * parents, each `{ program }` or a Sigilforge client `{ sigil }`.
+ */
+export function fakeCaller(program: string, opts: { pid?: number; interpreter?: string; parents?: Partial<CallerProcess>[] } = {}): Caller {
+  const pid = opts.pid ?? 4242;
+  const exe = opts.interpreter ?? program;
+  const peer = { pid, uid: 1000, gid: 1000, exe };
+  const first: CallerProcess = { pid, uid: 1000, exe, program, ...(opts.interpreter ? { script: program } : {}) };
+  const parents = (opts.parents ?? []).map((p, i): CallerProcess => ({ pid: pid - 1 - i, uid: 1000, ...p }));
+  return { peer, chain: [first, ...parents] };
 }

@@ -54,6 +54,8 @@ describe('audit screen (real agent, 100k-line log)', () => {
       expect(Date.now() - started).toBeLessThan(3000);
       let frame = app.lastFrame();
       expect(frame).toMatch(/TIME\s+OP\s+TARGET\s+RESULT\s+CLIENT/);
+      // The agent's own lines name their caller's chain: sigil, then the program that ran it.
+      expect(frame).toMatch(/unlock\s.*\bsigil ← \S+/);
       const first = pids(frame);
       expect(first.length).toBeGreaterThan(5);
       expect(first).toEqual([...first].sort((a, b) => a - b)); // newest last

@@ -13,6 +13,9 @@ describe('ConfirmUseBox', () => {
     client: 'sigil-token',
     pid: 4242,
     exe: '/usr/bin/ssh',
+    program: '/usr/bin/ssh',
+    via: ['sigil-token'],
+    chain: ['sigil-token', '/usr/bin/ssh'],
     timeout_s: 25,
     receivedAt: 0,
   };

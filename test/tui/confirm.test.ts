@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Sandbox } from '../support/sandbox.js';
+import { BIN, Sandbox } from '../support/sandbox.js';
 import { KEY, mountApp, realDeps, setToken } from './helpers.js';
 
 /**
@@ -25,10 +25,13 @@ describe('the agent asks the TUI (confirm = true, real agent)', () => {
     const app = await mountApp(realDeps(sb));
     try {
       await app.waitFor(/github\s+work/);
-      const allowed = sb.token('github', 'work');
+      // The program asking is the script that ran sigil-token, not the node that runs sigil-token.
+      const script = join(sb.home, 'deploy.sh');
+      writeFileSync(script, `#!/bin/sh\n${JSON.stringify(process.execPath)} ${JSON.stringify(BIN.token)} github work\nexit $?\n`, { mode: 0o755 });
+      const allowed = sb.exec(script, []);
       let frame = await app.waitFor('Allow this use?');
       expect(frame).toMatch(/sigil-token, pid \d+ wants a token of github\/work/);
-      expect(frame).toMatch(/program: \/\S+node/);
+      expect(frame).toContain(`program: ${script} (via sigil-token)`);
       expect(frame).toMatch(/y\s+allow once · {2}n\s+deny · \d+ s left/);
       expect(frame).not.toContain('SERVICE'); // the question covers the screen
       // Screen keys do nothing while asked: q does not quit, j does not move.

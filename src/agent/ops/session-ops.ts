@@ -27,7 +27,7 @@ export const sessionOps = {
   },
 
   status: {
-    async run({ state, forwarded }) {
+    async run({ state, caller: { forwarded } }) {
       const locksIn = state.lock.locksIn();
       return {
         locked: state.lock.locked,
@@ -59,7 +59,7 @@ export const sessionOps = {
   // With `passphrase`: as typed (and `remember`: verified, then kept in the OS keyring).
   // Without: the passphrase remembered in the OS keyring.
   unlock: {
-    async run({ state, peer, client }, args) {
+    async run({ state, caller, client }, args) {
       const remember = booleanArg(args, 'remember') ?? false;
       const wasLocked = state.lock.locked;
       if (unlocksFromKeyring(args)) {
@@ -73,11 +73,11 @@ export const sessionOps = {
           // Never store a passphrase the vault has not just accepted, even when unlocked already.
           await state.lock.unlock(passphrase, { verify: remember });
         } catch (err) {
-          if (remember) auditRemember(state, err instanceof SigilError ? err.code : ErrorCode.INTERNAL, { peer, client });
+          if (remember) auditRemember(state, err instanceof SigilError ? err.code : ErrorCode.INTERNAL, { caller, client });
           throw err;
         }
         if (!remember) return { was_locked: wasLocked };
-        return { was_locked: wasLocked, ...(await rememberVerified(state, passphrase, { peer, client })) };
+        return { was_locked: wasLocked, ...(await rememberVerified(state, passphrase, { caller, client })) };
       } finally {
         passphrase.fill(0);
       }

@@ -1,5 +1,6 @@
 import { readAuditLines, type AuditTailCall } from '../../client/audit-tail.js';
 import type { AuditEntry } from '../../protocol/results.js';
+import { auditChain } from '../../util/program-chain.js';
 import { terminalText } from '../../util/terminal-text.js';
 import { call } from '../agent.js';
 import { printJson } from '../output.js';
@@ -14,8 +15,10 @@ function line(e: AuditEntry): string {
   const who = (e.pid !== undefined ? ` pid=${String(e.pid)}` : '') + (e.forwarded !== undefined ? ` forwarded=${String(e.forwarded)}` : '');
   const client = e.client !== undefined ? ` ${String(e.client)}` : '';
   const target = e.target !== undefined ? ` ${String(e.target)}` : '';
+  const chain = auditChain(e);
+  const by = chain ? ` (${chain})` : '';
   const time = typeof e.time === 'number' ? new Date(e.time * 1000).toISOString() : String(e.time);
-  return terminalText(`${time} ${String(e.op)}${target} ${String(e.result)}${client}${who}`);
+  return terminalText(`${time} ${String(e.op)}${target} ${String(e.result)}${client}${who}${by}`);
 }
 
 export async function audit(opts: { lines?: string; follow?: boolean; json?: boolean }): Promise<void> {

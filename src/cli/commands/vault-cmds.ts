@@ -141,7 +141,7 @@ async function changeThroughAgent(paths: SigilPaths, old: Buffer, next: Buffer, 
   } finally {
     const { AuditLog } = await import('../../agent/audit-log.js');
     const log = new AuditLog(paths.audit);
-    log.record({ op: 'passwd', result, peer: { pid: process.pid, uid: process.getuid?.() ?? -1, gid: process.getgid?.() ?? -1 }, client: 'sigil' });
+    log.record({ op: 'passwd', result, caller: { peer: { pid: process.pid, uid: process.getuid?.() ?? -1, gid: process.getgid?.() ?? -1 }, chain: [] }, client: 'sigil' });
     await log.close();
   }
 }

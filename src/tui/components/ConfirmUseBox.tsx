@@ -1,5 +1,6 @@
 import { Box, Text } from 'ink';
 import type { ConfirmQuestion } from '../hooks/use-confirm-requests.js';
+import { confirmProgram } from '../../util/program-chain.js';
 import { terminalText } from '../../util/terminal-text.js';
 import { truncate } from '../format.js';
 
@@ -15,13 +16,14 @@ export function ConfirmUseBox({ question, nowMs, width }: { question: ConfirmQue
   const left = Math.max(0, Math.ceil(question.timeout_s - (nowMs - question.receivedAt) / 1000));
   const who = [question.client ?? 'a client', question.pid !== null ? `pid ${question.pid}` : null].filter(Boolean).join(', ');
   const inner = Math.max(10, width - 4);
+  const program = confirmProgram(question);
   return (
     <Box flexDirection="column" borderStyle="round" borderColor="yellow" paddingX={1} width={Math.min(width, 100)}>
       <Text bold color="yellow">
         Allow this use? (confirm = true)
       </Text>
       <Text wrap="truncate">{truncate(terminalText(`${who} wants ${WANTS[question.op] ?? 'to use'} ${question.target}`), inner)}</Text>
-      {question.exe ? <Text color="gray" wrap="truncate">{truncate(terminalText(`program: ${question.exe}`), inner)}</Text> : null}
+      {program ? <Text color="gray" wrap="truncate">{truncate(terminalText(`program: ${program}`), inner)}</Text> : null}
       {question.forwarded !== undefined ? (
         <Text color="red" wrap="truncate">
           {truncate(terminalText(`from another machine: ${question.forwarded} (forwarded over ssh)`), inner)}

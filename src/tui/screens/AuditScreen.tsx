@@ -19,7 +19,7 @@ const COLUMNS: Column<AuditEntry>[] = [
   { title: 'OP', cell: (e) => e.op ?? '', max: 16 },
   { title: 'TARGET', cell: (e) => e.target ?? '', max: 36 },
   { title: 'RESULT', cell: (e) => e.result ?? '', tone: (e) => (e.result === 'ok' ? 'ok' : 'bad'), max: 16 },
-  { title: 'CLIENT', cell: auditWho, max: 40 },
+  { title: 'CLIENT', cell: auditWho, max: 48 },
 ];
 
 /** The audit log, newest last, following new entries; it reads only the lines it shows. */
