@@ -228,7 +228,7 @@ describe('config.toml [[policy]]', () => {
     expect(loadError('[[policy]]\naccount = "github/work"\nforward = []\n')).toContain('"policy[0].forward"');
     expect(loadError('[[policy]]\naccount = "github/work"\nforward = ["a b"]\n')).toContain('"policy[0].forward"');
     expect(loadError('[[policy]]\naccount = "github/work"\nforward = ["*.example.com"]\n')).toContain('"policy[0].forward"');
-    expect(loadError('[[policy]]\naccount = "github/work"\nforward = false\n')).toContain('allow = ["/path/to/executable", …], confirm = true, forward = true, or more of them');
+    expect(loadError('[[policy]]\naccount = "github/work"\nforward = false\n')).toContain('allow = ["/path/to/program", …], confirm = true, forward = true, or more of them');
   });
 });
 

@@ -130,7 +130,7 @@ describe.skipIf(unavailable !== null)('forwarding over a real sshd', () => {
         ['audit_tail', undefined, 'FORBIDDEN', '127.0.0.1', '/usr/bin/ssh'],
       ]),
     );
-    expect((await sb.sigil(['audit', '-n', '50'])).stdout).toMatch(/ get_token github\/ci ok sigil-token pid=\d+ forwarded=127\.0\.0\.1$/m);
+    expect((await sb.sigil(['audit', '-n', '50'])).stdout).toMatch(/ get_token github\/ci ok sigil-token pid=\d+ forwarded=127\.0\.0\.1 \(ssh ← sigil ← /m);
     // The local CLI's own lines stay local.
     expect(entries.filter((e) => e.op === 'set_token').every((e) => e.forwarded === undefined)).toBe(true);
   }, 60_000);

@@ -115,6 +115,11 @@ function describe(pid: number, uid: number, knownExe: string | undefined, client
       delete p.program;
       return p;
     }
+    if (script.startsWith('/proc/')) {
+      // A pipe or a terminal (`bash <(curl …)`): no file anyone could name in a rule.
+      p.code = 'stdin';
+      return p;
+    }
     p.script = script;
     p.program = script;
     const client = kind === 'node' ? clients.get(script) : undefined;
@@ -127,9 +132,22 @@ function describe(pid: number, uid: number, knownExe: string | undefined, client
   return p;
 }
 
+/**
+ * Paths that name a process's own files (`bash /dev/fd/3` for `bash <(…)`, `/dev/stdin`,
+ * `/proc/self/…`) as that process sees them: resolved here they would name the agent's own
+ * (its fd 3 is its audit log).
+ */
+function callersOwn(pid: number, path: string): string {
+  const std = ['/dev/stdin', '/dev/stdout', '/dev/stderr'].indexOf(path);
+  if (std >= 0) return `/proc/${pid}/fd/${std}`;
+  if (path.startsWith('/dev/fd/')) return `/proc/${pid}/fd/${path.slice('/dev/fd/'.length)}`;
+  const self = /^\/proc\/(?:self|thread-self)(?=\/|$)/.exec(path);
+  return self ? `/proc/${pid}${path.slice(self[0].length)}` : path;
+}
+
 /** The script's absolute real path; the path as resolved when it cannot be followed (deleted since). */
 function resolveScript(pid: number, script: string, node: boolean): string | undefined {
-  let abs = script;
+  let abs = callersOwn(pid, script);
   if (!script.startsWith('/')) {
     const cwd = readLink(`/proc/${pid}/cwd`);
     if (cwd === undefined) return undefined;

@@ -48,8 +48,8 @@ export class Sessions {
       return;
     }
     // Once a minute at most: a client opening connections in a loop must not flood agent.log.
-    if (made && performance.now() - this.capLogged > 60_000) {
-      this.capLogged = performance.now();
+    if (made && this.opts.state.clock.now() - this.capLogged > 60_000) {
+      this.capLogged = this.opts.state.clock.now();
       this.opts.log(`${this.pool.max} connections open: closing the ones idle the longest to make room`);
     }
     // The peer's executable only: the chain is read when a request needs it, not for a log line.

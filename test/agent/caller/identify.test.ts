@@ -52,6 +52,18 @@ describe.runIf(process.platform === 'linux')('identifyCaller', () => {
     return path;
   }
 
+  it('bash <(…) and /dev/fd paths are the caller\'s own files, not the agent\'s: a pipe is no script, a file is', async () => {
+    // `bash /dev/fd/3` read by the agent would resolve to the agent's fd 3 (its audit log).
+    const piped = await start('bash', ['-c', 'exec bash /dev/fd/3 3< <(printf \'echo $$\\nread -r _\\n\')']);
+    const fromPipe = identifyCaller(peerOf(piped)).chain[0]!;
+    expect(fromPipe).toMatchObject({ pid: piped, exe: realpathSync('/usr/bin/bash'), code: 'stdin' });
+    expect(fromPipe.script).toBeUndefined();
+    const script = join(dir, 'by-fd.sh');
+    writeFileSync(script, 'echo $$\nread -r _\n');
+    const fromFile = identifyCaller(peerOf(await start('bash', ['-c', `exec bash /dev/fd/3 3<${script}`]))).chain[0]!;
+    expect(fromFile).toMatchObject({ script, program: script });
+  });
+
   it('a shell script: bash, the script resolved, then this process', async () => {
     const script = join(dir, 'deploy.sh');
     writeFileSync(script, '#!/bin/bash\necho $$\nread -r _\n');
