@@ -15,6 +15,11 @@ export interface SigilConfig {
     /** Refresh OAuth tokens this many seconds before they expire, in the background; 0 = only on use. */
     refreshAheadS: number;
   };
+  /** `[tokens]`; absent when config.toml has no such key (then access tokens are stored, as before). */
+  tokens?: {
+    /** false keeps OAuth access tokens in memory only (refresh tokens, and static tokens, are always stored). */
+    persistAccessTokens: boolean;
+  };
   storage: {
     primary: 'vault' | 'keyring';
     /** `[[storage.sops]]`: SOPS files whose values answer under a name prefix (src/stores/sops/); absent when none. */
@@ -69,6 +74,7 @@ export function loadConfig(path: string): SigilConfig {
   const agent = table(raw, 'agent', path);
   const storage = table(raw, 'storage', path);
   const secretsTable = table(raw, 'secrets', path);
+  const tokensTable = table(raw, 'tokens', path);
 
   let lockTimeoutS = DEFAULT_LOCK_TIMEOUT_S;
   if (agent.lock_timeout !== undefined) {
@@ -96,6 +102,9 @@ export function loadConfig(path: string): SigilConfig {
       throw configError(path, 'agent.refresh_ahead', 'a duration such as "10m" (or "0" to refresh only on use)');
     }
   }
+
+  const persistAccessTokens = tokensTable.persist_access_tokens;
+  if (persistAccessTokens !== undefined && typeof persistAccessTokens !== 'boolean') throw configError(path, 'tokens.persist_access_tokens', 'true (store access tokens in the vault) or false (keep them in memory only)');
 
   const primary = storage.primary ?? 'vault';
   if (primary !== 'vault' && primary !== 'keyring') throw configError(path, 'storage.primary', '"vault" or "keyring"');
@@ -130,6 +139,7 @@ export function loadConfig(path: string): SigilConfig {
   const sops = sopsFiles(storage.sops, path);
   return {
     agent: { lockTimeoutS, refreshAheadS, ...(notifyCmd ? { notifyCmd } : {}) },
+    ...(persistAccessTokens !== undefined ? { tokens: { persistAccessTokens } } : {}),
     storage: { primary, ...(sops.length ? { sops } : {}) },
     providers,
     ...(Object.keys(git).length ? { git } : {}),

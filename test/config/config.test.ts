@@ -24,6 +24,13 @@ describe('config.toml', () => {
     expect(loadConfig(path)).toMatchObject({ agent: { lockTimeoutS: 3600 }, storage: { primary: 'keyring' }, providers: { spotify: { client_id: 'abc' } } });
   });
 
+  it('reads [tokens] persist_access_tokens, absent unless given', () => {
+    writeFileSync(path, '[tokens]\npersist_access_tokens = false\n');
+    expect(loadConfig(path).tokens).toEqual({ persistAccessTokens: false });
+    writeFileSync(path, '[tokens]\n');
+    expect(loadConfig(path).tokens).toBeUndefined();
+  });
+
   it('names file, line and column of a syntax error', () => {
     writeFileSync(path, '[agent]\nlock_timeout = "15m"\nbroken = \n');
     expect(() => loadConfig(path)).toThrow(new RegExp(`^${path.replace(/[/.]/g, '\\$&')}:3:\\d+: `));
@@ -34,6 +41,8 @@ describe('config.toml', () => {
     expect(() => loadConfig(path)).toThrow('"agent.lock_timeout" must be a duration');
     writeFileSync(path, '[storage]\nprimary = "floppy"\n');
     expect(() => loadConfig(path)).toThrow('"storage.primary" must be "vault" or "keyring"');
+    writeFileSync(path, '[tokens]\npersist_access_tokens = "no"\n');
+    expect(() => loadConfig(path)).toThrow('"tokens.persist_access_tokens" must be true (store access tokens in the vault) or false (keep them in memory only)');
   });
 
   it('reads [[storage.sops]]: ~ and relative paths, the format from the extension or the key', () => {

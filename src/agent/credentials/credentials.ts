@@ -13,8 +13,8 @@ import type { LockListener, StoreGate } from '../lock/vault-lock.js';
 export interface CredentialsOptions {
   store: StoreGate;
   registry: AccountRegistry;
-  /** config.toml's [providers] and [agent] (notify_cmd, refresh_ahead). */
-  config?: Pick<SigilConfig, 'providers' | 'agent'>;
+  /** config.toml's [providers], [agent] (notify_cmd, refresh_ahead) and [tokens]. */
+  config?: Pick<SigilConfig, 'providers' | 'agent' | 'tokens'>;
   /** Replaces fetch for provider requests (tests of failure modes). */
   fetch?: Fetch;
   audit: Pick<AuditLog, 'record'>;
@@ -44,6 +44,7 @@ export class Credentials implements LockListener {
       audit: opts.audit,
       log: opts.log,
       clock: opts.clock,
+      persistAccessTokens: opts.config?.tokens?.persistAccessTokens ?? true,
       onNeedsAuth: (meta, reason) => {
         if (notifyCmd) runNotifyCommand(notifyCmd, { service: meta.service, account: meta.account, event: 'needs_auth', reason }, opts.log);
       },

@@ -60,6 +60,13 @@ export interface TokenServiceOptions {
   audit: Pick<AuditLog, 'record'>;
   log: (msg: string) => void;
   clock: Clock;
+  /**
+   * config.toml's `[tokens] persist_access_tokens` (default true). False: an OAuth account's
+   * access token is held in memory only (dropped on lock, gone with the agent), so the first
+   * use after an unlock or a restart refreshes; refresh tokens and static tokens (nothing
+   * could refresh them) are stored as ever.
+   */
+  persistAccessTokens?: boolean;
   /** An account was signed out by its provider (or has no refresh token): the person must act. */
   onNeedsAuth?: (meta: AccountMeta, reason: string) => void;
   /** An account's tokens changed (a flow, a refresh): refresh ahead schedules its next refresh. */
@@ -90,6 +97,12 @@ export class TokenService {
    * before it is saved; dropped on lock (like every decrypted value).
    */
   private readonly unsaved = new Map<string, { res: oidc.TokenEndpointResponse; receivedS: number; created: string }>();
+  /**
+   * With persist_access_tokens = false, the OAuth access tokens that are not stored, per
+   * account, with the account's `created` (a removed and re-added account does not inherit
+   * one). Dropped on lock, like every decrypted value.
+   */
+  private readonly held = new Map<string, { token: string; created: string }>();
 
   constructor(private readonly opts: TokenServiceOptions) {}
 
@@ -125,7 +138,7 @@ export class TokenService {
       this.lastUsed.set(key, now);
       return hit.token;
     }
-    const value = store.peek(credentialKey(service, account, 'access_token'));
+    const value = this.heldToken(meta) ?? store.peek(credentialKey(service, account, 'access_token'));
     if (!value) return null;
     const token = this.issue(meta, value);
     this.issued.set(key, { meta, store, writes: this.opts.store.storeWrites, token });
@@ -136,6 +149,7 @@ export class TokenService {
   forget(): void {
     this.issued.clear();
     this.unsaved.clear();
+    this.held.clear();
   }
 
   async getToken(service: string, account: string): Promise<TokenAnswer> {
@@ -143,7 +157,7 @@ export class TokenService {
     const meta = this.opts.registry.require(service, account);
     const now = this.nowS();
     if (meta.needs_auth) throw reauth(meta, 'needs to be authorized again');
-    const value = await store.get(credentialKey(service, account, 'access_token'));
+    const value = this.heldToken(meta) ?? (await store.get(credentialKey(service, account, 'access_token')));
     const left = meta.expires_at === undefined ? Infinity : meta.expires_at - now;
 
     if (meta.kind === 'static') {
@@ -197,12 +211,16 @@ export class TokenService {
   /** Stores tokens given by the person (static tokens, API keys, imported OAuth tokens). */
   async setToken(service: string, account: string, input: TokenInput): Promise<AccountMeta> {
     const store = this.opts.store.requireStore();
-    const sets: [string, Buffer][] = [[credentialKey(service, account, 'access_token'), input.access_token]];
-    if (input.refresh_token) sets.push([credentialKey(service, account, 'refresh_token'), input.refresh_token]);
     const fresh: AccountMeta = { service, account, kind: input.refresh_token ? 'oauth' : 'static', created: new Date(this.nowS() * 1000).toISOString() };
+    const kind = this.opts.registry.get(service, account)?.kind ?? fresh.kind;
+    const access = credentialKey(service, account, 'access_token');
+    const sets: [string, Buffer][] = [];
+    const inMemory = kind === 'oauth' && this.opts.persistAccessTokens === false;
+    if (!inMemory) sets.push([access, input.access_token]);
+    if (input.refresh_token) sets.push([credentialKey(service, account, 'refresh_token'), input.refresh_token]);
     const meta = await writeAccount(
       store,
-      { sets, deletes: [] },
+      { sets, deletes: inMemory ? [access] : [] },
       () =>
         this.opts.registry.put(fresh, {
           token_type: (input.token_type && authScheme(input.token_type)) || 'Bearer', // set_token checked it
@@ -213,6 +231,7 @@ export class TokenService {
       { undo: true, log: this.opts.log },
     );
     this.unsaved.delete(`${service}/${account}`); // the person's tokens replace what a refresh could not save
+    this.hold(meta, inMemory ? input.access_token.toString('utf8') : undefined);
     return meta;
   }
 
@@ -239,7 +258,10 @@ export class TokenService {
     // omits it (Spotify may) means "keep using the old one", so nothing is overwritten then.
     const sets: [string, Buffer][] = [];
     if (res.refresh_token) sets.push([credentialKey(service, account, 'refresh_token'), Buffer.from(res.refresh_token)]);
-    sets.push([credentialKey(service, account, 'access_token'), Buffer.from(res.access_token)]);
+    const access = credentialKey(service, account, 'access_token');
+    const inMemory = this.opts.persistAccessTokens === false;
+    // In memory only: one stored before (the setting was true then) goes in the same write.
+    if (!inMemory) sets.push([access, Buffer.from(res.access_token)]);
     // A lifetime past ten years (`expires_in: 1e308`) is taken as ten years rather than refused:
     // the sign-in itself is good, and the token is then merely refreshed sooner than claimed.
     const now = this.nowS();
@@ -253,7 +275,7 @@ export class TokenService {
       // older expiry only makes the next call refresh again).
       meta = await writeAccount(
         store,
-        { sets, deletes: [] },
+        { sets, deletes: inMemory ? [access] : [] },
         () =>
           this.opts.registry.put(fresh, {
             kind: 'oauth',
@@ -269,6 +291,7 @@ export class TokenService {
       for (const [, value] of sets) value.fill(0);
     }
     this.unsaved.delete(`${service}/${account}`); // superseded by what was just saved
+    this.hold(meta, inMemory ? res.access_token : undefined);
     this.opts.onStored?.(service, account);
     return { access_token: res.access_token, token_type: meta.token_type ?? 'Bearer', expires_at: meta.expires_at ?? null };
   }
@@ -345,6 +368,19 @@ export class TokenService {
     await this.opts.registry.update(meta.service, meta.account, { needs_auth: true });
     this.opts.audit.record({ op: 'needs_auth', target: `${meta.service}/${meta.account}`, result: reason });
     this.opts.onNeedsAuth?.(meta, reason);
+  }
+
+  /** Keeps (or, with undefined, drops) the account's in-memory access token. */
+  private hold(meta: AccountMeta, token: string | undefined): void {
+    const key = `${meta.service}/${meta.account}`;
+    if (token === undefined) this.held.delete(key);
+    else this.held.set(key, { token, created: meta.created });
+  }
+
+  /** The account's in-memory access token, as a copy the caller may wipe; undefined if none. */
+  private heldToken(meta: AccountMeta): Buffer | undefined {
+    const entry = this.held.get(`${meta.service}/${meta.account}`);
+    return entry && entry.created === meta.created ? Buffer.from(entry.token) : undefined;
   }
 
   private issue(meta: AccountMeta, value: Buffer): TokenAnswer {
