@@ -1,9 +1,9 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, beforeEach, expect } from 'vitest';
 import type { Caller, CallerProcess } from '../../src/agent/caller/caller.js';
 import { AgentClient } from '../../src/client/agent-client.js';
 import { writeConfig } from '../oauth/flow-helpers.js';
-import { BIN, Sandbox } from '../support/sandbox.js';
+import { BIN, eventually, Sandbox, TEST_PASSPHRASE } from '../support/sandbox.js';
 
 /**
  * Small helpers shared by the agent tests. Process checks read /proc rather than kill(pid, 0)
@@ -37,6 +37,16 @@ export function agentPidsFor(socket: string): number[] {
     if (argv.includes(BIN.agent) && argv.includes('--daemon-child') && argv.includes(socket) && running(pid)) pids.push(pid);
   }
   return pids;
+}
+
+/** Stops the sandbox's agent the way a logout does (SIGTERM), starts a new one and unlocks it. */
+export async function restartAgent(sb: Sandbox): Promise<void> {
+  const status = await sb.status();
+  process.kill(status.pid as number, 'SIGTERM');
+  await eventually(() => !existsSync(sb.socket));
+  await sb.startAgent();
+  const unlock = await sb.sigil(['unlock', '--passphrase-stdin'], { input: TEST_PASSPHRASE + '\n' });
+  if (unlock.code !== 0) throw new Error(`sigil unlock failed: ${unlock.stderr}`);
 }
 
 /** Reads `SIGIL_AUTH_SOCK=…; export …; SIGIL_AGENT_PID=N; …` (sh dialect, plain path). */

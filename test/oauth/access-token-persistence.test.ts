@@ -1,24 +1,16 @@
-import { existsSync } from 'node:fs';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { credentialKey } from '../../src/protocol/names.js';
 import { openVault } from '../../src/stores/vault-store.js';
 import { sigilPaths } from '../../src/util/paths.js';
 import type { OidcServer } from '../support/oidc-server.js';
-import { eventually, type Sandbox, TEST_PASSPHRASE } from '../support/sandbox.js';
+import { type Sandbox, TEST_PASSPHRASE } from '../support/sandbox.js';
+import { restartAgent } from '../agent/helpers.js';
 import { oidcSuite, writeConfig } from './flow-helpers.js';
 
 /** The vault's keys for corp/ACCOUNT, read from disk with the passphrase (what a thief of the files would get). */
 async function storedCredentials(sb: Sandbox, account: string): Promise<string[]> {
   const store = await openVault(sigilPaths(sb.env), Buffer.from(TEST_PASSPHRASE));
   return store.list(credentialKey('corp', account, ''));
-}
-
-async function restartAgent(sb: Sandbox): Promise<void> {
-  const status = JSON.parse((await sb.sigil(['status', '--json'])).stdout) as { pid: number };
-  process.kill(status.pid, 'SIGTERM');
-  await eventually(() => !existsSync(sb.socket));
-  await sb.startAgent();
-  expect((await sb.sigil(['unlock', '--passphrase-stdin'], { input: TEST_PASSPHRASE })).code).toBe(0);
 }
 
 /**

@@ -24,6 +24,8 @@ export interface AccountMeta {
   issued_at?: number;
   scopes?: string[];
   needs_auth?: boolean;
+  /** Unix seconds of the last token handed out, as last written (at most once a minute: TokenService is exact). */
+  last_used?: number;
 }
 
 function id(service: string, account: string): string {
@@ -69,6 +71,7 @@ export class AccountRegistry {
         if (typeof m.issued_at === 'number') entry.issued_at = m.issued_at;
         if (Array.isArray(m.scopes)) entry.scopes = m.scopes.filter((s): s is string => typeof s === 'string');
         if (m.needs_auth === true) entry.needs_auth = true;
+        if (typeof m.last_used === 'number') entry.last_used = m.last_used;
         reg.accounts.set(id(service, account), entry);
       }
     }
@@ -111,6 +114,22 @@ export class AccountRegistry {
   /** Adds the account, or updates it with `patch` when it exists: one write either way. */
   async put(meta: AccountMeta, patch: Partial<AccountMeta> = {}): Promise<AccountMeta> {
     return this.commit((next) => set(next, merge(next.get(id(meta.service, meta.account)) ?? meta, patch)));
+  }
+
+  /**
+   * Records when accounts were last used, in one write: only later times than those held, and
+   * accounts removed meanwhile are skipped (a use never brings one back). No write when nothing changes.
+   */
+  async recordUse(uses: ReadonlyArray<{ service: string; account: string; at: number }>): Promise<void> {
+    const later = (accounts: Map<string, AccountMeta>) =>
+      uses.filter((u) => {
+        const current = accounts.get(id(u.service, u.account));
+        return current !== undefined && (current.last_used ?? -Infinity) < u.at;
+      });
+    if (later(this.accounts).length === 0) return;
+    await this.commit((next) => {
+      for (const u of later(next)) set(next, { ...next.get(id(u.service, u.account))!, last_used: u.at });
+    });
   }
 
   async remove(service: string, account: string): Promise<boolean> {

@@ -59,10 +59,11 @@ export class Credentials implements LockListener {
     });
   }
 
-  locking(): Promise<void> {
+  async locking(): Promise<void> {
     this.refreshAhead.stop();
-    // A refresh in flight stores its rotated refresh token before the vault closes.
-    return this.tokens.settle();
+    // A refresh in flight stores its rotated refresh token before the vault closes; the last
+    // uses since accounts.toml's last write are kept too (a lock comes before every shutdown).
+    await Promise.all([this.tokens.settle(), this.tokens.flushLastUsed()]);
   }
 
   locked(): void {

@@ -16,6 +16,9 @@ import type { StoreGate } from '../lock/vault-lock.js';
 /** DESIGN.md: a cached token is served only while it stays valid this much longer… */
 export const MIN_VALIDITY_S = 5 * 60;
 
+/** An account's last use reaches accounts.toml at most this often (never a write per get_token); memory is exact. */
+export const LAST_USED_WRITE_S = 60;
+
 /**
  * … or, for a token issued with less than twice that, while it has more than half its
  * lifetime left: a 300-second token (Keycloak's default) would otherwise be due the moment
@@ -82,6 +85,10 @@ export interface TokenServiceOptions {
  */
 export class TokenService {
   private readonly lastUsed = new Map<string, number>();
+  /** When each account's last use was last written to accounts.toml, by the clock (Unix seconds). */
+  private readonly lastUsedWritten = new Map<string, number>();
+  /** Uses newer than what accounts.toml holds, written on lock and shutdown (flushLastUsed). */
+  private readonly lastUsedUnwritten = new Map<string, { service: string; account: string; at: number }>();
   /**
    * The hot path's memo: the last token handed out per account, so a script asking in a
    * loop costs a map lookup rather than a copy out of the store, a decode and a wipe. Any
@@ -110,8 +117,33 @@ export class TokenService {
     return nowS(this.opts.clock);
   }
 
+  /** Exact while the agent runs; after a restart, what accounts.toml kept. */
   lastUsedAt(service: string, account: string): number | undefined {
-    return this.lastUsed.get(`${service}/${account}`);
+    return this.lastUsed.get(`${service}/${account}`) ?? this.opts.registry.get(service, account)?.last_used;
+  }
+
+  /** Writes the uses not yet in accounts.toml (on lock, so on shutdown too). */
+  async flushLastUsed(): Promise<void> {
+    const uses = [...this.lastUsedUnwritten.values()];
+    this.lastUsedUnwritten.clear();
+    await this.opts.registry.recordUse(uses).catch((err: unknown) => this.opts.log(`could not record when accounts were last used: ${err instanceof Error ? err.message : String(err)}`));
+  }
+
+  /** A token was handed out: exact in memory, and written when the account's last write is a minute old. */
+  private used(service: string, account: string, now: number): void {
+    const key = `${service}/${account}`;
+    this.lastUsed.set(key, now);
+    const written = this.lastUsedWritten.get(key);
+    if (written !== undefined && now - written < LAST_USED_WRITE_S) {
+      this.lastUsedUnwritten.set(key, { service, account, at: now });
+      return;
+    }
+    this.lastUsedWritten.set(key, now);
+    this.lastUsedUnwritten.delete(key);
+    this.opts.registry.recordUse([{ service, account, at: now }]).catch((err: unknown) => {
+      this.lastUsedUnwritten.set(key, { service, account, at: now }); // the flush tries again
+      this.opts.log(`could not record when ${key} was last used: ${err instanceof Error ? err.message : String(err)}`);
+    });
   }
 
   /** Resolves when no refresh is running: lock waits for it so a rotated token is never lost. */
@@ -135,7 +167,7 @@ export class TokenService {
     const key = `${service}/${account}`;
     const hit = this.issued.get(key);
     if (hit && hit.meta === meta && hit.store === store && hit.writes === this.opts.store.storeWrites) {
-      this.lastUsed.set(key, now);
+      this.used(service, account, now);
       return hit.token;
     }
     const value = this.heldToken(meta) ?? store.peek(credentialKey(service, account, 'access_token'));
@@ -172,7 +204,7 @@ export class TokenService {
     try {
       const fresh = await this.refresh(service, account);
       value?.fill(0);
-      this.lastUsed.set(`${service}/${account}`, now);
+      this.used(service, account, now);
       return fresh;
     } catch (err) {
       // The provider is down but the token we hold still works: better than nothing.
@@ -384,7 +416,7 @@ export class TokenService {
   }
 
   private issue(meta: AccountMeta, value: Buffer): TokenAnswer {
-    this.lastUsed.set(`${meta.service}/${meta.account}`, this.nowS());
+    this.used(meta.service, meta.account, this.nowS());
     const token = value.toString('utf8');
     value.fill(0);
     return { access_token: token, token_type: meta.token_type ?? 'Bearer', expires_at: meta.expires_at ?? null };

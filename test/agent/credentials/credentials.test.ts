@@ -9,7 +9,9 @@ import type { StoreGate } from '../../../src/agent/lock/vault-lock.js';
 import { ErrorCode } from '../../../src/protocol/codes.js';
 import { SigilError } from '../../../src/protocol/errors.js';
 import { credentialKey } from '../../../src/protocol/names.js';
+import { nodeFileOps, type FileOps } from '../../../src/stores/atomic-file.js';
 import { MemoryStore } from '../../../src/stores/memory-store.js';
+import { eventually } from '../../support/sandbox.js';
 import { FakeClock } from '../../support/fake-clock.js';
 
 /**
@@ -22,13 +24,13 @@ afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
-async function setup() {
+async function setup(opts: { fileOps?: FileOps } = {}) {
   const clock = new FakeClock();
   const dir = mkdtempSync(join(tmpdir(), 'sigil-credentials-'));
   dirs.push(dir);
   const store = new MemoryStore();
   const gate: StoreGate = { locked: false, requireStore: () => store, storeWrites: 0 };
-  const registry = AccountRegistry.load(join(dir, 'accounts.toml'));
+  const registry = AccountRegistry.load(join(dir, 'accounts.toml'), opts);
   const credentials = new Credentials({ store: gate, registry, audit: { record: () => {} }, log: () => {}, clock });
   const nowS = () => Math.floor(clock.now() / 1000);
   /** An OAuth account whose token was issued now and lives `lifetimeS` (issued_at omitted: an older entry). */
@@ -45,7 +47,7 @@ async function setup() {
   };
   /** Served from memory (not due), or null: due, the general path would refresh. */
   const served = (name: string) => credentials.tokens.getTokenNow('corp', name)?.access_token ?? null;
-  return { clock, credentials, account, served };
+  return { clock, credentials, registry, dir, account, served };
 }
 
 describe('a token is due min(5 min, half its issued lifetime) before it expires', () => {
@@ -85,6 +87,45 @@ describe('a token is due min(5 min, half its issued lifetime) before it expires'
     clock.advance(5000);
     served('a');
     expect(credentials.tokens.lastUsedAt('corp', 'a')).toBe(Math.floor(clock.now() / 1000));
+  });
+});
+
+describe('last used reaches accounts.toml at most once a minute per account', () => {
+  it('writes the first use, none within the minute, one after it, and the rest on lock', async () => {
+    let writes = 0;
+    const fileOps: FileOps = { ...nodeFileOps, rename: async (from, to) => (await nodeFileOps.rename(from, to), to.endsWith('accounts.toml') && writes++, undefined) };
+    const { clock, credentials, registry, dir, account, served } = await setup({ fileOps });
+    await account('a', 3600);
+    const base = writes; // the account itself
+    const T = Math.floor(clock.now() / 1000);
+    const onDisk = () => AccountRegistry.load(join(dir, 'accounts.toml')).get('corp', 'a')?.last_used;
+
+    expect(served('a')).toBe('token-a');
+    await eventually(() => writes === base + 1);
+    expect(onDisk()).toBe(T);
+    for (let i = 0; i < 5; i++) {
+      clock.advance(10_000);
+      expect(served('a')).toBe('token-a');
+    }
+    // In memory the last use is exact; on disk it stays the first until the minute is over.
+    expect(credentials.tokens.lastUsedAt('corp', 'a')).toBe(T + 50);
+    expect(onDisk()).toBe(T);
+    clock.advance(10_000);
+    expect(served('a')).toBe('token-a');
+    // Writes are queued in order: had any use within the minute written, this would not be the second.
+    await eventually(() => writes >= base + 2);
+    expect(writes).toBe(base + 2);
+    expect(onDisk()).toBe(T + 60);
+
+    clock.advance(30_000);
+    served('a');
+    await credentials.locking();
+    expect(writes).toBe(base + 3);
+    expect(onDisk()).toBe(T + 90);
+    expect(registry.get('corp', 'a')?.last_used).toBe(T + 90);
+    // Nothing new: the next lock writes nothing.
+    await credentials.locking();
+    expect(writes).toBe(base + 3);
   });
 });
 
