@@ -93,7 +93,13 @@ describe('a token is due min(5 min, half its issued lifetime) before it expires'
 describe('last used reaches accounts.toml at most once a minute per account', () => {
   it('writes the first use, none within the minute, one after it, and the rest on lock', async () => {
     let writes = 0;
-    const fileOps: FileOps = { ...nodeFileOps, rename: async (from, to) => (await nodeFileOps.rename(from, to), to.endsWith('accounts.toml') && writes++, undefined) };
+    const fileOps: FileOps = {
+      ...nodeFileOps,
+      rename: async (from, to) => {
+        await nodeFileOps.rename(from, to);
+        if (to.endsWith('accounts.toml')) writes++;
+      },
+    };
     const { clock, credentials, registry, dir, account, served } = await setup({ fileOps });
     await account('a', 3600);
     const base = writes; // the account itself
