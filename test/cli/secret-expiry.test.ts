@@ -74,6 +74,12 @@ describe('sigil secret set --expires-in (a real agent)', () => {
     expect(inject.code).not.toBe(0);
     expect(inject.stderr).toMatch(expired);
     for (const r of [get, resolve, run, inject]) expect(r.stdout + r.stderr).not.toContain('gone-soon-value');
+    // sigil status warns: one expired (api/key's expiry was cleared by its new value).
+    await set('soon/gone', 'week-value', ['--expires-in', '3d']);
+    const status = await sb.sigil(['status', '--json']);
+    expect((JSON.parse(status.stdout) as { secrets_expiring: unknown }).secrets_expiring).toEqual({ expired: 1, soon: 1 });
+    expect((await sb.sigil(['status'])).stdout).toMatch(/^secrets: +4 \(1 expired, 1 expires within a week: sigil secret list\)$/m);
+    expect((await sb.sigil(['secret', 'rm', 'soon/gone'])).code).toBe(0);
     // Still listed, marked expired; setting it again brings it back.
     expect((await sb.sigil(['secret', 'list'])).stdout).toMatch(/^short\/lived\s+expired \d{4}-/m);
     await set('short/lived', 'fresh-value');

@@ -84,6 +84,22 @@ export class Secrets {
     return out;
   }
 
+  /**
+   * How many secrets have expired and how many expire within `withinS` seconds (status, a
+   * week ahead); null while locked. Counts only: names stay with list_secrets.
+   */
+  async expiring(withinS: number): Promise<{ expired: number; soon: number } | null> {
+    if (this.opts.store.locked) return null;
+    const now = nowS(this.opts.clock);
+    let expired = 0;
+    let soon = 0;
+    for (const at of (await this.expiries('')).values()) {
+      if (at <= now) expired++;
+      else if (at <= now + withinS) soon++;
+    }
+    return { expired, soon };
+  }
+
   /** How many there are (not account credentials, not history); null while locked. */
   async count(): Promise<number | null> {
     return this.opts.store.locked ? null : (await this.store.list(SECRET_PREFIX)).length;

@@ -141,3 +141,18 @@ describe('Secrets: expiry (--expires-in)', () => {
     expect(await current()).toBe('v1');
   });
 });
+
+describe('Secrets: expiring (status warns a week ahead)', () => {
+  it('counts the expired and those expiring within the window; null while locked', async () => {
+    const { clock, secrets, gate } = setup(5);
+    const now = Math.floor(clock.now() / 1000);
+    await secrets.set('a', Buffer.from('1'), { expiresAt: now + 3600 });
+    await secrets.set('b', Buffer.from('2'), { expiresAt: now + 6 * 86400 });
+    await secrets.set('c', Buffer.from('3'), { expiresAt: now + 8 * 86400 });
+    await secrets.set('d', Buffer.from('4'));
+    expect(await secrets.expiring(7 * 86400)).toEqual({ expired: 0, soon: 2 });
+    clock.advance(2 * 86400 * 1000);
+    expect(await secrets.expiring(7 * 86400)).toEqual({ expired: 1, soon: 2 });
+    expect(await new Secrets({ store: { ...gate, locked: true }, historyLimit: 5, clock }).expiring(7 * 86400)).toBeNull();
+  });
+});
