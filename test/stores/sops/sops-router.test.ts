@@ -59,6 +59,17 @@ describe('withSopsFiles', () => {
     expect(await primary.list('sigilforge/_meta/')).toEqual(['sigilforge/_meta/db/password']);
   });
 
+  it('refuses an expiry for a SOPS name in front of a store without batches (the keyring), writing nothing', async () => {
+    const before = readFileSync(file, 'utf8');
+    const noBatch: SecretStore = Object.assign(Object.create(primary) as MemoryStore, { writeBatch: undefined });
+    const routed = withSopsFiles(noBatch, [{ path: file, prefix: 'infra/', format: 'yaml' }]);
+    const err = await sigilErrorOf(replaceSecret(routed, 'infra/stringData/key', Buffer.from('next'), 5, new Date(), 2_000_000_000));
+    expect(err.code).toBe(ErrorCode.BAD_REQUEST);
+    expect(readFileSync(file, 'utf8')).toBe(before);
+    expect((await routed.get(secretKey('infra/stringData/key')))?.toString()).toBe('value');
+    expect([...(await primary.list('sigilforge/_meta/')), ...(await primary.list('sigilforge/_history/'))]).toEqual([]);
+  });
+
   it('a broken file: a wide listing leaves it out, one inside its prefix answers the error', async () => {
     writeFileSync(file, FIXTURE_YAML.replace('kind: Secret', 'kind: Tampered'));
     expect(await store.list(secretKey(''))).toEqual(['age/identity', 'db/password'].map(secretKey));
