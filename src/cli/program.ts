@@ -105,6 +105,7 @@ export function buildProgram(): Command {
     .description('store a secret (asked on the terminal, or read with --stdin)')
     .option('--stdin', 'read the value from stdin')
     .option('--no-overwrite', 'fail if the secret exists')
+    .option('--expires-in <duration>', 'the secret stops answering after this long (e.g. 30d)')
     .action(lazy(secrets, (m) => m.secretSet));
   secret.command('get <name>').description('print a secret').option('--json', 'print JSON').action(lazy(secrets, (m) => m.secretGet));
   secret.command('list [prefix]').alias('ls').description('list secret names').option('--json', 'print JSON').action(lazy(secrets, (m) => m.secretList));

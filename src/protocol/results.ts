@@ -27,6 +27,8 @@ export interface AgentStatus {
   locks_in_s: number | null;
   accounts: number;
   secrets: number | null;
+  /** Secrets past their expiry, and those expiring within 7 days; null while locked (absent from older agents). */
+  secrets_expiring?: { expired: number; soon: number } | null;
   uptime_s: number;
   /** Whether the agent can read peer credentials (SO_PEERCRED): [[policy]] needs them. */
   peer_check: boolean;

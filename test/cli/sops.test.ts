@@ -73,6 +73,14 @@ describe('SOPS files as a second store', () => {
     expect(JSON.parse((await sb.sigil(['secret', 'history', 'infra/stringData/key', '--json'])).stdout).versions).toEqual([]);
   });
 
+  it('refuses --expires-in for a SOPS name (the file keeps no expiry), and leaves the file as it was', async () => {
+    const before = readFileSync(file, 'utf8');
+    const r = await sb.sigil(['secret', 'set', 'infra/stringData/key', '--stdin', '--expires-in', '30d'], { input: 'temporary\n' });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('is in a SOPS file, which keeps no expiry: set it without --expires-in');
+    expect(readFileSync(file, 'utf8')).toBe(before);
+  });
+
   it('refuses a value the file would keep in clear, and leaves the file as it was', async () => {
     const before = readFileSync(file, 'utf8');
     const r = await sb.sigil(['secret', 'set', 'infra/metadata/name', '--stdin'], { input: 'x\n' });

@@ -46,6 +46,20 @@ describe('status bar and lock (real agent)', () => {
     }
   });
 
+  it('warns of a secret that expires within a week', async () => {
+    await sb.startAgent();
+    await sb.initAndUnlock();
+    const set = await sb.sigil(['secret', 'set', 'api/key', '--stdin', '--expires-in', '3d'], { input: 'temporary' });
+    expect(set.code, set.stderr).toBe(0);
+    const app = await mountApp(realDeps(sb));
+    try {
+      await app.waitFor('secrets: 1 expires within a week');
+      expect(app.lastFrame()).not.toContain('temporary');
+    } finally {
+      await app.unmount();
+    }
+  });
+
   it('says when the agent is gone and reconnects to a new one', async () => {
     const first = await sb.startAgent();
     await sb.initAndUnlock();

@@ -1,6 +1,6 @@
 import { ErrorCode } from '../../protocol/codes.js';
 import { SigilError } from '../../protocol/errors.js';
-import { bytesArg, numberArg, stringArg, wireValue, type Args } from '../../protocol/messages.js';
+import { bytesArg, integerArg, numberArg, stringArg, wireValue, type Args } from '../../protocol/messages.js';
 import { checkSecretName, credentialKey } from '../../protocol/names.js';
 import { formatRef, parseRef } from '../../protocol/refs.js';
 import type { OpHandlers } from '../op-table.js';
@@ -38,7 +38,9 @@ export const secretOps = {
       const name = nameArg(args);
       const value = bytesArg(args, 'value');
       try {
-        const { created } = await state.secrets.set(name, value, { overwrite: args.overwrite !== false });
+        // Unix seconds; absent: the value does not expire.
+        const expiresAt = integerArg(args, 'expires_at', { min: 1 });
+        const { created } = await state.secrets.set(name, value, { overwrite: args.overwrite !== false, ...(expiresAt !== undefined ? { expiresAt } : {}) });
         return { name, created };
       } finally {
         value.fill(0);
@@ -56,7 +58,12 @@ export const secretOps = {
 
   list_secrets: {
     async run({ state }, args) {
-      return { names: await state.secrets.list(stringArg(args, 'prefix', { optional: true }) ?? '') };
+      const prefix = stringArg(args, 'prefix', { optional: true }) ?? '';
+      const names = await state.secrets.list(prefix);
+      // Expiries of the names listed only (a record may outlive its value after a crash).
+      const expiries = await state.secrets.expiries(prefix);
+      const listed = new Set(names);
+      return { names, expires_at: Object.fromEntries([...expiries].filter(([n]) => listed.has(n))) };
     },
   },
 

@@ -41,6 +41,8 @@ export const sessionOps = {
         locks_in_s: locksIn === null ? null : Math.ceil(locksIn),
         accounts: state.credentials.registry.size,
         secrets: await state.secrets.count(),
+        // sigil status and the TUI warn a week ahead (sigil secret list says which).
+        secrets_expiring: await state.secrets.expiring(7 * 86400),
         uptime_s: Math.floor((state.clock.now() - state.startedAt) / 1000),
         peer_check: peerCredSupported(),
         failed_unlocks: state.lock.failedUnlocks,

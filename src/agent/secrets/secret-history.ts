@@ -2,7 +2,8 @@
  * Secret history: the values a secret had before, kept in the same store as the secret.
  *
  * - A replaced value goes to `sigilforge/_history/{name}/{n}`: a JSON record
- *   `{value: base64, replaced_at: ISO time, version: n}`. `n` counts up per secret (the
+ *   `{value: base64, replaced_at: ISO time, version: n}`, and `expires_at` (ISO time) when
+ *   that value had an expiry (secret-meta.ts), which a rollback restores. `n` counts up per secret (the
  *   highest kept version + 1), so a version number names one value for as long as it is kept.
  *   Numbering starts again at 1 only when a secret has no history left (deleted, or history = 0).
  * - Names may hold "/" (`db/prod/password`), so the history of "db" and of "db/1" share a
@@ -18,7 +19,7 @@ import { ErrorCode } from '../../protocol/codes.js';
 import { SigilError } from '../../protocol/errors.js';
 import { HISTORY_PREFIX, secretKey } from '../../protocol/names.js';
 import type { SecretStore } from '../../stores/secret-store.js';
-
+import { expirySeconds, isoTime, metaKey, metaRecord, readExpiry } from './secret-meta.js';
 
 export interface HistoryVersion {
   version: number;
@@ -27,6 +28,8 @@ export interface HistoryVersion {
 
 interface HistoryRecord extends HistoryVersion {
   value: Buffer;
+  /** When this value expired or expires (Unix seconds), if it had an expiry. */
+  expiresAt: number | null;
 }
 
 const VERSION = /^[1-9][0-9]{0,14}$/;
@@ -77,11 +80,11 @@ export async function listHistory(store: SecretStore, name: string): Promise<His
  * Records `old` (the value being replaced; the caller's, not wiped here) as the next version
  * of `name`, durably, unless `limit` is 0. Returns the version written, or null.
  */
-async function pushHistory(store: SecretStore, name: string, old: Buffer, limit: number, now: Date): Promise<number | null> {
+async function pushHistory(store: SecretStore, name: string, old: Buffer, oldExpiry: number | null, limit: number, now: Date): Promise<number | null> {
   if (limit <= 0) return null;
   const versions = await historyVersions(store, name);
   const version = (versions.at(-1) ?? 0) + 1;
-  const record = historyRecord(old, version, now);
+  const record = historyRecord(old, oldExpiry, version, now);
   try {
     await store.set(historyKey(name, version), record);
   } finally {
@@ -90,8 +93,9 @@ async function pushHistory(store: SecretStore, name: string, old: Buffer, limit:
   return version;
 }
 
-function historyRecord(old: Buffer, version: number, now: Date): Buffer {
-  return Buffer.from(JSON.stringify({ value: old.toString('base64'), replaced_at: now.toISOString(), version }), 'utf8');
+function historyRecord(old: Buffer, oldExpiry: number | null, version: number, now: Date): Buffer {
+  const expiry = oldExpiry !== null ? { expires_at: isoTime(oldExpiry) } : {};
+  return Buffer.from(JSON.stringify({ value: old.toString('base64'), replaced_at: now.toISOString(), version, ...expiry }), 'utf8');
 }
 
 /** Deletes all but the newest `limit` versions of `name`. */
@@ -110,15 +114,21 @@ export async function deleteHistory(store: SecretStore, name: string): Promise<n
 }
 
 /**
- * Replaces the current value of `name` with `value` (the caller's), keeping the value it
- * replaces as history first (replaced at `now`). Says whether a value existed, and the version it was kept as.
+ * Replaces the current value of `name` with `value` (the caller's) and its expiry with
+ * `expiresAt` (Unix seconds; null: none), keeping the value it replaces and that value's
+ * expiry as history first (replaced at `now`). Says whether a value existed, and the version it was kept as.
  */
-export async function replaceSecret(store: SecretStore, name: string, value: Buffer, limit: number, now: Date): Promise<{ existed: boolean; savedAs: number | null }> {
+export async function replaceSecret(store: SecretStore, name: string, value: Buffer, limit: number, now: Date, expiresAt: number | null = null): Promise<{ existed: boolean; savedAs: number | null }> {
   const key = secretKey(name);
+  const oldExpiry = await readExpiry(store, name);
+  const meta = expiresAt !== null ? metaRecord(expiresAt) : null;
   const old = await store.get(key);
   try {
     if (!store.writeBatch) {
-      const savedAs = old ? await pushHistory(store, name, old, limit, now) : null;
+      const savedAs = old ? await pushHistory(store, name, old, oldExpiry, limit, now) : null;
+      // The expiry before the value: a store that keeps none (a SOPS file) refuses it before any change.
+      if (meta) await store.set(metaKey(name), meta);
+      else if (oldExpiry !== null) await store.delete(metaKey(name));
       await store.set(key, value);
       await pruneHistory(store, name, limit);
       return { existed: old !== null, savedAs };
@@ -130,15 +140,13 @@ export async function replaceSecret(store: SecretStore, name: string, value: Buf
     try {
       if (old && limit > 0) {
         savedAs = (versions.at(-1) ?? 0) + 1;
-        sets.push([historyKey(name, savedAs), historyRecord(old, savedAs, now)]);
+        sets.push([historyKey(name, savedAs), historyRecord(old, oldExpiry, savedAs, now)]);
         versions.push(savedAs);
       }
       sets.push([key, value]);
+      if (meta) sets.push([metaKey(name), meta]);
       const drop = versions.slice(0, Math.max(0, versions.length - Math.max(0, limit)));
-      await store.writeBatch(
-        sets,
-        drop.map((v) => historyKey(name, v)),
-      );
+      await store.writeBatch(sets, [...drop.map((v) => historyKey(name, v)), ...(!meta && oldExpiry !== null ? [metaKey(name)] : [])]);
     } finally {
       if (savedAs !== null) sets[0]![1].fill(0);
     }
@@ -175,8 +183,9 @@ function parseRecord(raw: Buffer, name: string, version: number): HistoryRecord 
     throw corrupt(); // never the SyntaxError's message: it quotes the input
   }
   if (typeof doc !== 'object' || doc === null) throw corrupt();
-  const { value, replaced_at, version: v } = doc as Record<string, unknown>;
+  const { value, replaced_at, version: v, expires_at } = doc as Record<string, unknown>;
   if (typeof value !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(value) || typeof replaced_at !== 'string') throw corrupt();
   if (v !== undefined && v !== version) throw corrupt();
-  return { value: Buffer.from(value, 'base64'), replaced_at, version };
+  const expiresAt = expires_at === undefined ? null : expirySeconds(expires_at, name);
+  return { value: Buffer.from(value, 'base64'), replaced_at, version, expiresAt };
 }

@@ -4,13 +4,19 @@ import { SigilError } from '../../protocol/errors.js';
 import { ErrorCode } from '../../protocol/codes.js';
 import { info, jsonValue, printJson, printTable, printValue, secretValue } from '../output.js';
 import { readSecret } from '../secret-input.js';
+import { expiresInOption } from '../expires-in.js';
 
-export async function secretSet(name: string, opts: { stdin?: boolean; overwrite?: boolean }): Promise<void> {
+export async function secretSet(name: string, opts: { stdin?: boolean; overwrite?: boolean; expiresIn?: string }): Promise<void> {
   checkSecretName(name);
+  // Checked before the value is asked for: a typo in the option costs no retyping.
+  const expiresIn = expiresInOption(opts.expiresIn);
+  if (expiresIn === 0) throw new SigilError(ErrorCode.BAD_REQUEST, `--expires-in: "${opts.expiresIn}" is no lifetime (leave the option out for a secret that does not expire)`);
   const value = await readSecret(`Value for ${name}: `, { stdin: !!opts.stdin });
   try {
-    const r = await call('set_secret', { name, value, overwrite: opts.overwrite !== false });
-    info(r.created ? `Stored ${name}.` : `Replaced ${name}.`);
+    const expiresAt = expiresIn !== undefined ? Math.floor(Date.now() / 1000) + expiresIn : undefined;
+    const r = await call('set_secret', { name, value, overwrite: opts.overwrite !== false, ...(expiresAt !== undefined ? { expires_at: expiresAt } : {}) });
+    const until = expiresAt !== undefined ? ` It expires ${localTime(expiresAt)}.` : '';
+    info((r.created ? `Stored ${name}.` : `Replaced ${name}.`) + until);
   } finally {
     value.fill(0);
   }
@@ -26,8 +32,19 @@ export async function secretGet(name: string, opts: { json?: boolean }): Promise
 
 export async function secretList(prefix: string | undefined, opts: { json?: boolean }): Promise<void> {
   const r = await call('list_secrets', prefix ? { prefix } : {});
-  if (opts.json) return printJson(r.names);
-  if (r.names.length) process.stdout.write(r.names.join('\n') + '\n');
+  const expiry = (name: string) => r.expires_at?.[name] ?? null;
+  if (opts.json) return printJson(r.names.map((name) => ({ name, expires_at: expiry(name) })));
+  // Names alone, one a line, unless one expires: then a table says when (or that it has).
+  if (!r.names.some((n) => expiry(n) !== null)) {
+    if (r.names.length) process.stdout.write(r.names.join('\n') + '\n');
+    return;
+  }
+  const now = Date.now() / 1000;
+  const when = (at: number | null) => (at === null ? '-' : at <= now ? `expired ${localTime(at)}` : localTime(at));
+  printTable(
+    ['NAME', 'EXPIRES'],
+    r.names.map((n) => [n, when(expiry(n))]),
+  );
 }
 
 export async function secretRm(name: string): Promise<void> {

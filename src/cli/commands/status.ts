@@ -1,9 +1,11 @@
 import { formatDuration } from '../../util/duration.js';
 import { call } from '../agent.js';
 import { printJson } from '../output.js';
+import { secretsExpiryNote } from '../../util/secret-expiry-note.js';
 
 export async function status(opts: { json?: boolean }): Promise<void> {
   const s = await call('status');
+  const note = secretsExpiryNote(s.secrets_expiring);
   if (opts.json) return printJson(s);
   const lines = [
     `agent:    pid ${s.pid}, sigilforge ${s.version}`,
@@ -15,8 +17,9 @@ export async function status(opts: { json?: boolean }): Promise<void> {
   }
   lines.push(
     `accounts: ${s.accounts}`,
-    `secrets:  ${s.secrets ?? '(locked)'}`,
+    `secrets:  ${s.secrets ?? '(locked)'}${note ? ` (${note}: sigil secret list)` : ''}`,
     `at login: ${s.unlock_at_login ? 'unlock on (the passphrase is remembered in the OS keyring)' : 'unlock off'}`,
   );
   process.stdout.write(lines.join('\n') + '\n');
 }
+

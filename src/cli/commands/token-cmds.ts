@@ -1,24 +1,15 @@
 import { ErrorCode } from '../../protocol/codes.js';
 import { SigilError } from '../../protocol/errors.js';
 import { checkAccount, checkService } from '../../protocol/names.js';
-import { MAX_EXPIRES_IN_S } from '../../protocol/token-rules.js';
-import { parseDuration } from '../../util/duration.js';
 import { call } from '../agent.js';
+import { expiresInOption } from '../expires-in.js';
 import { info, printJson } from '../output.js';
 import { readSecret } from '../secret-input.js';
 
 export async function tokenSet(service: string, account: string, opts: { stdin?: boolean; type?: string; expiresIn?: string }): Promise<void> {
   checkService(service);
   checkAccount(account);
-  let expiresIn: number | undefined;
-  if (opts.expiresIn !== undefined) {
-    try {
-      expiresIn = parseDuration(opts.expiresIn);
-    } catch (err) {
-      throw new SigilError(ErrorCode.BAD_REQUEST, `--expires-in: ${(err as Error).message}`);
-    }
-    if (expiresIn > MAX_EXPIRES_IN_S) throw new SigilError(ErrorCode.BAD_REQUEST, `--expires-in: "${opts.expiresIn}" is more than 10 years (3650d)`);
-  }
+  const expiresIn = expiresInOption(opts.expiresIn);
   const token = await readSecret(`Token for ${service}/${account}: `, { stdin: !!opts.stdin });
   try {
     await call('set_token', {

@@ -7,6 +7,9 @@
  * - Such names keep no Sigilforge history: the file's own history (git) is theirs, and a
  *   history in the vault would copy the team's secrets out of the file. History keys under a
  *   prefix read as absent and their writes are dropped.
+ * - Nor Sigilforge metadata (an expiry, secret-meta.ts): there is no place for it in a file
+ *   sops and its other readers understand. Metadata keys under a prefix read as absent, and
+ *   writing one is refused (BAD_REQUEST) before anything is written.
  * - The device's age identity (the vault secret `age/identity`) unwraps each file's data
  *   key; a prefix may therefore not cover it (config.ts refuses one).
  * - A listing wider than a prefix (`secret list`, the status count) leaves out a file that
@@ -15,7 +18,7 @@
  */
 import { ErrorCode } from '../../protocol/codes.js';
 import { SigilError } from '../../protocol/errors.js';
-import { AGE_IDENTITY_SECRET, HISTORY_PREFIX, isSecretName, SECRET_PREFIX, secretKey } from '../../protocol/names.js';
+import { AGE_IDENTITY_SECRET, HISTORY_PREFIX, isSecretName, META_PREFIX, SECRET_PREFIX, secretKey } from '../../protocol/names.js';
 import type { SecretStore } from '../secret-store.js';
 import { SopsStore, type SopsFileConfig } from './sops-store.js';
 import type { SopsChange } from './sops-file.js';
@@ -36,11 +39,21 @@ export function withSopsFiles(primary: SecretStore, files: readonly SopsFileConf
   };
   const routes: Routed[] = files.map((f) => ({ file: new SopsStore({ file: f, identity, log }), prefix: SECRET_PREFIX + f.prefix }));
   const historyPrefixes = files.map((f) => HISTORY_PREFIX + f.prefix);
+  const metaPrefixes = files.map((f) => META_PREFIX + f.prefix);
   const route = (key: string): { file: SopsStore; name: string } | null => {
     const r = routes.find((x) => key.startsWith(x.prefix));
     return r ? { file: r.file, name: key.slice(r.prefix.length) } : null;
   };
-  const isHistory = (key: string) => historyPrefixes.some((p) => key.startsWith(p));
+  const isMeta = (key: string) => metaPrefixes.some((p) => key.startsWith(p));
+  // History and metadata of SOPS names: read as absent, never in the primary store.
+  const isHistory = (key: string) => historyPrefixes.some((p) => key.startsWith(p)) || isMeta(key);
+  const refuseMeta = (keys: Iterable<string>) => {
+    for (const key of keys) {
+      if (!isMeta(key)) continue;
+      const name = key.slice(META_PREFIX.length);
+      throw new SigilError(ErrorCode.BAD_REQUEST, `secret "${name}" is in a SOPS file, which keeps no expiry: set it without --expires-in`);
+    }
+  };
   const routedKey = (key: string) => route(key) !== null || isHistory(key);
 
   /** The SOPS part of a batch in one write per file; history of SOPS names dropped. */
@@ -78,6 +91,7 @@ export function withSopsFiles(primary: SecretStore, files: readonly SopsFileConf
         }
       : {}),
     set: async (key, value) => {
+      refuseMeta([key]);
       const r = route(key);
       if (r) return r.file.write([{ name: r.name, value }]);
       if (!isHistory(key)) await primary.set(key, value);
@@ -90,6 +104,7 @@ export function withSopsFiles(primary: SecretStore, files: readonly SopsFileConf
     ...(primary.writeBatch
       ? {
           writeBatch: async (sets: ReadonlyArray<readonly [string, Buffer]>, deletes: readonly string[]) => {
+            refuseMeta(sets.map(([k]) => k));
             await writeSops(sets, deletes);
             const own = sets.filter(([k]) => !routedKey(k));
             const ownDeletes = deletes.filter((k) => !routedKey(k));
@@ -98,7 +113,7 @@ export function withSopsFiles(primary: SecretStore, files: readonly SopsFileConf
         }
       : {}),
     list: async (prefix) => {
-      if (historyPrefixes.some((p) => prefix.startsWith(p))) return [];
+      if (historyPrefixes.some((p) => prefix.startsWith(p)) || metaPrefixes.some((p) => prefix.startsWith(p))) return [];
       const inside = routes.find((r) => prefix.startsWith(r.prefix));
       const keys = inside ? [] : (await primary.list(prefix)).filter((k) => !routedKey(k));
       for (const r of routes) {

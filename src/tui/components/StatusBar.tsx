@@ -3,6 +3,7 @@ import { Box, Text } from 'ink';
 import type { ConnectionState } from '../agent-session.js';
 import type { AgentStatus } from '../../protocol/results.js';
 import { lockCountdown, tildePath, truncate } from '../format.js';
+import { secretsExpiryNote } from '../../util/secret-expiry-note.js';
 
 export interface StatusBarProps {
   status: AgentStatus | null;
@@ -10,7 +11,7 @@ export interface StatusBarProps {
   width: number;
 }
 
-/** The bottom line of every screen: lock state, time to auto-lock, agent pid and socket. */
+/** The bottom line of every screen: lock state, time to auto-lock, agent pid and socket; secrets expired or expiring within a week. */
 export function StatusBar({ status, connection, width }: StatusBarProps) {
   if (connection.state === 'disconnected' || !status) {
     const msg = connection.state === 'disconnected' ? `no agent — reconnecting… (${connection.message})` : 'connecting to the agent…';
@@ -24,6 +25,8 @@ export function StatusBar({ status, connection, width }: StatusBarProps) {
   }
   const state = status.locked ? ' LOCKED ' : ' UNLOCKED ';
   const rest = `${status.locked ? '' : ` ${lockCountdown(false, status.locks_in_s)} ·`} agent pid ${status.pid} · ${status.socket === undefined ? 'forwarded over ssh' : tildePath(status.socket, homedir())}`;
+  const note = secretsExpiryNote(status.secrets_expiring);
+  const warning = note ? ` secrets: ${note} ` : '';
   const help = ' ? help ';
   return (
     <Box width={width}>
@@ -31,8 +34,9 @@ export function StatusBar({ status, connection, width }: StatusBarProps) {
         {state}
       </Text>
       <Box flexGrow={1}>
-        <Text wrap="truncate">{truncate(rest, Math.max(0, width - state.length - help.length))}</Text>
+        <Text wrap="truncate">{truncate(rest, Math.max(0, width - state.length - warning.length - help.length))}</Text>
       </Box>
+      {warning ? <Text color="yellow">{warning}</Text> : null}
       <Text color="gray">{help}</Text>
     </Box>
   );

@@ -79,3 +79,80 @@ describe('Secrets: history', () => {
     expect(await new Secrets({ store: { ...gate, locked: true }, historyLimit: 5, clock: new FakeClock() }).count()).toBeNull();
   });
 });
+
+describe('Secrets: expiry (--expires-in)', () => {
+  const DAY_S = 86400;
+  const nowS = (clock: FakeClock) => Math.floor(clock.now() / 1000);
+
+  it('an expired secret answers NOT_FOUND naming the date; until then its value', async () => {
+    const { clock, secrets, current } = setup(5);
+    await secrets.set('db/password', Buffer.from('v1'), { expiresAt: nowS(clock) + 30 * DAY_S });
+    clock.advance((30 * DAY_S - 1) * 1000);
+    expect(await current()).toBe('v1');
+    clock.advance(1000);
+    const err = await secrets.get('db/password').catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: ErrorCode.NOT_FOUND, message: 'secret "db/password" expired on 2027-02-14T08:00:00Z' });
+  });
+
+  it('lists the expiry of the secrets that have one, past ones too; a delete takes it with it', async () => {
+    const { clock, secrets, store } = setup(5);
+    const at = nowS(clock) + DAY_S;
+    await secrets.set('db/password', Buffer.from('v1'), { expiresAt: at });
+    await secrets.set('api/key', Buffer.from('k'));
+    clock.advance(2 * DAY_S * 1000);
+    expect(await secrets.list('')).toEqual(['api/key', 'db/password']);
+    expect([...(await secrets.expiries(''))]).toEqual([['db/password', at]]);
+    expect([...(await secrets.expiries('api/'))]).toEqual([]);
+    await secrets.delete('db/password');
+    expect(await store.list('sigilforge/_meta/')).toEqual([]);
+  });
+
+  it('a new value without an expiry clears it; with one, replaces it', async () => {
+    const { clock, secrets, set, current } = setup(5);
+    await secrets.set('db/password', Buffer.from('v1'), { expiresAt: nowS(clock) + DAY_S });
+    await set('v2');
+    expect([...(await secrets.expiries(''))]).toEqual([]);
+    await secrets.set('db/password', Buffer.from('v3'), { expiresAt: nowS(clock) + 2 * DAY_S });
+    clock.advance(DAY_S * 1000 + 1000);
+    expect(await current()).toBe('v3');
+    expect([...(await secrets.expiries(''))]).toEqual([['db/password', Date.parse('2027-01-17T08:00:00Z') / 1000]]);
+  });
+
+  it('a rollback brings back the version’s own expiry, and refuses a version that has expired', async () => {
+    const { clock, secrets, set, current } = setup(5);
+    const at = nowS(clock) + DAY_S;
+    await secrets.set('db/password', Buffer.from('v1'), { expiresAt: at });
+    await set('v2'); // v1 is version 1, with its expiry
+    expect(await secrets.rollback('db/password', 1)).toEqual({ savedAs: 2 });
+    expect(await current()).toBe('v1');
+    expect([...(await secrets.expiries(''))]).toEqual([['db/password', at]]);
+    // Back to v2 (version 2, no expiry): the expiry goes with v1.
+    await secrets.rollback('db/password', 2);
+    expect([...(await secrets.expiries(''))]).toEqual([]);
+    clock.advance(DAY_S * 1000);
+    await expect(secrets.rollback('db/password', 1)).rejects.toMatchObject({ code: ErrorCode.BAD_REQUEST, message: 'version 1 of secret "db/password" expired on 2027-01-16T08:00:00Z' });
+    expect(await current()).toBe('v2');
+  });
+
+  it('refuses an expiry that is not in the future, changing nothing', async () => {
+    const { clock, secrets, set, current } = setup(5);
+    await set('v1');
+    await expect(secrets.set('db/password', Buffer.from('v2'), { expiresAt: nowS(clock) })).rejects.toMatchObject({ code: ErrorCode.BAD_REQUEST });
+    expect(await current()).toBe('v1');
+  });
+});
+
+describe('Secrets: expiring (status warns a week ahead)', () => {
+  it('counts the expired and those expiring within the window; null while locked', async () => {
+    const { clock, secrets, gate } = setup(5);
+    const now = Math.floor(clock.now() / 1000);
+    await secrets.set('a', Buffer.from('1'), { expiresAt: now + 3600 });
+    await secrets.set('b', Buffer.from('2'), { expiresAt: now + 6 * 86400 });
+    await secrets.set('c', Buffer.from('3'), { expiresAt: now + 8 * 86400 });
+    await secrets.set('d', Buffer.from('4'));
+    expect(await secrets.expiring(7 * 86400)).toEqual({ expired: 0, soon: 2 });
+    clock.advance(2 * 86400 * 1000);
+    expect(await secrets.expiring(7 * 86400)).toEqual({ expired: 1, soon: 2 });
+    expect(await new Secrets({ store: { ...gate, locked: true }, historyLimit: 5, clock }).expiring(7 * 86400)).toBeNull();
+  });
+});

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { replaceSecret } from '../../../src/agent/secrets/secret-history.js';
+import { ErrorCode } from '../../../src/protocol/codes.js';
 import { secretKey } from '../../../src/protocol/names.js';
 import { MemoryStore } from '../../../src/stores/memory-store.js';
 import { withSopsFiles } from '../../../src/stores/sops/sops-router.js';
@@ -46,6 +47,27 @@ describe('withSopsFiles', () => {
     // A vault secret still keeps its history.
     await replaceSecret(store, 'db/password', Buffer.from('v2'), 5, new Date());
     expect(await primary.list('sigilforge/_history/')).toEqual(['sigilforge/_history/db/password/1']);
+  });
+
+  it('refuses an expiry for a SOPS name before anything is written; a vault name keeps one', async () => {
+    const before = readFileSync(file, 'utf8');
+    const err = await sigilErrorOf(replaceSecret(store, 'infra/stringData/key', Buffer.from('next'), 5, new Date(), 2_000_000_000));
+    expect(err).toMatchObject({ code: ErrorCode.BAD_REQUEST, message: 'secret "infra/stringData/key" is in a SOPS file, which keeps no expiry: set it without --expires-in' });
+    expect(readFileSync(file, 'utf8')).toBe(before);
+    expect(await primary.list('sigilforge/_meta/')).toEqual([]);
+    await replaceSecret(store, 'db/password', Buffer.from('v2'), 5, new Date(), 2_000_000_000);
+    expect(await primary.list('sigilforge/_meta/')).toEqual(['sigilforge/_meta/db/password']);
+  });
+
+  it('refuses an expiry for a SOPS name in front of a store without batches (the keyring), writing nothing', async () => {
+    const before = readFileSync(file, 'utf8');
+    const noBatch: SecretStore = Object.assign(Object.create(primary) as MemoryStore, { writeBatch: undefined });
+    const routed = withSopsFiles(noBatch, [{ path: file, prefix: 'infra/', format: 'yaml' }]);
+    const err = await sigilErrorOf(replaceSecret(routed, 'infra/stringData/key', Buffer.from('next'), 5, new Date(), 2_000_000_000));
+    expect(err.code).toBe(ErrorCode.BAD_REQUEST);
+    expect(readFileSync(file, 'utf8')).toBe(before);
+    expect((await routed.get(secretKey('infra/stringData/key')))?.toString()).toBe('value');
+    expect([...(await primary.list('sigilforge/_meta/')), ...(await primary.list('sigilforge/_history/'))]).toEqual([]);
   });
 
   it('a broken file: a wide listing leaves it out, one inside its prefix answers the error', async () => {
