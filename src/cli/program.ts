@@ -108,7 +108,7 @@ export function buildProgram(): Command {
     .option('--expires-in <duration>', 'the secret stops answering after this long (e.g. 30d)')
     .action(lazy(secrets, (m) => m.secretSet));
   secret.command('get <name>').description('print a secret').option('--json', 'print JSON').action(lazy(secrets, (m) => m.secretGet));
-  secret.command('list [prefix]').alias('ls').description('list secret names').option('--json', 'print JSON').action(lazy(secrets, (m) => m.secretList));
+  secret.command('list [prefix]').alias('ls').description('list secret names').option('-l, --long', 'with each one\'s expiry').option('--json', 'print JSON').action(lazy(secrets, (m) => m.secretList));
   secret.command('rm <name>').description('delete a secret').action(lazy(secrets, (m) => m.secretRm));
   secret
     .command('history <name>')

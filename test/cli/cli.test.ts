@@ -100,7 +100,7 @@ describe('sigil CLI', () => {
     expect((await sb.sigil(['secret', 'set', 'db/prod/password', '--stdin'], { input: 's3cr3t-value\n' })).code).toBe(0);
     expect((await sb.sigil(['secret', 'get', 'db/prod/password'])).stdout).toBe('s3cr3t-value\n');
     expect((await sb.sigil(['secret', 'set', 'db/prod/password', '--stdin', '--no-overwrite'], { input: 'x' })).code).toBe(8);
-    expect(JSON.parse((await sb.sigil(['secret', 'list', 'db/', '--json'])).stdout)).toEqual([{ name: 'db/prod/password', expires_at: null }]);
+    expect(JSON.parse((await sb.sigil(['secret', 'list', 'db/', '--json'])).stdout)).toEqual(['db/prod/password']);
     expect((await sb.sigil(['resolve', 'secret://db/prod/password'])).stdout).toBe('s3cr3t-value\n');
     expect((await sb.sigil(['check', 'secret://db/prod/nope'])).code).toBe(7);
     expect((await sb.sigil(['check', 'secret://db//x'])).code).toBe(2);

@@ -18,7 +18,7 @@ describe('sigil secret set --expires-in (a real agent)', () => {
     expect(r.code, r.stderr).toBe(0);
     return r;
   };
-  const listed = async (): Promise<Listed[]> => JSON.parse((await suite.sb.sigil(['secret', 'list', '--json'])).stdout) as Listed[];
+  const listed = async (): Promise<Listed[]> => JSON.parse((await suite.sb.sigil(['secret', 'list', '--long', '--json'])).stdout) as Listed[];
 
   it('keeps the expiry with the value and shows it in secret list (text and --json)', async () => {
     const before = Math.floor(Date.now() / 1000);
@@ -29,7 +29,10 @@ describe('sigil secret set --expires-in (a real agent)', () => {
     expect(list[1]!.expires_at).toBeNull();
     const at = list[0]!.expires_at!;
     expect(at >= before + 30 * 86400 && at <= Math.ceil(Date.now() / 1000) + 30 * 86400).toBe(true);
-    const table = (await suite.sb.sigil(['secret', 'list'])).stdout.trimEnd().split('\n');
+    // Plain list stays names, one a line (scripts read it); -l adds the expiry.
+    expect((await suite.sb.sigil(['secret', 'list'])).stdout).toBe('api/key\ndb/password\n');
+    expect(JSON.parse((await suite.sb.sigil(['secret', 'list', '--json'])).stdout)).toEqual(['api/key', 'db/password']);
+    const table = (await suite.sb.sigil(['secret', 'list', '-l'])).stdout.trimEnd().split('\n');
     expect(table[0]).toMatch(/^NAME\s+EXPIRES$/);
     expect(table[1]).toMatch(/^api\/key\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
     expect(table[2]).toMatch(/^db\/password\s+-$/);
@@ -37,7 +40,7 @@ describe('sigil secret set --expires-in (a real agent)', () => {
     // A new value without --expires-in does not expire.
     await set('api/key', 'replaced-key');
     expect((await listed())[0]).toEqual({ name: 'api/key', expires_at: null });
-    expect((await suite.sb.sigil(['secret', 'list'])).stdout).toBe('api/key\ndb/password\n');
+    expect((await suite.sb.sigil(['secret', 'list', '-l'])).stdout).toMatch(/^api\/key\s+-$/m);
   });
 
   it('refuses a bad --expires-in before asking for the value', async () => {
@@ -73,10 +76,10 @@ describe('sigil secret set --expires-in (a real agent)', () => {
     await set('soon/gone', 'week-value', ['--expires-in', '3d']);
     const status = await suite.sb.sigil(['status', '--json']);
     expect((JSON.parse(status.stdout) as { secrets_expiring: unknown }).secrets_expiring).toEqual({ expired: 1, soon: 1 });
-    expect((await suite.sb.sigil(['status'])).stdout).toMatch(/^secrets: +4 \(1 expired, 1 expires within a week: sigil secret list\)$/m);
+    expect((await suite.sb.sigil(['status'])).stdout).toMatch(/^secrets: +4 \(1 expired, 1 expires within a week: sigil secret list -l\)$/m);
     expect((await suite.sb.sigil(['secret', 'rm', 'soon/gone'])).code).toBe(0);
     // Still listed, marked expired; setting it again brings it back.
-    expect((await suite.sb.sigil(['secret', 'list'])).stdout).toMatch(/^short\/lived\s+expired \d{4}-/m);
+    expect((await suite.sb.sigil(['secret', 'list', '-l'])).stdout).toMatch(/^short\/lived\s+expired \d{4}-/m);
     await set('short/lived', 'fresh-value');
     expect((await suite.sb.sigil(['secret', 'get', 'short/lived'])).stdout).toBe('fresh-value\n');
   });

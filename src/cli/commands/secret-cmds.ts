@@ -30,15 +30,16 @@ export async function secretGet(name: string, opts: { json?: boolean }): Promise
   await printValue(value);
 }
 
-export async function secretList(prefix: string | undefined, opts: { json?: boolean }): Promise<void> {
+export async function secretList(prefix: string | undefined, opts: { json?: boolean; long?: boolean }): Promise<void> {
   const r = await call('list_secrets', prefix ? { prefix } : {});
   const expiry = (name: string) => r.expires_at?.[name] ?? null;
-  if (opts.json) return printJson(r.names.map((name) => ({ name, expires_at: expiry(name) })));
-  // Names alone, one a line, unless one expires: then a table says when (or that it has).
-  if (!r.names.some((n) => expiry(n) !== null)) {
+  // Without -l the output is what scripts have always read: names, one a line, or a JSON list of them.
+  if (!opts.long) {
+    if (opts.json) return printJson(r.names);
     if (r.names.length) process.stdout.write(r.names.join('\n') + '\n');
     return;
   }
+  if (opts.json) return printJson(r.names.map((name) => ({ name, expires_at: expiry(name) })));
   const now = Date.now() / 1000;
   const when = (at: number | null) => (at === null ? '-' : at <= now ? `expired ${localTime(at)}` : localTime(at));
   printTable(

@@ -17,7 +17,7 @@ export async function status(opts: { json?: boolean }): Promise<void> {
   }
   lines.push(
     `accounts: ${s.accounts}`,
-    `secrets:  ${s.secrets ?? '(locked)'}${note ? ` (${note}: sigil secret list)` : ''}`,
+    `secrets:  ${s.secrets ?? '(locked)'}${note ? ` (${note}: sigil secret list -l)` : ''}`,
     `at login: ${s.unlock_at_login ? 'unlock on (the passphrase is remembered in the OS keyring)' : 'unlock off'}`,
   );
   process.stdout.write(lines.join('\n') + '\n');
