@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { destinationHost, splitSshArgs } from '../../util/ssh-args.js';
+import { readCmdline, readProc } from './proc-files.js';
 
 /**
  * Whether a connection is relayed from another machine by the user's own OpenSSH client
@@ -24,19 +24,9 @@ export const UNKNOWN_HOST = '?';
  * takes rights away from it, so this never opens anything.
  */
 export function forwardedFrom(pid: number, exe: string | undefined): { host: string } | undefined {
-  if (exe === undefined ? readProc(pid, 'comm')?.trimEnd() !== 'ssh' : !isSshClient(exe)) return undefined;
-  const cmdline = readProc(pid, 'cmdline');
-  // Gone meanwhile (undefined): still not a local program.
-  const argv = cmdline?.split('\0').slice(1, -1) ?? [];
-  return { host: sshDestination(argv) ?? UNKNOWN_HOST };
-}
-
-function readProc(pid: number, file: string): string | undefined {
-  try {
-    return readFileSync(`/proc/${pid}/${file}`, 'utf8');
-  } catch {
-    return undefined;
-  }
+  if (exe === undefined ? readProc(`/proc/${pid}/comm`, 64)?.toString('utf8').trimEnd() !== 'ssh' : !isSshClient(exe)) return undefined;
+  // Gone meanwhile (no argv): still not a local program.
+  return { host: sshDestination(readCmdline(pid).slice(1)) ?? UNKNOWN_HOST };
 }
 
 export function isSshClient(exe: string): boolean {

@@ -1,4 +1,5 @@
-import { closeSync, openSync, readlinkSync, readSync, realpathSync } from 'node:fs';
+import { realpathSync } from 'node:fs';
+import { readCmdline, readLink, readProc } from './proc-files.js';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PeerCred } from '../../util/peer-cred.js';
@@ -169,31 +170,6 @@ interface Status {
   euid: number;
 }
 
-/**
- * One buffer for every /proc read: open, read, close into it costs a third of readFileSync's
- * time on these files (whose size reads as 0, so readFileSync stats and reads in rounds).
- */
-const buf = Buffer.allocUnsafe(64 * 1024);
-
-/** The first bytes of a /proc file (up to `max`), or null when it cannot be read. */
-function readProc(path: string, max: number): Buffer | null {
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch {
-    return null;
-  }
-  try {
-    let n = 0;
-    for (let got = -1; got !== 0 && n < max; n += got) got = readSync(fd, buf, n, max - n, null);
-    return buf.subarray(0, n);
-  } catch {
-    return null;
-  } finally {
-    closeSync(fd);
-  }
-}
-
 function readStatus(pid: number): Status | null {
   // PPid and Uid come in the first ten lines, well within 1 KiB (Name is at most 64 bytes).
   const text = readProc(`/proc/${pid}/status`, 1024)?.toString('latin1');
@@ -202,23 +178,6 @@ function readStatus(pid: number): Status | null {
   const uid = /\nUid:\t(\d+)\t(\d+)/.exec(text);
   if (!ppid || !uid) return null;
   return { ppid: Number(ppid[1]), uid: Number(uid[1]), euid: Number(uid[2]) };
-}
-
-/** argv, NUL-separated; the interpreter's options and script come first, so 64 KiB is plenty. */
-function readCmdline(pid: number): string[] {
-  const bytes = readProc(`/proc/${pid}/cmdline`, buf.length);
-  if (!bytes || bytes.length === 0) return [];
-  const argv = bytes.toString('utf8').split('\0');
-  if (argv[argv.length - 1] === '') argv.pop();
-  return argv;
-}
-
-function readLink(path: string): string | undefined {
-  try {
-    return readlinkSync(path);
-  } catch {
-    return undefined;
-  }
 }
 
 function realPath(path: string): string | undefined {

@@ -63,8 +63,9 @@ export function readSops(text: string, format: SopsFormat, where: string): SopsD
 export async function unwrapDataKey(doc: SopsDocument, identity: string): Promise<Buffer> {
   const where = doc.where;
   const stanzas = ageStanzas(metadataOf(doc), where);
-  const own = await identityToRecipient(identity).catch((err: unknown) => {
-    throw new SigilError(ErrorCode.INTERNAL, `the device's age identity is not valid: ${err instanceof Error ? err.message : String(err)}`);
+  // Not the library's message: a parser's error may quote what it could not parse, the key.
+  const own = await identityToRecipient(identity).catch(() => {
+    throw new SigilError(ErrorCode.INTERNAL, "the device's age identity is not valid (not an AGE-SECRET-KEY-1… line)");
   });
   const stanza = stanzas.find((s) => s.recipient === own);
   if (!stanza) {
