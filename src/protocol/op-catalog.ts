@@ -86,8 +86,11 @@ export interface OpSignatures {
   get_secret: { args: { name: string }; result: { name: string; value: Bytes } };
   set_secret: { args: { name: string; value: Bytes; overwrite?: boolean; expires_at?: number }; result: { name: string; created: boolean } };
   delete_secret: { args: { name: string }; result: { name: string; deleted: true } };
-  /** `expires_at`: name → Unix seconds, for the listed secrets that have an expiry (past ones too). */
-  list_secrets: { args: { prefix?: string }; result: { names: string[]; expires_at?: Record<string, number> } };
+  /**
+   * `expires_at`: name → Unix seconds, for the listed secrets that have an expiry (past ones too).
+   * `versions`: name → previous versions kept, for the listed secrets that have any.
+   */
+  list_secrets: { args: { prefix?: string }; result: { names: string[]; expires_at?: Record<string, number>; versions?: Record<string, number> } };
   secret_history: { args: { name: string }; result: SecretHistory };
   rollback_secret: { args: { name: string; version: number }; result: SecretRollback };
   resolve: { args: { ref: string }; result: { ref: string; value: Bytes; expires_at?: number | null } };

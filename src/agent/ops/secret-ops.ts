@@ -62,8 +62,10 @@ export const secretOps = {
       const names = await state.secrets.list(prefix);
       // Expiries of the names listed only (a record may outlive its value after a crash).
       const expiries = await state.secrets.expiries(prefix);
+      const versions = await state.secrets.versionCounts(prefix);
       const listed = new Set(names);
-      return { names, expires_at: Object.fromEntries([...expiries].filter(([n]) => listed.has(n))) };
+      const ofListed = (m: Map<string, number>) => Object.fromEntries([...m].filter(([n]) => listed.has(n)));
+      return { names, expires_at: ofListed(expiries), versions: ofListed(versions) };
     },
   },
 
