@@ -78,7 +78,7 @@ export function AccountsScreen({ accounts, error, active, height, width, nowS, r
           height={tableRows + 1}
           width={width}
           rowKey={(a) => `${a.service}/${a.account}`}
-          empty={accounts ? <Text color="gray">{'  No accounts yet — press a to add one (static tokens: sigil token set SERVICE ACCOUNT).'}</Text> : null}
+          empty={accounts ? <Text color="gray">{'  No accounts yet — press a to add one: sign in, or store a static token or API key.'}</Text> : null}
         />
       </Box>
       {confirm ? (
