@@ -221,7 +221,7 @@ describe('secrets screen (fake agent)', () => {
       await app.waitFor('Replace the value of db/password');
       await app.type('new-value');
       await app.press(KEY.enter);
-      await app.waitFor(/The current value expires \d{4}-/);
+      await app.waitFor(/Now it expires \d{4}-/);
       await app.press(KEY.enter);
       const frame = await app.waitFor('Replaced db/password.');
       expect(rowOf(frame, 'db/password')).toMatch(/db\/password\s+1 version\s+never/);

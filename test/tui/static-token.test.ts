@@ -45,7 +45,7 @@ describe('add screen: a static token or API key (real agent)', () => {
       await app.press('\x15');
       await app.type('Bad Type');
       await app.press(KEY.enter);
-      await app.waitFor('The type goes into "Authorization: TYPE TOKEN"');
+      await app.waitFor('The type is one word of "Authorization: TYPE TOKEN"');
       await app.press('\x15');
       await app.type('token');
       await app.press(KEY.enter);

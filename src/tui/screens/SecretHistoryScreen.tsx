@@ -79,7 +79,11 @@ export function SecretHistoryScreen({ name, active, height, width, notify, onBac
     { isActive: active && !confirm && !busy },
   );
 
-  const current = history ? (history.current_updated !== undefined ? `current value written ${localTime(history.current_updated)}` : 'no current value (only previous versions are kept)') : '';
+  const current = history
+    ? history.current_updated !== undefined
+      ? `current value written ${localTime(history.current_updated)} · a rollback keeps it as a version`
+      : 'no current value (only previous versions are kept)'
+    : '';
   return (
     <Box flexDirection="column" height={height}>
       <Text wrap="truncate">
@@ -101,7 +105,7 @@ export function SecretHistoryScreen({ name, active, height, width, notify, onBac
       </Box>
       {confirm ? (
         <ConfirmPrompt
-          question={`Make version ${confirm.version} of ${name} current again? (the current value is kept as a version)`}
+          question={`Make version ${confirm.version} of ${name} current again?`}
           focus={active}
           onAnswer={(yes) => {
             const target = confirm;

@@ -93,7 +93,7 @@ export function SecretSetScreen({ replace, active, notify, onDone }: SecretSetSc
             go('value');
           }}
         />
-        <Text color="gray">{`Letters, digits and . _ @ + - with "/" between parts; read it with sigil secret get NAME or secret://NAME.`}</Text>
+        <Text color="gray">{`Letters, digits and . _ @ + -, "/" between parts; read it as secret://NAME.`}</Text>
       </Box>
     );
   } else if (step === 'value') {
@@ -111,7 +111,7 @@ export function SecretSetScreen({ replace, active, notify, onDone }: SecretSetSc
             go('expiry');
           }}
         />
-        <Text color="gray">{replace ? 'The current value is kept as a previous version (h in the list).' : 'Shown masked; a paste works. Multi-line or binary values: sigil secret set NAME --stdin < FILE.'}</Text>
+        <Text color="gray">{replace ? 'The current value is kept as a previous version (h in the list).' : 'Masked; a paste works. Multi-line or binary: sigil secret set NAME --stdin'}</Text>
       </Box>
     );
   } else if (step === 'expiry') {
@@ -124,7 +124,7 @@ export function SecretSetScreen({ replace, active, notify, onDone }: SecretSetSc
         onCancel={() => go('value')}
         onProblem={setProblem}
         onSubmit={(seconds) => void save(seconds)}
-        hint={current !== null && current !== undefined ? `The current value expires ${when(current)}; the new one only if you say so here.` : undefined}
+        hint={current !== null && current !== undefined ? `Now it expires ${when(current)}; empty: the new value does not.` : undefined}
       />
     );
   } else {

@@ -91,7 +91,7 @@ export function StaticTokenForm({ active, notify, onBack, onDone }: StaticTokenF
         value={service}
         onChange={setService}
         focus={active}
-        placeholder="e.g. github, openai (the first word of sigil-token SERVICE ACCOUNT)"
+        placeholder="e.g. github, openai (sigil-token SERVICE ACCOUNT)"
         onCancel={onBack}
         onSubmit={(v) => {
           const s = v.trim();
@@ -149,7 +149,7 @@ export function StaticTokenForm({ active, notify, onBack, onDone }: StaticTokenF
           onCancel={() => go('token')}
           onSubmit={(v) => {
             const scheme = authScheme(v.trim());
-            if (!scheme) return setProblem('The type goes into "Authorization: TYPE TOKEN": one word such as Bearer or token (letters, digits and -._~+/).');
+            if (!scheme) return setProblem('The type is one word of "Authorization: TYPE TOKEN", such as Bearer or token.');
             setType(scheme);
             go('expiry');
           }}
