@@ -1,8 +1,9 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/protocol/codes.js';
 import { SigilError } from '../../src/protocol/errors.js';
 import { secretExpiryLabel, secretValueLines } from '../../src/tui/format.js';
-import { fakeDeps, fakeStatus, KEY, mountApp, type FakeHandlers } from './helpers.js';
+import { Sandbox } from '../support/sandbox.js';
+import { fakeDeps, fakeStatus, KEY, mountApp, realDeps, type FakeHandlers, type Mounted } from './helpers.js';
 
 const NOW_S = Math.floor(Date.now() / 1000);
 const DAY_S = 86400;
@@ -79,6 +80,12 @@ function secretsAgent(initial: Record<string, Partial<FakeSecret> & { value: str
   return { store, calls, handlers, ops: (op: string) => calls.filter((c) => c.op === op) };
 }
 
+/** Once the agent's state is known (the shell takes no tab key before), the Secrets tab. */
+async function toSecrets(app: Mounted): Promise<void> {
+  await app.waitFor('SERVICE');
+  await app.press('3');
+}
+
 const rowOf = (frame: string, name: string) => frame.split('\n').find((l) => l.includes(name)) ?? '';
 const selectedLine = (frame: string) => frame.split('\n').find((l) => l.includes('› ')) ?? '';
 
@@ -92,8 +99,7 @@ describe('secrets screen (fake agent)', () => {
     });
     const app = await mountApp(fakeDeps(agent.handlers));
     try {
-      await app.waitFor('Sigilforge');
-      await app.press('3');
+      await toSecrets(app);
       const frame = await app.waitFor('tls/key');
       expect(frame.split('\n')[0]).toMatch(/ 2 Audit log  3 Secrets$/);
       expect(frame).toMatch(/NAME\s+HISTORY\s+EXPIRES/);
@@ -117,7 +123,7 @@ describe('secrets screen (fake agent)', () => {
     const agent = secretsAgent({ 'api/openai': { value: 'sk-openai-0123456789' }, 'db/password': { value: 'hunter2-db' } });
     const app = await mountApp(fakeDeps(agent.handlers));
     try {
-      await app.press('3');
+      await toSecrets(app);
       await app.waitFor('db/password');
       await app.press('v');
       let frame = await app.waitFor('sk-openai-0123456789');
@@ -149,7 +155,7 @@ describe('secrets screen (fake agent)', () => {
     const agent = secretsAgent({ 'a/bin': { value: new Uint8Array([0xff, 0x00, 0x1b, 0x80]) }, 'b/text': { value: 'line1\x1b]0;pwned\x07\nline2' } });
     const app = await mountApp(fakeDeps(agent.handlers));
     try {
-      await app.press('3');
+      await toSecrets(app);
       await app.waitFor('b/text');
       await app.press('v');
       await app.waitFor('binary, 4 bytes');
@@ -169,7 +175,7 @@ describe('secrets screen (fake agent)', () => {
     const agent = secretsAgent({ 'a/first': { value: 'x' }, 'z/last': { value: 'y' } });
     const app = await mountApp(fakeDeps(agent.handlers));
     try {
-      await app.press('3');
+      await toSecrets(app);
       await app.waitFor('z/last');
       await app.press('a');
       await app.waitFor('Add a secret');
@@ -204,7 +210,7 @@ describe('secrets screen (fake agent)', () => {
     const agent = secretsAgent({ 'db/password': { value: 'old-value', expires_at: NOW_S + 10 * DAY_S } });
     const app = await mountApp(fakeDeps(agent.handlers));
     try {
-      await app.press('3');
+      await toSecrets(app);
       await app.waitFor('db/password');
       await app.press('a');
       await app.type('db/password');
@@ -238,7 +244,7 @@ describe('secrets screen (fake agent)', () => {
     const agent = secretsAgent({});
     const app = await mountApp(fakeDeps(agent.handlers));
     try {
-      await app.press('3');
+      await toSecrets(app);
       await app.waitFor('No secrets yet');
       await app.press('a');
       await app.type('k');
@@ -263,7 +269,7 @@ describe('secrets screen (fake agent)', () => {
     const agent = secretsAgent({ 'db/password': { value: 'v3', history: [1, 2].map((version) => ({ version, value: `v${version}`, replaced_at: NOW_S - 100 + version })) } });
     const app = await mountApp(fakeDeps(agent.handlers));
     try {
-      await app.press('3');
+      await toSecrets(app);
       await app.waitFor('2 versions');
       await app.press('h');
       let frame = await app.waitFor('History of db/password');
@@ -301,7 +307,7 @@ describe('secrets screen (fake agent)', () => {
     const agent = secretsAgent({ 'a/keep': { value: 'x' }, 'b/doomed': { value: 'y', history: [{ version: 1, value: 'z', replaced_at: NOW_S }] } });
     const app = await mountApp(fakeDeps(agent.handlers));
     try {
-      await app.press('3');
+      await toSecrets(app);
       await app.waitFor('b/doomed');
       await app.press('j', 'd');
       await app.waitFor(/Delete secret b\/doomed and its 1 version kept\?\s+y\/n/);
@@ -332,7 +338,7 @@ describe('secrets screen (fake agent)', () => {
     const agent = secretsAgent({ 'api/key': { value: 'sk-revealed-before-lock' } });
     const app = await mountApp(fakeDeps({ ...agent.handlers, status: () => fakeStatus(locked), lock: () => ((locked = true), { was_locked: false }) }));
     try {
-      await app.press('3');
+      await toSecrets(app);
       await app.waitFor('api/key');
       await app.press('v');
       await app.waitFor('sk-revealed-before-lock');
@@ -341,12 +347,50 @@ describe('secrets screen (fake agent)', () => {
       expect(frame).not.toContain('sk-revealed');
       locked = false;
       await app.waitFor('SERVICE');
-      await app.press('3');
+      await toSecrets(app);
       frame = await app.waitFor('api/key');
       expect(frame).toContain('••••••••');
       expect(frame).not.toContain('sk-revealed');
     } finally {
       await app.unmount();
     }
+  });
+});
+
+describe('secrets screen (real agent)', () => {
+  let sb: Sandbox;
+  beforeAll(async () => {
+    sb = new Sandbox();
+    await sb.startAgent();
+    await sb.initAndUnlock();
+    for (const v of ['v1-real', 'v2-real', 'v3-real']) {
+      const r = await sb.sigil(['secret', 'set', 'db/prod/password', '--stdin'], { input: v });
+      expect(r.code, r.stderr).toBe(0);
+    }
+  });
+  afterAll(() => sb.cleanup());
+
+  it('shows the versions the agent keeps, rolls back to one, and sigil secret get prints it', async () => {
+    const deps = realDeps(sb);
+    const app = await mountApp(deps);
+    try {
+      await toSecrets(app);
+      let frame = await app.waitFor(/db\/prod\/password\s+2 versions\s+never/);
+      expect(frame).not.toContain('-real');
+      await app.press('h');
+      await app.waitFor(/› 2\s+\d{4}-/);
+      await app.press('j', KEY.enter);
+      await app.waitFor('Make version 1 of db/prod/password current again?');
+      await app.press('y');
+      frame = await app.waitFor('db/prod/password is at version 1 again (the value it replaced is version 3).');
+      expect(frame).toMatch(/› 3\s+\d{4}-/);
+      expect(frame).not.toContain('-real');
+    } finally {
+      await app.unmount();
+    }
+    expect((await sb.sigil(['secret', 'get', 'db/prod/password'])).stdout).toBe('v1-real\n');
+    // Nothing but names reached the agent's log of the TUI's requests; no value was asked for.
+    expect(deps.calls.filter((c) => c.op === 'get_secret')).toEqual([]);
+    expect(JSON.stringify(sb.auditEntries())).not.toContain('-real');
   });
 });
