@@ -1,8 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { agentSuite } from '../agent/helpers.js';
 import { ErrorCode } from '../../src/protocol/codes.js';
 import { SigilError } from '../../src/protocol/errors.js';
 import { secretExpiryLabel, secretValueLines } from '../../src/tui/format.js';
-import { Sandbox } from '../support/sandbox.js';
 import { fakeDeps, fakeStatus, KEY, mountApp, realDeps, type FakeHandlers, type Mounted } from './helpers.js';
 
 const NOW_S = Math.floor(Date.now() / 1000);
@@ -358,19 +358,16 @@ describe('secrets screen (fake agent)', () => {
 });
 
 describe('secrets screen (real agent)', () => {
-  let sb: Sandbox;
+  const suite = agentSuite();
   beforeAll(async () => {
-    sb = new Sandbox();
-    await sb.startAgent();
-    await sb.initAndUnlock();
     for (const v of ['v1-real', 'v2-real', 'v3-real']) {
-      const r = await sb.sigil(['secret', 'set', 'db/prod/password', '--stdin'], { input: v });
+      const r = await suite.sb.sigil(['secret', 'set', 'db/prod/password', '--stdin'], { input: v });
       expect(r.code, r.stderr).toBe(0);
     }
   });
-  afterAll(() => sb.cleanup());
 
   it('shows the versions the agent keeps, rolls back to one, and sigil secret get prints it', async () => {
+    const { sb } = suite;
     const deps = realDeps(sb);
     const app = await mountApp(deps);
     try {

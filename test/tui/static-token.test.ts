@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Sandbox } from '../support/sandbox.js';
+import { describe, expect, it } from 'vitest';
+import { agentSuite } from '../agent/helpers.js';
 import { KEY, mountApp, realDeps, type Mounted } from './helpers.js';
 
 const TOKEN = 'sk-proj-q?l3-typed-in-the-tui-0123';
@@ -16,15 +16,10 @@ async function toStaticForm(app: Mounted): Promise<void> {
 }
 
 describe('add screen: a static token or API key (real agent)', () => {
-  let sb: Sandbox;
-  beforeAll(async () => {
-    sb = new Sandbox();
-    await sb.startAgent();
-    await sb.initAndUnlock();
-  });
-  afterAll(() => sb.cleanup());
+  const suite = agentSuite();
 
   it('stores it as sigil token set does: masked as typed, its type and lifetime, usable by sigil-token', async () => {
+    const { sb } = suite;
     const app = await mountApp(realDeps(sb));
     try {
       await toStaticForm(app);
@@ -72,6 +67,7 @@ describe('add screen: a static token or API key (real agent)', () => {
   });
 
   it('refuses an account that exists before the token is typed (nothing replaced); Esc goes back to the list', async () => {
+    const { sb } = suite;
     const app = await mountApp(realDeps(sb));
     try {
       await toStaticForm(app);

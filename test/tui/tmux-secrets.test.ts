@@ -1,5 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, Sandbox, which } from '../support/sandbox.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { agentSuite } from '../agent/helpers.js';
+import { BIN, which } from '../support/sandbox.js';
 import { shQuote, TmuxPane } from '../support/tmux.js';
 
 /**
@@ -15,33 +16,13 @@ const VALUE = 'pg-q3l-typed-in-tmux-0123';
 
 describe.skipIf(!hasTmux)('secrets in sigil tui (tmux)', () => {
   const term = new TmuxPane();
-  let sb: Sandbox;
+  const suite = agentSuite();
+  afterAll(() => term.kill());
 
-  beforeAll(async () => {
-    sb = new Sandbox();
-    await sb.startAgent();
-    await sb.initAndUnlock();
-  });
-
-  afterAll(() => {
-    term.kill();
-    sb?.cleanup();
-  });
-
-  /** Sends keys until the screen shows what they lead to (a key sent before ink attached the new screen's handler is lost; these are safe to repeat). */
-  async function step(keys: string[], next: RegExp): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
-      term.keys(...keys);
-      try {
-        await term.waitScreen(next, 1500);
-        return;
-      } catch (err) {
-        if (attempt === 4) throw err;
-      }
-    }
-  }
+  const step = (keys: string[], next: RegExp) => term.keysUntil(keys, next);
 
   it('adds a secret with masked input that sigil secret get then prints; reveal and lock', async () => {
+    const { sb } = suite;
     const vars = Object.entries(sb.env)
       .filter(([k]) => k !== 'TERM')
       .map(([k, v]) => `${k}=${shQuote(v)}`)

@@ -1,5 +1,6 @@
-import { useCallback, useEffect, useRef, useState } from 'react';
+import { useCallback } from 'react';
 import { useDeps } from './use-deps.js';
+import { useLoaded } from './use-loaded.js';
 
 export interface SecretRow {
   name: string;
@@ -22,32 +23,13 @@ export interface SecretsState {
  */
 export function useSecrets(): SecretsState {
   const { session } = useDeps();
-  const [secrets, setSecrets] = useState<SecretRow[] | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const alive = useRef(true);
-
-  const reload = useCallback(
+  const load = useCallback(
     () =>
-      session.call('list_secrets', {}).then(
-        (r) => {
-          if (!alive.current) return;
-          setSecrets(r.names.map((name) => ({ name, expires_at: r.expires_at?.[name] ?? null, versions: r.versions?.[name] ?? 0 })));
-          setError(null);
-        },
-        (err: Error) => {
-          if (alive.current) setError(err.message);
-        },
-      ),
+      session
+        .call('list_secrets', {})
+        .then((r): SecretRow[] => r.names.map((name) => ({ name, expires_at: r.expires_at?.[name] ?? null, versions: r.versions?.[name] ?? 0 }))),
     [session],
   );
-
-  useEffect(() => {
-    alive.current = true;
-    void reload();
-    return () => {
-      alive.current = false;
-    };
-  }, [reload]);
-
-  return { secrets, error, reload };
+  const { data, error, reload } = useLoaded(load);
+  return { secrets: data, error, reload };
 }

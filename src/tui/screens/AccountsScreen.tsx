@@ -5,7 +5,7 @@ import { ConfirmPrompt } from '../components/ConfirmPrompt.js';
 import { Table, type Column } from '../components/Table.js';
 import { accountStatusLabel, ago, type Tone } from '../format.js';
 import { useAccountActions } from '../hooks/use-account-actions.js';
-import { useListCursor } from '../hooks/use-list-cursor.js';
+import { moveByKey, useListCursor } from '../hooks/use-list-cursor.js';
 
 export interface AccountsScreenProps {
   accounts: AccountInfo[] | null;
@@ -33,13 +33,8 @@ export function AccountsScreen({ accounts, error, active, height, width, nowS, r
 
   useInput(
     (input, key) => {
-      if (key.upArrow || input === 'k') cursor.move(-1);
-      else if (key.downArrow || input === 'j') cursor.move(1);
-      else if (key.pageUp) cursor.move(-tableRows);
-      else if (key.pageDown) cursor.move(tableRows);
-      else if (input === 'g' || key.home) cursor.moveTo(0);
-      else if (input === 'G' || key.end) cursor.moveTo(list.length - 1);
-      else if (input === 'a') onAdd();
+      if (moveByKey(cursor, input, key, tableRows, list.length)) return;
+      if (input === 'a') onAdd();
       else if (!selected) return;
       else if (key.return) onOpen(selected);
       else if (input === 'r') void actions.refresh(selected).then((o) => notify(o.message, o.tone));

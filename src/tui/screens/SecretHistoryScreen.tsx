@@ -1,12 +1,13 @@
 import { Box, Text, useInput } from 'ink';
-import { useCallback, useEffect, useState } from 'react';
+import { useCallback, useState } from 'react';
 import { rollbackText } from '../../cli/rollback-text.js';
 import type { SecretHistory } from '../../protocol/results.js';
 import { ConfirmPrompt } from '../components/ConfirmPrompt.js';
 import { Table, type Column } from '../components/Table.js';
 import { auditTime as localTime, type Tone } from '../format.js';
 import { useDeps } from '../hooks/use-deps.js';
-import { useListCursor } from '../hooks/use-list-cursor.js';
+import { moveByKey, useListCursor } from '../hooks/use-list-cursor.js';
+import { useLoaded } from '../hooks/use-loaded.js';
 
 export interface SecretHistoryScreenProps {
   name: string;
@@ -27,8 +28,7 @@ const COLUMNS: Column<Version>[] = [
 /** The kept versions of one secret, newest first (numbers and times, never values); Enter rolls back to one. */
 export function SecretHistoryScreen({ name, active, height, width, notify, onBack }: SecretHistoryScreenProps) {
   const { session } = useDeps();
-  const [history, setHistory] = useState<SecretHistory | null>(null);
-  const [error, setError] = useState<string | null>(null);
+  const { data: history, error, reload } = useLoaded(useCallback(() => session.call('secret_history', { name }), [session, name]));
   const [confirm, setConfirm] = useState<Version | null>(null);
   const [busy, setBusy] = useState(false);
   // Title, the current value's line, table header and the prompt line.
@@ -37,26 +37,12 @@ export function SecretHistoryScreen({ name, active, height, width, notify, onBac
   const cursor = useListCursor(versions.length, rows);
   const selected = versions[cursor.selected];
 
-  const load = useCallback(
-    () =>
-      session.call('secret_history', { name }).then(
-        (h) => {
-          setHistory(h);
-          setError(null);
-        },
-        (err: Error) => setError(err.message),
-      ),
-    [session, name],
-  );
-  useEffect(() => {
-    void load();
-  }, [load]);
 
   const rollback = async (v: Version) => {
     setBusy(true);
     try {
       notify(rollbackText(await session.call('rollback_secret', { name, version: v.version })), 'ok');
-      await load();
+      await reload();
       cursor.moveTo(0); // the value it replaced is the newest version now
     } catch (err) {
       notify(`rollback ${name}: ${(err as Error).message}`, 'bad');
@@ -67,13 +53,8 @@ export function SecretHistoryScreen({ name, active, height, width, notify, onBac
 
   useInput(
     (input, key) => {
-      if (key.upArrow || input === 'k') cursor.move(-1);
-      else if (key.downArrow || input === 'j') cursor.move(1);
-      else if (key.pageUp) cursor.move(-rows);
-      else if (key.pageDown) cursor.move(rows);
-      else if (input === 'g' || key.home) cursor.moveTo(0);
-      else if (input === 'G' || key.end) cursor.moveTo(versions.length - 1);
-      else if (key.escape) onBack();
+      if (moveByKey(cursor, input, key, rows, versions.length)) return;
+      if (key.escape) onBack();
       else if (key.return && selected) setConfirm(selected);
     },
     { isActive: active && !confirm && !busy },

@@ -4,7 +4,7 @@ import { ConfirmPrompt } from '../components/ConfirmPrompt.js';
 import { Table, type Column } from '../components/Table.js';
 import { MASKED_VALUE, secretExpiryLabel, secretValueLines, type Tone } from '../format.js';
 import { useDeps } from '../hooks/use-deps.js';
-import { useListCursor } from '../hooks/use-list-cursor.js';
+import { moveByKey, useListCursor } from '../hooks/use-list-cursor.js';
 import { useSecretReveal } from '../hooks/use-secret-reveal.js';
 import { useSecrets, type SecretRow } from '../hooks/use-secrets.js';
 
@@ -71,13 +71,8 @@ export function SecretsScreen({ active, height, width, nowS, select, notify, onA
 
   useInput(
     (input, key) => {
-      if (key.upArrow || input === 'k') cursor.move(-1);
-      else if (key.downArrow || input === 'j') cursor.move(1);
-      else if (key.pageUp) cursor.move(-tableRows);
-      else if (key.pageDown) cursor.move(tableRows);
-      else if (input === 'g' || key.home) cursor.moveTo(0);
-      else if (input === 'G' || key.end) cursor.moveTo(list.length - 1);
-      else if (input === 'a') onAdd();
+      if (moveByKey(cursor, input, key, visibleRows, list.length)) return;
+      if (input === 'a') onAdd();
       else if (key.escape) onBack();
       else if (!selected) return;
       else if (input === 'v') void shown.toggle();
