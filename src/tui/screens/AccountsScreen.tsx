@@ -3,6 +3,7 @@ import { useState } from 'react';
 import type { AccountInfo } from '../../protocol/results.js';
 import { ConfirmPrompt } from '../components/ConfirmPrompt.js';
 import { Table, type Column } from '../components/Table.js';
+import { TitleLine } from '../components/TitleLine.js';
 import { accountStatusLabel, ago, type Tone } from '../format.js';
 import { useAccountActions } from '../hooks/use-account-actions.js';
 import { moveByKey, useListCursor } from '../hooks/use-list-cursor.js';
@@ -59,10 +60,7 @@ export function AccountsScreen({ accounts, error, active, height, width, nowS, r
 
   return (
     <Box flexDirection="column" height={height}>
-      <Text>
-        <Text bold>Accounts</Text>
-        <Text color="gray">{accounts ? `  ${list.length} · Enter details · a add · r refresh · A authorize · d remove` : '  loading…'}</Text>
-      </Text>
+      <TitleLine title="Accounts" hint={accounts ? `  ${list.length} · Enter details · a add · r refresh · A authorize · d remove` : '  loading…'} />
       {error ? <Text color="red">{error}</Text> : null}
       <Box flexGrow={1} flexDirection="column">
         <Table

@@ -4,6 +4,7 @@ import { rollbackText } from '../../cli/rollback-text.js';
 import type { SecretHistory } from '../../protocol/results.js';
 import { ConfirmPrompt } from '../components/ConfirmPrompt.js';
 import { Table, type Column } from '../components/Table.js';
+import { TitleLine } from '../components/TitleLine.js';
 import { auditTime as localTime, type Tone } from '../format.js';
 import { useDeps } from '../hooks/use-deps.js';
 import { moveByKey, useListCursor } from '../hooks/use-list-cursor.js';
@@ -67,10 +68,7 @@ export function SecretHistoryScreen({ name, active, height, width, notify, onBac
     : '';
   return (
     <Box flexDirection="column" height={height}>
-      <Text wrap="truncate">
-        <Text bold>{`History of ${name}`}</Text>
-        <Text color="gray">{history ? `  ${versions.length} kept, newest first · Enter rolls back · Esc back` : '  loading…'}</Text>
-      </Text>
+      <TitleLine title={`History of ${name}`} hint={history ? `  ${versions.length} kept, newest first · Enter rolls back · Esc back` : '  loading…'} />
       {error ? <Text color="red">{error}</Text> : <Text color="gray">{current || ' '}</Text>}
       <Box flexGrow={1} flexDirection="column">
         <Table

@@ -2,6 +2,7 @@ import { Box, Text, useInput } from 'ink';
 import { useEffect, useRef, useState } from 'react';
 import { ConfirmPrompt } from '../components/ConfirmPrompt.js';
 import { Table, type Column } from '../components/Table.js';
+import { TitleLine } from '../components/TitleLine.js';
 import { MASKED_VALUE, secretExpiryLabel, secretValueLines, type Tone } from '../format.js';
 import { useDeps } from '../hooks/use-deps.js';
 import { moveByKey, useListCursor } from '../hooks/use-list-cursor.js';
@@ -91,10 +92,7 @@ export function SecretsScreen({ active, height, width, nowS, select, notify, onA
 
   return (
     <Box flexDirection="column" height={height}>
-      <Text wrap="truncate">
-        <Text bold>Secrets</Text>
-        <Text color="gray">{secrets ? `  ${list.length} · v reveal · a add · e replace · h history · d delete` : '  loading…'}</Text>
-      </Text>
+      <TitleLine title="Secrets" hint={secrets ? `  ${list.length} · v reveal · a add · e replace · h history · d delete` : '  loading…'} />
       {error ? <Text color="red">{error}</Text> : null}
       <Box flexGrow={1} flexDirection="column">
         <Table
