@@ -391,3 +391,32 @@ describe('secrets screen (real agent)', () => {
     expect(JSON.stringify(sb.auditEntries())).not.toContain('-real');
   });
 });
+
+describe('secrets screen: a reveal a confirm = true rule names (real agent)', () => {
+  const suite = agentSuite(() => '[[policy]]\nsecret = "db/*"\nconfirm = true\n');
+  beforeAll(async () => {
+    const r = await suite.sb.sigil(['secret', 'set', 'db/password', '--stdin'], { input: 'asked-first-0123' });
+    expect(r.code, r.stderr).toBe(0);
+  });
+
+  it('the TUI asks itself: n keeps the value hidden and says so; y reveals it', async () => {
+    const app = await mountApp(realDeps(suite.sb));
+    try {
+      await toSecrets(app);
+      await app.waitFor('db/password');
+      await app.press('v');
+      let frame = await app.waitFor('Allow this use?');
+      expect(frame).toMatch(/sigil-tui-test, pid \d+ wants the secret secret:\/\/db\/password/);
+      await app.press('n');
+      frame = await app.waitFor(/value\s+use of secret:\/\/db\/password was refused/);
+      expect(frame).not.toContain('asked-first');
+
+      await app.press('v');
+      await app.waitFor('Allow this use?');
+      await app.press('y');
+      await app.waitFor(/value\s+asked-first-0123/);
+    } finally {
+      await app.unmount();
+    }
+  });
+});
