@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OPS } from '../../src/protocol/op-catalog.js';
-import { methodName } from '../../src/client/package-client.js';
+import type { AgentClient } from '../../src/client/agent-client.js';
+import { methodName, SigilClient } from '../../src/client/package-client.js';
 import { agentSuite } from '../agent/helpers.js';
 import { ROOT } from '../support/sandbox.js';
 
@@ -137,9 +138,31 @@ describe('the package as a client library (from the packed tarball)', () => {
   });
 });
 
-it('the client has one method per catalogue op, named in camelCase', async () => {
-  const { SigilClient } = await import('../../src/client/package-client.js');
+it('the client has one method per catalogue op, named in camelCase', () => {
   for (const op of OPS) expect(typeof (SigilClient.prototype as unknown as Record<string, unknown>)[methodName(op)], op).toBe('function');
   expect(methodName('get_token')).toBe('getToken');
   expect(methodName('forget_passphrase')).toBe('forgetPassphrase');
+});
+
+it("a method sends its positional arguments under the catalogue's names, and wait_flow waits without a timeout unless given one", async () => {
+  // The request each method makes, seen at the transport (the wire itself is tested above).
+  const seen: unknown[] = [];
+  const transport = { request: (op: string, args: unknown, opts: unknown) => (seen.push([op, args, opts]), Promise.resolve({})) };
+  const client = new SigilClient(transport as unknown as AgentClient);
+  await client.getToken('api', 'me');
+  await client.setSecret('db/password', 'v', { overwrite: true });
+  await client.rollbackSecret('db/password', 2);
+  await client.waitFlow('f1');
+  await client.waitFlow('f2', {}, { timeoutMs: 5 });
+  await client.waitConfirm();
+  await client.status({}, { timeoutMs: 7 });
+  expect(seen).toEqual([
+    ['get_token', { service: 'api', account: 'me' }, undefined],
+    ['set_secret', { name: 'db/password', value: 'v', overwrite: true }, undefined],
+    ['rollback_secret', { name: 'db/password', version: 2 }, undefined],
+    ['wait_flow', { flow_id: 'f1' }, { timeoutMs: 0 }],
+    ['wait_flow', { flow_id: 'f2' }, { timeoutMs: 5 }],
+    ['wait_confirm', {}, { timeoutMs: 0 }],
+    ['status', {}, { timeoutMs: 7 }],
+  ]);
 });

@@ -4,8 +4,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { VERSION } from '../../src/version.js';
 import { startFakeReddit, type FakeReddit } from '../support/fake-reddit.js';
 import { closedPort } from '../support/loopback-http.js';
-import { Sandbox } from '../support/sandbox.js';
-import { followingBrowser, makeDue, spawnSigil, writeConfig } from './flow-helpers.js';
+import type { Sandbox } from '../support/sandbox.js';
+import { agentWithConfig, followingBrowser, makeDue, spawnSigil } from './flow-helpers.js';
 
 /**
  * The reddit preset against a fake with Reddit's quirks (test/support/fake-reddit.ts): an
@@ -25,14 +25,10 @@ describe('Reddit (fake with its quirks)', () => {
   beforeEach(async () => {
     port = await closedPort();
     rd = await startFakeReddit({ clientId: 'reddit-installed-app', redirectUri: `http://127.0.0.1:${port}/callback` });
-    sb = new Sandbox();
     const e = rd.endpoints;
-    writeConfig(
-      sb,
+    sb = await agentWithConfig(
       `[providers.reddit]\nclient_id = "reddit-installed-app"\nauthorization_endpoint = "${e.authorization_endpoint}"\ntoken_endpoint = "${e.token_endpoint}"\nrevocation_endpoint = "${e.revocation_endpoint}"\nscopes = ["identity", "read"]\nredirect_port = ${port}\n`,
     );
-    await sb.startAgent();
-    await sb.initAndUnlock();
   });
   afterEach(async () => {
     sb.cleanup();
