@@ -125,6 +125,18 @@ describe.runIf(CAN_SWITCH)('clients refuse an agent of another uid, sending noth
     expect(received()).toBe('');
   });
 
+  it("the client library's connect() (import 'sigilforge') refuses too, with a SigilError FORBIDDEN", async () => {
+    await startImpostor(sock);
+    const script = `import { connect } from ${JSON.stringify(join(ROOT, 'dist/index.js'))};
+connect().then((c) => c.getToken('github', 'work')).then((t) => console.log(t.access_token), (e) => { console.error(e.name, e.code, e.message); process.exitCode = e.exitCode; });`;
+    const r = await sb.exec(process.execPath, ['--input-type=module', '-e', script], { env: { SIGIL_AUTH_SOCK: sock } });
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/^SigilError FORBIDDEN /);
+    expect(r.stderr).toMatch(refusal(sock, true));
+    expect(r.code).toBe(12);
+    expect(received()).toBe('');
+  });
+
   it('a symlink to the other user’s socket is refused as well', async () => {
     await startImpostor(sock);
     const link = join(sb.home, 'link.sock');
