@@ -11,6 +11,9 @@
 //   node scripts/build-native.mjs           build (what scripts/build.mjs runs)
 //   node scripts/build-native.mjs --probe   print {cc, include, output, token} as JSON (the tests
 //                                           use it to insist on what can be built here)
+//   node scripts/build-native.mjs --sanitized FILE
+//                                           sigil-token in C with AddressSanitizer and UBSan, to
+//                                           FILE (test/fuzz/token-answers.test.ts runs it)
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -87,15 +90,15 @@ export function buildNative() {
 }
 
 /** Builds the native sigil-token; false (having said why) when it cannot: the bin is then the Node shim. */
-export function buildNativeToken() {
+export function buildNativeToken(output = TOKEN_OUTPUT, extra = []) {
   const { cc } = probe();
   const what = 'sigil-token will be the Node shim';
-  if (!cc) return skipped(TOKEN_OUTPUT, `no C compiler (${process.env.CC || 'cc'}) for ${process.platform}`, what);
+  if (!cc) return skipped(output, `no C compiler (${process.env.CC || 'cc'}) for ${process.platform}`, what);
   // The version it prints is package.json's (test/version.test.ts keeps src/version.ts equal to it).
   const { version } = JSON.parse(readFileSync('package.json', 'utf8'));
   if (!/^[\w.+-]+$/.test(version)) throw new Error(`build: odd package version ${JSON.stringify(version)}`);
   const args = ['-O2', '-fstack-protector-strong', '-D_FORTIFY_SOURCE=2', '-fPIE', '-pie', ...WARNINGS, `-DSIGIL_VERSION="${version}"`];
-  return compile(cc, TOKEN_SOURCES, TOKEN_OUTPUT, args, what);
+  return compile(cc, TOKEN_SOURCES, output, [...args, ...extra], what);
 }
 
 /**
@@ -111,8 +114,12 @@ export async function installTokenBin() {
 }
 
 if (process.argv[1] && import.meta.filename === process.argv[1]) {
+  const sanitized = process.argv.indexOf('--sanitized');
   if (process.argv.includes('--probe')) console.log(JSON.stringify(probe()));
-  else {
+  else if (sanitized > 0) {
+    const ok = buildNativeToken(process.argv[sanitized + 1], ['-g', '-fsanitize=address,undefined', '-fno-sanitize-recover=all', '-fno-omit-frame-pointer']);
+    process.exitCode = ok ? 0 : 1;
+  } else {
     buildNative();
     buildNativeToken();
     await installTokenBin();
