@@ -157,6 +157,13 @@ describe('the Node shim: its native client and its portable one', () => {
     expect(await probe({})).toMatchObject({ code: 0, stdout: 'ghp_transport_token\n', stderr: 'net loaded: no\n' });
   });
 
+  it('sigil status says which sigil-token this installation’s bin is', async () => {
+    const bin = tokenBinFile(join(ROOT, 'dist'));
+    const native = existsSync(NATIVE_TOKEN) && readFileSync(bin).equals(readFileSync(NATIVE_TOKEN));
+    const status = await sb.sigil(['status']);
+    expect(status.stdout).toContain(native ? '\ntoken:    sigil-token is native (C)\n' : '\ntoken:    sigil-token runs on Node (no native build runs here)\n');
+  });
+
   it('falls back to the portable client, silently, when the addon is missing or does not load', async () => {
     // A copy of the bundle whose dist/native holds no addon, then one that is not a library.
     const app = join(sb.home, 'app');
