@@ -211,21 +211,22 @@ void wipe(void *p, size_t n) {
   while (n--) *v++ = 0;
 }
 
-static int grow(inbox *in, size_t need, failure *f) {
-  if (need <= in->cap) return 0;
-  size_t cap = in->cap ? in->cap : FIRST_READ;
-  while (cap < need) cap *= 2;
-  uint8_t *next = malloc(cap);
-  if (!next) return fail_errno(f, "read", ENOMEM);
+bool grow_wiped(uint8_t **data, size_t *cap, size_t len, size_t need, size_t first) {
+  if (need <= *cap) return true;
+  size_t size = *cap ? *cap : first;
+  while (size < need) size *= 2;
+  uint8_t *next = malloc(size);
+  if (!next) return false;
   /* Not realloc(): it may free the old block with the token still in it. */
-  if (in->data) {
-    memcpy(next, in->data, in->len);
-    wipe(in->data, in->cap);
-    free(in->data);
-  }
-  in->data = next;
-  in->cap = cap;
-  return 0;
+  if (*data) memcpy(next, *data, len);
+  free_wiped(*data, *cap);
+  *data = next;
+  *cap = size;
+  return true;
+}
+
+static int grow(inbox *in, size_t need, failure *f) {
+  return grow_wiped(&in->data, &in->cap, in->len, need, FIRST_READ) ? 0 : fail_errno(f, "read", ENOMEM);
 }
 
 /*
@@ -297,11 +298,14 @@ int agent_exchange(const char *path, size_t path_len, const uint8_t *request, si
   return ok ? 0 : -1;
 }
 
+void free_wiped(void *p, size_t n) {
+  if (!p) return;
+  wipe(p, n);
+  free(p);
+}
+
 void inbox_free(inbox *in) {
-  if (in->data) {
-    wipe(in->data, in->cap);
-    free(in->data);
-  }
+  free_wiped(in->data, in->cap);
   in->data = NULL;
   in->len = in->cap = 0;
 }

@@ -11,6 +11,7 @@
 #ifndef SIGIL_AGENT_IO_H
 #define SIGIL_AGENT_IO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -55,6 +56,15 @@ void inbox_free(inbox *in);
 
 /* Overwrites n bytes in a way the compiler keeps (before free(), or at exit). */
 void wipe(void *p, size_t n);
+
+/* wipe(), then free(); nothing for NULL. */
+void free_wiped(void *p, size_t n);
+
+/*
+ * Makes room for `need` bytes in *data (holding `len` of *cap), doubling from `first`; the
+ * old block is wiped before it is freed. false when malloc fails (nothing changed).
+ */
+bool grow_wiped(uint8_t **data, size_t *cap, size_t len, size_t need, size_t first);
 
 /* The errno's name (ENOENT…), "EUNKNOWN" for one a Unix-socket client does not meet. */
 const char *errno_name(int e);

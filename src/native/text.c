@@ -1,28 +1,15 @@
 #include "text.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 #include "agent_io.h"
 
 void buf_add(buf *b, const void *bytes, size_t n) {
   if (b->failed || n == 0) return;
-  if (b->len + n > b->cap) {
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->len + n) cap *= 2;
-    uint8_t *next = malloc(cap);
-    if (!next) {
-      b->failed = true;
-      return;
-    }
-    /* Not realloc(): it may free the old block with a token still in it. */
-    if (b->data) {
-      memcpy(next, b->data, b->len);
-      wipe(b->data, b->cap);
-      free(b->data);
-    }
-    b->data = next;
-    b->cap = cap;
+  /* A length past what memory can hold fails like malloc would, rather than wrap. */
+  if (n > SIZE_MAX / 2 - b->len || !grow_wiped(&b->data, &b->cap, b->len, b->len + n, 256)) {
+    b->failed = true;
+    return;
   }
   memcpy(b->data + b->len, bytes, n);
   b->len += n;
@@ -41,10 +28,7 @@ void buf_uint(buf *b, uint64_t n) {
 }
 
 void buf_free(buf *b) {
-  if (b->data) {
-    wipe(b->data, b->cap);
-    free(b->data);
-  }
+  free_wiped(b->data, b->cap);
   b->data = NULL;
   b->len = b->cap = 0;
 }
