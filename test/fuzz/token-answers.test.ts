@@ -185,6 +185,21 @@ describe.runIf(existsSync(NATIVE_TOKEN))(`the C sigil-token against hostile agen
     }
   }, BATCH_TIMEOUT_MS);
 
+  it('an answer without a string access_token: exit 1, nothing on stdout (the Node shim printed "undefined" and exited 0)', async () => {
+    const answers = [good(null), good(12345), encode({ id: 2, ok: true, result: null }), encode({ id: 2, ok: true })].map((b) => cat(HELLO_ANSWER, frame(b)));
+    const sock = await serve('no-token', answers, 2);
+    for (const [i] of answers.entries()) {
+      for (const prog of [C_TOKEN, NODE_TOKEN]) {
+        expect(await run(prog, sock), `${prog.name}, answer #${i}`).toMatchObject({
+          code: 1,
+          signal: null,
+          stdout: '',
+          stderr: 'sigil-token: the agent answered get_token without an access_token\n',
+        });
+      }
+    }
+  });
+
   it.runIf(spawnSync('cc', ['--version']).status === 0)('a build with AddressSanitizer and UBSan finds nothing in a larger batch', async () => {
     const sanitized = join(dir, 'sigil-token-sanitized');
     const build = spawnSync(process.execPath, [join(ROOT, 'scripts/build-native.mjs'), '--sanitized', sanitized], { cwd: ROOT, encoding: 'utf8' });
