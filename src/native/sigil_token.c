@@ -73,10 +73,9 @@ typedef struct {
   bool from_env;
 } endpoint;
 
-/* path.posix.normalize() of an absolute path: "." and empty parts go, ".." climbs. */
+/* path.posix.normalize() of an absolute path, appended to `out`: "." and empty parts go, ".." climbs. */
 static void normalize_into(buf *out, const uint8_t *p, size_t n) {
-  size_t starts[512], lens[512], parts = 0;
-  size_t i = 0;
+  size_t base = out->len, i = 0;
   while (i < n) {
     while (i < n && p[i] == '/') i++;
     size_t s = i;
@@ -84,18 +83,15 @@ static void normalize_into(buf *out, const uint8_t *p, size_t n) {
     size_t len = i - s;
     if (len == 0 || (len == 1 && p[s] == '.')) continue;
     if (len == 2 && p[s] == '.' && p[s + 1] == '.') {
-      if (parts) parts--;
+      /* Back to the "/" before the last part written, then drop it too (never above the root). */
+      while (out->len > base && out->data[out->len - 1] != '/') out->len--;
+      if (out->len > base) out->len--;
       continue;
     }
-    if (parts == sizeof starts / sizeof starts[0]) continue; /* a path the kernel refuses anyway */
-    starts[parts] = s;
-    lens[parts++] = len;
-  }
-  if (!parts) buf_byte(out, '/');
-  for (size_t k = 0; k < parts; k++) {
     buf_byte(out, '/');
-    buf_add(out, p + starts[k], lens[k]);
+    buf_add(out, p + s, len);
   }
+  if (out->len == base) buf_byte(out, '/');
 }
 
 static void resolve_endpoint(endpoint *ep) {

@@ -79,7 +79,7 @@ describe.each(TOKEN_PROGRAMS)('$name', (prog: TokenProgram) => {
       stderr: `sigil-token: no agent answers at SIGIL_AUTH_SOCK=${missing} (no such socket)${NO_AGENT_HINT}`,
     });
     const elsewhere = join(sb.home, 'elsewhere');
-    for (const runtime of [elsewhere, `${elsewhere}/`, `${sb.home}//./x/../elsewhere`]) {
+    for (const runtime of [elsewhere, `${elsewhere}/`, `${sb.home}//./x/../elsewhere`, `${sb.home}/${'d/'.repeat(600)}${'../'.repeat(600)}elsewhere/x/..`]) {
       expect(await run(['github', 'work'], { XDG_RUNTIME_DIR: runtime }), runtime).toMatchObject({
         code: 3,
         stderr: `sigil-token: no agent answers at ${join(elsewhere, 'sigilforge/agent.sock')} (no such socket)${NO_AGENT_HINT}`,
@@ -113,6 +113,15 @@ describe.each(TOKEN_PROGRAMS)('$name', (prog: TokenProgram) => {
       code: 3,
       stderr: `sigil-token: no agent answers at SIGIL_AUTH_SOCK=${join(sb.home, 'a\\x1b]0;owned\\x07b\\x9bc\u00e9.sock')} (no such socket)${NO_AGENT_HINT}`,
     });
+  });
+
+  it('ill-formed UTF-8 in $SIGIL_AUTH_SOCK and in the arguments is read as Node reads it: U+FFFD', async () => {
+    // Bytes no JavaScript string can carry: set by the shell, from printf's octal escapes.
+    const sh = (setup: string, args: string) => sb.exec('sh', ['-c', `${setup} exec "$@" ${args}`, 'sh', ...prog.argv], { env: prog.env });
+    const sock = await sh(`SIGIL_AUTH_SOCK="$(printf '%s/\\377\\300\\257x' "$HOME")"; export SIGIL_AUTH_SOCK;`, 'github work');
+    expect(sock).toMatchObject({ code: 3, stderr: `sigil-token: no agent answers at SIGIL_AUTH_SOCK=${sb.home}/\ufffd\ufffd\ufffdx (no such socket)${NO_AGENT_HINT}` });
+    const arg = await sh('', `github "$(printf 'a\\355\\240\\200b')"`);
+    expect(arg).toMatchObject({ code: 2, stderr: 'sigil-token: invalid account name "a\ufffd\ufffd\ufffdb": use letters, digits and . _ @ + - (max 128)\n' });
   });
 
   it.runIf(which('/usr/bin/python3'))('a closed stdout (EPIPE): exit 1, nothing on stderr, no signal', async () => {
