@@ -1,8 +1,9 @@
 /*
- * The synchronous agent client behind sigil-token: connect, one write, read N frames, all
- * with blocking-style system calls on the calling thread. A Node client pays for loading
- * `net` and for an event-loop turn before 'connect' fires (~3–4 ms of a ~25 ms process);
- * this does the same exchange in well under a millisecond of its own (agent_io.c).
+ * The synchronous agent client behind the Node sigil-token: connect, one write, read N
+ * frames, all with blocking-style system calls on the calling thread. A Node client pays
+ * for loading `net` and for an event-loop turn before 'connect' fires (~3–4 ms of a ~25 ms
+ * process); this does the same exchange in well under a millisecond of its own. The socket
+ * side is agent_io.c, which the C sigil-token (sigil_token.c) shares.
  *
  * exchange(socketPath, request, frames, timeoutMs, connectTimeoutMs, maxFrame, agentUid) → Buffer[]
  *   Sends `request` as is (the caller frames it), returns the bodies of the next `frames`
