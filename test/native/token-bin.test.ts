@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -13,6 +13,7 @@ import { NATIVE_TOKEN } from '../support/token-programs.js';
  * it runs, else the launcher of the Node shim — chosen by the build, and by `postinstall`
  * on the machine the tarball is installed on (the tarball's own bin is the launcher).
  */
+const version = (file: string) => spawnSync(file, ['--version'], { encoding: 'utf8' });
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { bin: Record<string, string>; scripts: Record<string, string> };
 
 describe('the sigil-token bin', () => {
@@ -28,8 +29,6 @@ describe('the sigil-token bin', () => {
     copyFileSync(BIN.token, join(dist, 'bin/sigil-token.cjs'));
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
-
-  const version = (file: string) => spawnSync(file, ['--version'], { encoding: 'utf8' });
 
   it('package.json names dist/bin/sigil-token as the bin, and postinstall chooses it again', () => {
     expect(pkg.bin['sigil-token']).toBe('dist/bin/sigil-token');
@@ -58,4 +57,30 @@ describe('the sigil-token bin', () => {
     expect(tokenBinKind(dist)).toBe('native');
     expect(version(tokenBinFile(dist))).toMatchObject({ status: 0, stdout: `sigil-token ${VERSION}\n` });
   });
+});
+
+describe.runIf(existsSync(NATIVE_TOKEN))('npm pack, then an install elsewhere', () => {
+  let dir: string;
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('the tarball’s bin is the launcher and it carries the C program; postinstall where it lands makes that the bin', () => {
+    // A copy of the checkout (npm pack builds in place, and must not rebuild dist/ under the other tests).
+    dir = mkdtempSync(join(tmpdir(), 'sigil-pack-'));
+    const checkout = join(dir, 'checkout');
+    for (const f of ['src', 'scripts', 'man', 'units', 'package.json', 'package-lock.json', 'tsconfig.json', 'README.md', 'LICENSE']) cpSync(join(ROOT, f), join(checkout, f), { recursive: true });
+    symlinkSync(join(ROOT, 'node_modules'), join(checkout, 'node_modules'), 'dir');
+    const pack = spawnSync('npm', ['pack', '--json', '--pack-destination', dir], { cwd: checkout, encoding: 'utf8', timeout: 240_000 });
+    expect(pack.status, pack.stderr).toBe(0);
+    const { filename } = (JSON.parse(pack.stdout.slice(pack.stdout.indexOf('['))) as Array<{ filename: string }>)[0]!;
+    const unpacked = join(dir, 'installed');
+    mkdirSync(unpacked);
+    expect(spawnSync('tar', ['-xzf', join(dir, filename), '-C', unpacked, '--strip-components=1']).status).toBe(0);
+    const dist = join(unpacked, 'dist');
+    expect(tokenBinKind(dist)).toBe('node');
+    expect(existsSync(nativeTokenFile(dist))).toBe(true);
+    const post = spawnSync('sh', ['-c', pkg.scripts.postinstall!], { cwd: unpacked, encoding: 'utf8' });
+    expect(post.status, post.stderr).toBe(0);
+    expect(tokenBinKind(dist)).toBe('native');
+    expect(version(tokenBinFile(dist))).toMatchObject({ status: 0, stdout: `sigil-token ${VERSION}\n` });
+  }, 300_000);
 });
