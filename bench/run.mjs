@@ -200,8 +200,9 @@ function startBaselineAgent(cmd, args, pidVar) {
 async function benchTokenStartup() {
   section('1. sigil-token wall time vs `node -e 0`, oidc-token and ssh-add -l (agent warm, static token cached)');
   const env = { ...sandbox.env };
-  const oidc = startBaselineAgent('oidc-agent', [], 'OIDCD_PID');
-  const ssh = startBaselineAgent('ssh-agent', ['-s'], 'SSH_AGENT_PID');
+  // Their sockets in the sandbox: removed with it (oidc-agent leaves its /tmp directory behind).
+  const oidc = startBaselineAgent('oidc-agent', [`--socket-path=${join(sandbox.home, 'oidc-agent.sock')}`], 'OIDCD_PID');
+  const ssh = startBaselineAgent('ssh-agent', ['-s', '-a', join(sandbox.home, 'ssh-agent.sock')], 'SSH_AGENT_PID');
   if (oidc.missing) log(`  NOTE: no oidc-token baseline: ${oidc.missing} (apt-get install -y oidc-agent-cli; scripts/setup.sh installs it)`);
   if (ssh.missing) log(`  NOTE: no ssh-add baseline: ${ssh.missing} (apt-get install -y openssh-client)`);
   const commands = [
