@@ -15,7 +15,7 @@ it('npm pack ships dist, man, units, README.md, LICENSE and package.json, and no
   const files = pack!.files.map((f) => f.path);
   const tops = new Set(files.map((p) => p.split('/')[0]!));
   expect([...tops].sort()).toEqual(['LICENSE', 'README.md', 'dist', 'man', 'package.json', 'units']);
-  for (const f of ['dist/bin/sigil.js', 'dist/bin/sigil-agent.js', 'dist/bin/sigil-token.cjs', 'dist/tui/tui.mjs', 'dist/index.js', 'dist/index.d.ts', 'man/sigil.1', 'man/sigil-agent.1', 'units/sigil-agent.service', 'units/dev.sigilforge.agent.plist']) {
+  for (const f of ['dist/bin/sigil.js', 'dist/bin/sigil-agent.js', 'dist/bin/sigil-token', 'dist/bin/sigil-token.cjs', 'dist/native/token-bin.js', 'dist/tui/tui.mjs', 'dist/index.js', 'dist/index.d.ts', 'man/sigil.1', 'man/sigil-agent.1', 'units/sigil-agent.service', 'units/dev.sigilforge.agent.plist']) {
     expect(files, f).toContain(f);
   }
   const bad = files.filter((p) => {

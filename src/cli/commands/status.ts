@@ -1,4 +1,7 @@
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { formatDuration } from '../../util/duration.js';
+import { tokenBinKind } from '../../native/token-bin.js';
 import { call } from '../agent.js';
 import { printJson } from '../output.js';
 import { secretsExpiryNote } from '../../util/secret-expiry-note.js';
@@ -20,6 +23,10 @@ export async function status(opts: { json?: boolean }): Promise<void> {
     `secrets:  ${s.secrets ?? '(locked)'}${note ? ` (${note}: sigil secret list -l)` : ''}`,
     `at login: ${s.unlock_at_login ? 'unlock on (the passphrase is remembered in the OS keyring)' : 'unlock off'}`,
   );
+  // Which sigil-token this installation's bin is (src/native/token-bin.ts): a fact of this
+  // machine, not of the agent, so in the text only.
+  const token = tokenBinKind(join(dirname(fileURLToPath(import.meta.url)), '..', '..'));
+  if (token) lines.push(`token:    sigil-token ${token === 'native' ? 'is native (C)' : 'runs on Node (no native build runs here)'}`);
   process.stdout.write(lines.join('\n') + '\n');
 }
 
