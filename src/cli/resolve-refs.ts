@@ -1,8 +1,8 @@
-import { AgentClient } from '../client/agent-client.js';
 import { ErrorCode } from '../protocol/codes.js';
 import { SigilError, toSigilError } from '../protocol/errors.js';
 import { resolve } from 'node:path';
 import { formatRef, isValsRef, parseRef, shownRef, valsParts, withValsPath, type Ref } from '../protocol/refs.js';
+import { connectAgent } from './agent.js';
 import type { SecretValue } from './output.js';
 
 /** One place a reference is used: `where` names it for errors ("DB_PASSWORD", "line 3"). */
@@ -61,7 +61,7 @@ export async function resolveRefs(uses: readonly RefUse[]): Promise<Map<string, 
   const values = new Map<string, SecretValue>();
   if (!distinct.length) return values;
 
-  const client = await AgentClient.connect({ clientName: 'sigil' });
+  const client = await connectAgent();
   let settled: PromiseSettledResult<{ value?: unknown }>[];
   try {
     settled = await Promise.allSettled(distinct.map((ref) => client.call('resolve', { ref })));
