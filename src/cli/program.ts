@@ -194,7 +194,7 @@ export function buildProgram(): Command {
 
   program
     .command('resolve <ref>')
-    .description('print the value of an auth:// or secret:// reference')
+    .description('print the value of an auth://, secret:// or vals ref+BACKEND:// reference')
     .option('--json', 'print JSON')
     .action(lazy(refs, (m) => m.resolveRef));
   program
@@ -213,7 +213,7 @@ export function buildProgram(): Command {
     .addHelpText(
       'after',
       `
-Every environment variable whose value is an auth:// or secret:// reference
+Every environment variable whose value is an auth://, secret:// or ref+ reference
 (env files apply over the inherited environment, later files win) is resolved
 through the agent just before <command> starts. <command> gets the values in its
 environment, never on its command line. Its stdout and stderr go through pipes
