@@ -17,8 +17,8 @@ import { readSecret } from './secret-input.js';
  * every command behaves as it does with an agent, and no op has a second implementation.
  * The vault lease is taken first, so an agent that holds the vault unlocked is named and
  * nothing is asked, and an agent that tries to unlock meanwhile is refused. The vault is
- * unlocked with the passphrase from the usual sources, and locked, flushed and given back
- * when the command ends.
+ * unlocked when the command first needs it, with the passphrase from the usual sources, and
+ * locked, flushed and given back when the command ends.
  */
 
 /** Commands that make sense only with an agent that outlives the command. */
@@ -30,13 +30,13 @@ const REFUSED: Readonly<Record<string, string>> = {
 };
 /** Commands that use no agent: they run as they would without --direct. */
 const NO_AGENT = new Set(['init', 'completion', 'logs']);
-/** Commands that need the agent but not the unlocked vault: no passphrase is asked. */
-const NO_UNLOCK = new Set(['passwd', 'status', 'audit', 'accounts list', 'providers list', 'providers add']);
 
 interface DirectSession {
   agent: RunningAgent;
   lease: VaultLease;
   dir: string;
+  /** Read from stdin before the command ran; wiped when used, or at the end. */
+  passphrase?: Buffer;
 }
 
 let session: DirectSession | null = null;
@@ -46,7 +46,7 @@ export interface DirectOptions {
   passphraseStdin?: boolean;
 }
 
-/** Before `cmd`'s action: starts this process's agent and unlocks it (unless `cmd` needs neither). */
+/** Before `cmd`'s action: starts this process's agent (unless `cmd` uses none), locked. */
 export async function enterDirect(cmd: Command, opts: DirectOptions): Promise<void> {
   const name = commandPath(cmd);
   const follow = name === 'audit' && cmd.opts<{ follow?: boolean }>().follow;
@@ -69,17 +69,32 @@ export async function enterDirect(cmd: Command, opts: DirectOptions): Promise<vo
     rmSync(dir, { recursive: true, force: true });
     throw err;
   }
-  useDirectAgent(socketPath);
-  if (NO_UNLOCK.has(name)) return;
+  // Stdin's first line is the passphrase, whatever the command reads after it: taken now.
+  const early = opts.passphraseStdin ? await readSecret('', { stdin: true, line: true }) : null;
+  if (early) session.passphrase = early;
+  useDirectAgent({ socketPath, unlock: once(() => unlock(early)) });
+}
+
+/**
+ * Asked for by the first request that meets the locked vault (agent.ts), so a command that
+ * needs none (passwd, status, accounts list, run with no reference…) asks for no passphrase.
+ */
+async function unlock(early: Buffer | null): Promise<void> {
   const status = await call('status');
   // Before asking for a passphrase that could not be used.
   if (status.vault === false) throw new SigilError(ErrorCode.NOT_FOUND, `no vault at ${status.vault_path} — run: sigil init`);
-  const passphrase = await readSecret('Vault passphrase: ', { stdin: !!opts.passphraseStdin, line: true });
+  const passphrase = early ?? (await readSecret('Vault passphrase: ', { stdin: false }));
   try {
     await call('unlock', { passphrase });
   } finally {
     passphrase.fill(0);
   }
+}
+
+/** Pipelined requests that all meet the lock share one unlock (and one question). */
+function once(run: () => Promise<void>): () => Promise<void> {
+  let running: Promise<void> | null = null;
+  return () => (running ??= run());
 }
 
 /**
@@ -92,6 +107,7 @@ export async function leaveDirect(): Promise<void> {
   if (!s) return;
   session = null;
   useDirectAgent(null);
+  s.passphrase?.fill(0);
   try {
     await s.agent.shutdown('direct command done');
   } finally {

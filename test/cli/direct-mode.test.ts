@@ -49,6 +49,17 @@ describe('sigil --direct with no agent', () => {
     expect(entries.find((e) => e.op === 'set_secret')).toMatchObject({ client: 'sigil --direct', target: 'secret://ci/token', result: 'ok' });
     expect(entries.find((e) => e.op === 'unlock')).toMatchObject({ client: 'sigil --direct', result: 'ok' });
     expect(JSON.stringify(entries)).not.toContain('direct-value');
+    // Unlocked before the first op that needs it, not after a refusal.
+    expect(entries.filter((e) => e.result === 'LOCKED')).toEqual([]);
+  });
+
+  // No terminal and no --passphrase-stdin: a command that asked would fail ("no terminal to ask on").
+  it('asks for no passphrase when the command needs no unlocked vault', async () => {
+    expect(await sb.sigil(['--direct', 'status'])).toMatchObject({ code: 0 });
+    expect(await sb.sigil(['--direct', 'run', '--', 'sh', '-c', 'echo ran'])).toMatchObject({ code: 0, stdout: 'ran\n' });
+    const asks = await sb.sigil(['--direct', 'secret', 'list']);
+    expect(asks.code).toBe(2);
+    expect(asks.stderr).toContain('no terminal to ask on');
   });
 
   it('passwd works without an agent and without an unlock first', async () => {
