@@ -1,19 +1,21 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import type { RunningAgent } from '../agent/run-agent.js';
+import { prepareSocketDir } from '../agent/socket-setup.js';
 import { ErrorCode } from '../protocol/codes.js';
 import { SigilError } from '../protocol/errors.js';
 import { VaultLease } from '../stores/vault-lease.js';
 import { sigilPaths } from '../util/paths.js';
+import { isAlive } from '../util/process-alive.js';
 import { call, useDirectAgent } from './agent.js';
 import { readSecret } from './secret-input.js';
 
 /**
  * `sigil --direct COMMAND`: the command with no agent running (recovery, a CI job). The
  * agent's own parts run inside this sigil process for the one command — the same op table,
- * dispatcher, policy and audit log, over a private socket in a fresh 0700 directory — so
+ * dispatcher, policy and audit log, over a private socket in a fresh 0700 directory beside
+ * the agent's socket — so
  * every command behaves as it does with an agent, and no op has a second implementation.
  * The vault lease is taken first, so an agent that holds the vault unlocked is named and
  * nothing is asked, and an agent that tries to unlock meanwhile is refused. The vault is
@@ -55,7 +57,7 @@ export async function enterDirect(cmd: Command, opts: DirectOptions): Promise<vo
   if (NO_AGENT.has(name)) return;
 
   const paths = sigilPaths();
-  const dir = mkdtempSync(join(tmpdir(), 'sigil-direct-')); // 0700, ours alone
+  const dir = privateDir(paths.socketDir);
   const socketPath = join(dir, 'agent.sock');
   const lease = new VaultLease(`${paths.vault}.lease`, { pid: process.pid, socket: socketPath, direct: true });
   try {
@@ -114,6 +116,19 @@ export async function leaveDirect(): Promise<void> {
     s.lease.release();
     rmSync(s.dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * A new 0700 directory beside the agent's socket, named for this process: one left by a
+ * direct command that was killed (its pid gone) is removed first.
+ */
+function privateDir(socketDir: string): string {
+  prepareSocketDir(socketDir, true);
+  for (const name of readdirSync(socketDir)) {
+    const pid = /^direct-(\d+)-/.exec(name)?.[1];
+    if (pid && Number(pid) !== process.pid && !isAlive(Number(pid))) rmSync(join(socketDir, name), { recursive: true, force: true });
+  }
+  return mkdtempSync(join(socketDir, `direct-${process.pid}-`)); // mkdtemp: 0700
 }
 
 /** "secret get" for `sigil secret get …`. */

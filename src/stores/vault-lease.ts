@@ -1,6 +1,7 @@
 import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { ErrorCode } from '../protocol/codes.js';
 import { SigilError } from '../protocol/errors.js';
+import { isAlive } from '../util/process-alive.js';
 
 /**
  * One unlocked agent per vault. Each agent keeps the whole vault in memory and writes it
@@ -88,11 +89,7 @@ function readHolder(path: string): LeaseOwner | null {
 
 /** Alive and still a sigil-agent (or a sigil --direct): a recycled pid running something else does not count. */
 function isHolderAlive(holder: LeaseOwner): boolean {
-  try {
-    process.kill(holder.pid, 0);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
-  }
+  if (!isAlive(holder.pid)) return false;
   try {
     const cmdline = readFileSync(`/proc/${holder.pid}/cmdline`, 'utf8').split('\0');
     return holder.direct ? cmdline.includes('--direct') : cmdline.some((arg) => arg.includes('sigil-agent'));

@@ -1,4 +1,4 @@
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openVault } from '../../src/stores/vault-store.js';
@@ -146,5 +146,7 @@ describe('sigil --direct killed mid-write', () => {
       const list = await sb.sigil(['--direct', '--passphrase-stdin', 'secret', 'list', 'filler/'], { input: P });
       expect(list.stdout.trim().split('\n')).toHaveLength(300);
     }
+    // The private directories of the killed commands were swept by the ones after them.
+    expect(readdirSync(join(sb.home, 'run/sigilforge')).filter((n) => n.startsWith('direct-'))).toEqual([]);
   });
 });
