@@ -7,8 +7,8 @@ import { checkAccount, checkCredentialType, checkSecretName, checkService } from
  * `auth://service/account[/credential_type]` and `secret://name` references. The default
  * credential of an auth ref is the access token, refreshed as `sigil-token` would.
  *
- * And vals' expressions (helmfile/vals): `ref+BACKEND://PATH[?PARAMS][#/path/in/value][+]`,
- * also written `vals:ref+…`. `expr` is the expression without the `vals:` and without the
+ * And vals' expressions (helmfile/vals): `ref+BACKEND://PATH[?PARAMS][#/path/in/value][+]`
+ * (or `secretref+…`, vals' mark for a secret), also written `vals:ref+…`. `expr` is the expression without the `vals:` and without the
  * trailing `+` (vals' end-of-expression mark, for expressions inside a longer string).
  */
 export type Ref =
@@ -19,9 +19,9 @@ export type Ref =
 /** Longest vals expression taken: a longer one is a mistake (a file pasted in), not a reference. */
 const MAX_VALS_EXPR = 4096;
 
-/** `ref+…` or `vals:ref+…`: a vals expression (parsed by parseRef). */
+/** `ref+…`, `secretref+…` or either after `vals:`: a vals expression (parsed by parseRef). */
 export function isValsRef(text: string): boolean {
-  return /^(vals:)?ref\+/.test(text);
+  return /^(vals:)?(secret)?ref\+/.test(text);
 }
 
 export function parseRef(text: string): Ref {
@@ -66,10 +66,12 @@ function parseVals(text: string): Ref {
   if (expr.length > MAX_VALS_EXPR) throw refError(text, `a vals expression is at most ${MAX_VALS_EXPR} characters`);
   // Blanks and control characters: a reference copied with its neighbours, never one vals takes.
   if (/[\s\x00-\x1f\x7f]/.test(expr)) throw refError(text, 'a vals expression holds no blanks or control characters');
-  const m = /^ref\+([a-z0-9][a-z0-9_-]*):\/\/(.*)$/.exec(expr);
+  const m = /^(?:secret)?ref\+([a-z0-9][a-z0-9_-]*):\/\/(.*)$/.exec(expr);
   if (!m) throw refError(text, 'expected a vals expression ref+BACKEND://PATH[?PARAMS][#/path]');
   const [, backend, rest] = m as unknown as [string, string, string];
   if (rest === '' || rest.startsWith('?') || rest.startsWith('#')) throw refError(text, 'the path is missing after ://');
+  // vals ends an expression at a "+" (its pkg/expansion pattern): one inside would be cut there.
+  if (rest.includes('+')) throw refError(text, 'a vals expression holds no "+" but the one that may end it');
   return { scheme: 'vals', backend, expr };
 }
 
@@ -95,7 +97,7 @@ export interface ValsParts {
 }
 
 export function valsParts(ref: ValsRef): ValsParts {
-  const rest = ref.expr.slice(`ref+${ref.backend}://`.length);
+  const rest = ref.expr.slice(ref.expr.indexOf('://') + 3);
   const hash = rest.indexOf('#');
   const head = hash < 0 ? rest : rest.slice(0, hash);
   const q = head.indexOf('?');
@@ -111,7 +113,7 @@ export function valsParts(ref: ValsRef): ValsParts {
 
 /** The same expression with another PATH (a relative file path made absolute). */
 export function withValsPath(ref: ValsRef, path: string): ValsRef {
-  const prefix = `ref+${ref.backend}://`;
+  const prefix = ref.expr.slice(0, ref.expr.indexOf('://') + 3);
   const old = valsParts(ref).path;
   return { ...ref, expr: prefix + path + ref.expr.slice(prefix.length + old.length) };
 }

@@ -46,6 +46,7 @@ describe('references', () => {
     const ref = parseRef('ref+sops://dir/s.json?format=json#/db/password') as ValsRef;
     expect(valsParts(ref)).toEqual({ path: 'dir/s.json', query: 'format=json', fragment: ['db', 'password'] });
     expect(withValsPath(ref, '/abs/s.json').expr).toBe('ref+sops:///abs/s.json?format=json#/db/password');
+    expect(parseRef('secretref+vault://kv/foo#/pw+')).toEqual({ scheme: 'vals', backend: 'vault', expr: 'secretref+vault://kv/foo#/pw' });
   });
 
   it.each([
@@ -54,6 +55,7 @@ describe('references', () => {
     ['ref+file://a b', 'no blanks or control characters'],
     ['ref+file://a\n', 'no blanks or control characters'],
     ['vals:secret://x', 'after vals: comes a vals expression'],
+    ['ref+file://a+b', 'holds no "+"'],
     [`ref+file://${'a'.repeat(5000)}`, 'at most 4096 characters'],
   ])('rejects the vals expression %j naming the wrong part', (ref, why) => {
     expect(() => parseRef(ref)).toThrow(why);

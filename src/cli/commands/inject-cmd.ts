@@ -17,7 +17,7 @@ export interface InjectOptions {
  * `{{ … }}` (a Helm or Jinja template's own) are left alone; a placeholder that starts
  * like a reference but is not a valid one is an error, not a literal.
  */
-const PLACEHOLDER = /\{\{[ \t]*((?:auth:\/\/|secret:\/\/|(?:vals:)?ref\+)[^{}\n]*?)[ \t]*\}\}/g;
+const PLACEHOLDER = /\{\{[ \t]*((?:auth:\/\/|secret:\/\/|(?:vals:)?(?:secret)?ref\+)[^{}\n]*?)[ \t]*\}\}/g;
 
 /**
  * `sigil inject [-i TEMPLATE] [-o OUT] [--force]`, as `op inject` does. Every reference is
