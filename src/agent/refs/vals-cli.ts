@@ -42,7 +42,10 @@ export function valsGet(ref: ValsRef, opts: ValsCliOptions = {}): Promise<Buffer
           return reject(new SigilError(ErrorCode.NOT_FOUND, `ref+${ref.backend}:// needs the vals CLI, and there is none on the agent's PATH: install vals (github.com/helmfile/vals), or use a backend Sigilforge reads itself (ref+file://, ref+sops://)`));
         }
         if (e.code === 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER') return reject(new SigilError(ErrorCode.PROVIDER_ERROR, `vals get ${shown}: the value is larger than ${MAX_VALUE / 1024} KiB`));
-        if (e.killed || e.signal) return reject(new SigilError(ErrorCode.PROVIDER_ERROR, `vals get ${shown} did not answer within ${Math.round((opts.timeoutMs ?? VALS_TIMEOUT_MS) / 1000)} s`));
+        if (e.killed || e.signal) {
+          const ms = opts.timeoutMs ?? VALS_TIMEOUT_MS;
+          return reject(new SigilError(ErrorCode.PROVIDER_ERROR, `vals get ${shown} did not answer within ${ms < 1000 ? `${ms} ms` : `${Math.round(ms / 1000)} s`}`));
+        }
         // vals prints errors only on stderr (never a value): passed on, cut and made safe to print.
         const why = terminalText(stderr.toString('utf8').trim(), { max: MAX_STDERR_SHOWN, lines: true }) || `exit status ${String(e.code)}`;
         reject(new SigilError(ErrorCode.PROVIDER_ERROR, `vals get ${shown} failed (ref+${ref.backend}://): ${why}`));
