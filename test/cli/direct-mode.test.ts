@@ -3,7 +3,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openVault } from '../../src/stores/vault-store.js';
 import { sigilPaths } from '../../src/util/paths.js';
+import { spawnSigil, writeConfig } from '../oauth/flow-helpers.js';
 import { runAndKill } from '../stores/kill-harness.js';
+import { startFakeGithub, type FakeGithub } from '../support/fake-github.js';
 import { BIN, eventually, Sandbox, TEST_PASSPHRASE } from '../support/sandbox.js';
 
 /** `sigil --direct COMMAND`: no agent runs; the built sigil decrypts the vault itself for the one command. */
@@ -148,5 +150,37 @@ describe('sigil --direct killed mid-write', () => {
     }
     // The private directories of the killed commands were swept by the ones after them.
     expect(readdirSync(join(sb.home, 'run/sigilforge')).filter((n) => n.startsWith('direct-'))).toEqual([]);
+  });
+});
+
+// accounts add is allowed with --direct: the flow runs in this process's agent while the command waits for it.
+describe('sigil --direct accounts add', () => {
+  let gh: FakeGithub;
+  let sb: Sandbox;
+  beforeAll(async () => {
+    gh = await startFakeGithub({ interval: 1 });
+    const e = gh.endpoints;
+    sb = new Sandbox();
+    writeConfig(sb, `[providers.deviceonly]\nclient_id = "Iv1.sigiltest"\ndevice_authorization_endpoint = "${e.device_authorization_endpoint}"\ntoken_endpoint = "${e.token_endpoint}"\n`);
+    expect((await sb.sigil(['init', '--passphrase-stdin', '--scrypt-work-factor', '10'], { input: P })).code).toBe(0);
+  });
+  afterAll(async () => {
+    sb?.cleanup();
+    await gh?.close();
+  });
+
+  it('signs in with the device flow and keeps the tokens in the vault', async () => {
+    const askpass = join(sb.home, 'askpass.sh');
+    writeFileSync(askpass, `#!/bin/sh\nprintf '%s\\n' '${TEST_PASSPHRASE}'\n`, { mode: 0o755 });
+    const env = { SIGIL_ASKPASS: askpass };
+    const cmd = spawnSigil(sb, ['--direct', 'accounts', 'add', 'deviceonly', 'bob', '--device'], env);
+    const [, code] = await cmd.waitFor(/enter the code:\n\n {4}([A-Z]{4}-[A-Z]{4})\n/);
+    gh.approveDevice(code!);
+    const done = await cmd.done;
+    expect(done.stderr).toContain('Authorized deviceonly/bob');
+    expect(done.code).toBe(0);
+    const token = await sb.sigil(['--direct', 'resolve', 'auth://deviceonly/bob'], { env });
+    expect(token.code, token.stderr).toBe(0);
+    expect(token.stdout.trim().length).toBeGreaterThan(10);
   });
 });
