@@ -15,8 +15,8 @@ import { readSecret } from './secret-input.js';
  * `sigil --direct COMMAND`: the command with no agent running (recovery, a CI job). The
  * agent's own parts run inside this sigil process for the one command — the same op table,
  * dispatcher, policy and audit log, over a private socket in a fresh 0700 directory beside
- * the agent's socket — so
- * every command behaves as it does with an agent, and no op has a second implementation.
+ * the agent's socket — so every command behaves as it does with an agent, and no op has a
+ * second implementation.
  * The vault lease is taken first, so an agent that holds the vault unlocked is named and
  * nothing is asked, and an agent that tries to unlock meanwhile is refused. The vault is
  * unlocked when the command first needs it, with the passphrase from the usual sources, and
@@ -78,8 +78,8 @@ export async function enterDirect(cmd: Command, opts: DirectOptions): Promise<vo
 }
 
 /**
- * Asked for by the first request that meets the locked vault (agent.ts), so a command that
- * needs none (passwd, status, accounts list, run with no reference…) asks for no passphrase.
+ * Run before the command's first request for an op that needs the unlocked vault (agent.ts),
+ * so a command that needs none (passwd, status, run with no reference…) asks no passphrase.
  */
 async function unlock(early: Buffer | null): Promise<void> {
   const status = await call('status');
