@@ -155,32 +155,30 @@ describe('sigil --direct killed mid-write', () => {
 
 // accounts add is allowed with --direct: the flow runs in this process's agent while the command waits for it.
 describe('sigil --direct accounts add', () => {
-  let gh: FakeGithub;
-  let sb: Sandbox;
-  beforeAll(async () => {
-    gh = await startFakeGithub({ interval: 1 });
-    const e = gh.endpoints;
-    sb = new Sandbox();
-    writeConfig(sb, `[providers.deviceonly]\nclient_id = "Iv1.sigiltest"\ndevice_authorization_endpoint = "${e.device_authorization_endpoint}"\ntoken_endpoint = "${e.token_endpoint}"\n`);
-    expect((await sb.sigil(['init', '--passphrase-stdin', '--scrypt-work-factor', '10'], { input: P })).code).toBe(0);
-  });
-  afterAll(async () => {
-    sb?.cleanup();
-    await gh?.close();
-  });
+  let sandbox: Sandbox;
+  beforeAll(() => void (sandbox = new Sandbox()));
+  afterAll(() => sandbox?.cleanup());
 
   it('signs in with the device flow and keeps the tokens in the vault', async () => {
-    const askpass = join(sb.home, 'askpass.sh');
-    writeFileSync(askpass, `#!/bin/sh\nprintf '%s\\n' '${TEST_PASSPHRASE}'\n`, { mode: 0o755 });
-    const env = { SIGIL_ASKPASS: askpass };
-    const cmd = spawnSigil(sb, ['--direct', 'accounts', 'add', 'deviceonly', 'bob', '--device'], env);
-    const [, code] = await cmd.waitFor(/enter the code:\n\n {4}([A-Z]{4}-[A-Z]{4})\n/);
-    gh.approveDevice(code!);
-    const done = await cmd.done;
-    expect(done.stderr).toContain('Authorized deviceonly/bob');
-    expect(done.code).toBe(0);
-    const token = await sb.sigil(['--direct', 'resolve', 'auth://deviceonly/bob'], { env });
-    expect(token.code, token.stderr).toBe(0);
-    expect(token.stdout.trim().length).toBeGreaterThan(10);
+    const gh: FakeGithub = await startFakeGithub({ interval: 1 });
+    try {
+      const sb = sandbox;
+      writeConfig(sb, `[providers.deviceonly]\nclient_id = "Iv1.sigiltest"\ndevice_authorization_endpoint = "${gh.endpoints.device_authorization_endpoint}"\ntoken_endpoint = "${gh.endpoints.token_endpoint}"\n`);
+      expect((await sb.sigil(['init', '--passphrase-stdin', '--scrypt-work-factor', '10'], { input: P })).code).toBe(0);
+      const askpass = join(sb.home, 'askpass.sh');
+      writeFileSync(askpass, `#!/bin/sh\nprintf '%s\\n' '${TEST_PASSPHRASE}'\n`, { mode: 0o755 });
+      const env = { SIGIL_ASKPASS: askpass };
+      const cmd = spawnSigil(sb, ['--direct', 'accounts', 'add', 'deviceonly', 'bob', '--device'], env);
+      const [, code] = await cmd.waitFor(/enter the code:\n\n {4}([A-Z]{4}-[A-Z]{4})\n/);
+      gh.approveDevice(code!);
+      const done = await cmd.done;
+      expect(done.stderr).toContain('Authorized deviceonly/bob');
+      expect(done.code).toBe(0);
+      const token = await sb.sigil(['--direct', 'resolve', 'auth://deviceonly/bob'], { env });
+      expect(token.code, token.stderr).toBe(0);
+      expect(token.stdout.trim().length).toBeGreaterThan(10);
+    } finally {
+      await gh.close();
+    }
   });
 });
