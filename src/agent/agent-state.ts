@@ -41,6 +41,8 @@ export interface AgentStateOptions {
   log?: (msg: string) => void;
   /** The program that asks the person to confirm a use when no TUI is open (SIGIL_ASKPASS at start). */
   askpass?: string | undefined;
+  /** The agent of one `sigil --direct` command, in the sigil process: its vault lease says so. */
+  direct?: boolean;
 }
 
 /**
@@ -84,7 +86,7 @@ export class AgentState {
       openStore: withSops(opts.openStore ?? storeOpener(opts.paths, opts.primary ?? opts.config?.storage.primary ?? 'vault', opts.vault, onMoved), opts.config?.storage.sops ?? [], log),
       checkPassphrase: opts.checkPassphrase ?? ((pass) => verifyPassphrase(opts.paths, pass)),
       changePassphrase: (old, next, vaultOpts) => changePassphrase(opts.paths, old, next, vaultOpts),
-      lease: new VaultLease(`${opts.paths.vault}.lease`, { pid: process.pid, socket: opts.socketPath }),
+      lease: new VaultLease(`${opts.paths.vault}.lease`, { pid: process.pid, socket: opts.socketPath, ...(opts.direct ? { direct: true } : {}) }),
       audit,
       log,
     });

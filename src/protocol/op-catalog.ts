@@ -1,5 +1,6 @@
 import type { Args } from './messages.js';
-import { parseRef } from './refs.js';
+import { AGE_IDENTITY_SECRET } from './names.js';
+import { parseRef, shownRef } from './refs.js';
 import type {
   AccountInfo,
   AccountRemoval,
@@ -166,6 +167,11 @@ function policySecret(args: Args): PolicyTarget | undefined {
   return typeof args.name === 'string' ? { kind: 'secret', name: args.name } : undefined;
 }
 
+function refTarget(args: Args): string | undefined {
+  const ref = str(args, 'ref');
+  return ref === undefined ? undefined : shownRef(ref);
+}
+
 function policyRef(args: Args): PolicyTarget | undefined {
   if (typeof args.ref !== 'string') return undefined;
   let ref;
@@ -175,6 +181,9 @@ function policyRef(args: Args): PolicyTarget | undefined {
     return undefined; // the handler answers BAD_REQUEST naming the wrong part
   }
   if (ref.scheme === 'secret') return { kind: 'secret', name: ref.name };
+  // ref+sops:// opens a file with the device's age identity: the rules on that secret govern it.
+  // Other vals expressions name no account or secret (so a forwarded caller is refused them).
+  if (ref.scheme === 'vals') return ref.backend === 'sops' ? { kind: 'secret', name: AGE_IDENTITY_SECRET } : undefined;
   const name = `${ref.service}/${ref.account}`;
   return ref.credential === 'access_token' ? { kind: 'account', name } : { kind: 'account', name, credential: ref.credential };
 }
@@ -222,7 +231,8 @@ export const OP_CATALOG = {
   // Secret history (sigil secret history / rollback).
   secret_history: secretVault,
   rollback_secret: { ...secretVault, target: versionTarget, positional: ['name', 'version'] },
-  resolve: { ...vault, reveals: true, target: (args) => str(args, 'ref'), policy: policyRef, forwarded: 'opened', positional: ['ref'] },
+  // A vals expression's ?query may hold credentials (vault's secret_id): the audit line leaves it out.
+  resolve: { ...vault, reveals: true, target: (args) => refTarget(args), policy: policyRef, forwarded: 'opened', positional: ['ref'] },
 
   // Providers (sigil providers, the TUI's custom issuer).
   list_providers: plain,

@@ -4,6 +4,7 @@ import { bytesArg, integerArg, numberArg, stringArg, wireValue, type Args } from
 import { checkSecretName, credentialKey } from '../../protocol/names.js';
 import { formatRef, parseRef } from '../../protocol/refs.js';
 import type { OpHandlers } from '../op-table.js';
+import { resolveVals } from '../refs/vals-refs.js';
 import { unixSeconds } from '../../util/unix-time.js';
 
 function versionArg(args: Args): number {
@@ -94,6 +95,7 @@ export const secretOps = {
     async run({ state }, args) {
       const ref = parseRef(stringArg(args, 'ref'));
       if (ref.scheme === 'secret') return { ref: formatRef(ref), value: reveal(await state.secrets.get(ref.name)) };
+      if (ref.scheme === 'vals') return { ref: formatRef(ref), value: reveal(await resolveVals(ref, { store: state.lock.requireStore() })) };
       const { registry, tokens } = state.credentials;
       if (ref.credential === 'access_token') {
         const token = await tokens.getToken(ref.service, ref.account);
