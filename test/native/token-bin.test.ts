@@ -67,7 +67,7 @@ describe.runIf(existsSync(NATIVE_TOKEN))('npm pack, then an install elsewhere', 
     // A copy of the checkout (npm pack builds in place, and must not rebuild dist/ under the other tests).
     dir = mkdtempSync(join(tmpdir(), 'sigil-pack-'));
     const checkout = join(dir, 'checkout');
-    for (const f of ['src', 'scripts', 'man', 'units', 'package.json', 'package-lock.json', 'tsconfig.json', 'README.md', 'LICENSE']) cpSync(join(ROOT, f), join(checkout, f), { recursive: true });
+    for (const f of ['src', 'scripts', 'man', 'units', 'package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.lib.json', 'README.md', 'LICENSE']) cpSync(join(ROOT, f), join(checkout, f), { recursive: true });
     symlinkSync(join(ROOT, 'node_modules'), join(checkout, 'node_modules'), 'dir');
     const pack = spawnSync('npm', ['pack', '--json', '--pack-destination', dir], { cwd: checkout, encoding: 'utf8', timeout: 240_000 });
     expect(pack.status, pack.stderr).toBe(0);
