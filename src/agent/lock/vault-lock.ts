@@ -20,6 +20,11 @@ export interface StoreGate {
   readonly locked: boolean;
   /** The unlocked store, or LOCKED. Every secret-bearing op goes through here. */
   requireStore(): SecretStore;
+  /**
+   * Where what never leaves this device is kept (OAuth tokens: sign-ins are per device): a
+   * synced vault's device part, else the store itself. LOCKED while locked.
+   */
+  requireDeviceStore(): SecretStore;
   /** Counts completed writes to the store (set, delete): what was read before is stale after. */
   readonly storeWrites: number;
 }
@@ -85,6 +90,11 @@ export class VaultLock implements StoreGate {
   requireStore(): SecretStore {
     if (!this.store) throw lockedError();
     return this.store;
+  }
+
+  requireDeviceStore(): SecretStore {
+    const store = this.requireStore();
+    return store.device ?? store;
   }
 
   /** Told of every lock and unlock, in the order joined (a lock stops them in that order). */
@@ -220,8 +230,16 @@ function isBadPassphrase(err: unknown): boolean {
 
 /** The store with a hook after each write (writes re-encrypt the whole vault: garbage). */
 function notifyWrites(store: SecretStore, onWrite: () => void): SecretStore {
+  // A getter: `sigil sync init` gives an unlocked vault its device part.
+  let device: { of: SecretStore; wrapped: SecretStore } | null = null;
   return {
     name: store.name,
+    get device() {
+      const d = store.device;
+      if (!d) return undefined;
+      if (device?.of !== d) device = { of: d, wrapped: notifyWrites(d, onWrite) };
+      return device.wrapped;
+    },
     get: (key) => store.get(key),
     ...(store.peek ? { peek: (key: string) => store.peek!(key) } : {}),
     set: async (key, value) => {
