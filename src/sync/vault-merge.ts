@@ -195,28 +195,23 @@ function mergeHistory(
     });
     if (kept) merged.set(version, copy(kept));
   }
-  let protectedVersion: number | null = null;
+  // The loser's record (its value, expiry and time): never pruned here, under whichever number it is.
+  let keep: string | null = null;
   if (displaced.length > 0 || lost) {
     // New numbers above every one either side used: a number names one value on every device.
     let next = Math.max(0, ...versions) + 1;
-    // Each record's lowest number: not the maps' order, which depends on which side is ours.
-    const held = new Map<string, number>();
-    for (const version of [...merged.keys()].sort((x, y) => x - y)) {
-      const { identity } = recordFacts(merged.get(version)!);
-      if (!held.has(identity)) held.set(identity, version);
-    }
+    const held = new Set([...merged.values()].map((entry) => recordFacts(entry).identity));
     for (const entry of displaced.sort(compareRecords)) {
       const { identity } = recordFacts(entry);
       if (held.has(identity)) continue; // renumbered by an earlier merge of these two sides
-      merged.set(next, renumbered(entry, next));
-      held.set(identity, next++);
+      merged.set(next, renumbered(entry, next++));
+      held.add(identity);
     }
     if (lost) {
       const record = historyRecord(lost.value, lost.expiresAt, next, writeTime(lost.replacedAt, name));
-      const again = held.get(recordFacts({ value: record, updated: lost.replacedAt }).identity);
-      if (again !== undefined) record.fill(0); // kept by an earlier merge of these two sides
+      keep = recordFacts({ value: record, updated: lost.replacedAt }).identity;
+      if (held.has(keep)) record.fill(0); // kept by an earlier merge of these two sides
       else merged.set(next, { value: record, updated: lost.replacedAt });
-      protectedVersion = again ?? next;
     }
   }
 
@@ -224,8 +219,9 @@ function mergeHistory(
   if (sameHistory(merged, ours.history) || sameHistory(merged, theirs.history)) return merged;
   const numbers = [...merged.keys()].sort((x, y) => x - y);
   for (const version of numbers.slice(0, Math.max(0, numbers.length - Math.max(0, limit)))) {
-    if (version === protectedVersion) continue;
-    merged.get(version)!.value.fill(0);
+    const entry = merged.get(version)!;
+    if (keep !== null && recordFacts(entry).identity === keep) continue;
+    entry.value.fill(0);
     merged.delete(version);
   }
   return merged;
@@ -322,8 +318,10 @@ function copy(entry: VaultEntry): VaultEntry {
   return { value: Buffer.from(entry.value), updated: entry.updated };
 }
 
-function keysOf<K>(...maps: Map<K, unknown>[]): K[] {
-  return [...new Set(maps.flatMap((m) => [...m.keys()]))];
+function keysOf<K>(...maps: Map<K, unknown>[]): Set<K> {
+  const keys = new Set<K>();
+  for (const map of maps) for (const key of map.keys()) keys.add(key);
+  return keys;
 }
 
 /** Against `ours`: what the merge added, deleted or changed (bytes; a new time alone is no change). */
