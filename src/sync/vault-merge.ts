@@ -74,7 +74,8 @@ const NO_SECRET: SecretParts = { history: new Map() };
 
 /**
  * `merged` holds copies: the inputs are not changed and the caller may wipe them after. The
- * report tells what changed against `ours` (the vault of the device that merges).
+ * report tells what changed against `ours` (the vault of the device that merges). `opts.now`
+ * is not read: the result depends on the three vaults and the limit alone (see above).
  */
 export function mergeVaults(
   base: VaultEntries | null,
@@ -95,22 +96,33 @@ export function mergeVaults(
     noteChange(report, key, mine, kept);
   }
 
-  for (const name of keysOf(b.secrets, o.secrets, t.secrets)) {
-    const mine = o.secrets.get(name) ?? NO_SECRET;
-    const { current, loser, replacedAt } = mergeCurrent(b.secrets.get(name) ?? NO_SECRET, mine, t.secrets.get(name) ?? NO_SECRET);
-    if (current.value) out.push([secretKey(name), copy(current.value)]);
-    if (current.meta) out.push([metaKey(name), copy(current.meta)]);
-    const lost = loser ? { value: loser.value!.value, expiresAt: loser.meta ? parseExpiry(loser.meta.value.toString('utf8'), name) : null, replacedAt: replacedAt! } : null;
-    const history = mergeHistory(name, b.secrets.get(name) ?? NO_SECRET, mine, t.secrets.get(name) ?? NO_SECRET, lost, opts.historyLimit);
-    for (const [version, entry] of history) out.push([historyKey(name, version), entry]);
-    if (loser) report.conflicts.push(name);
-    else if (mine.value || current.value) noteChange(report, name, mine.value, current.value, sameBytes(mine.meta, current.meta));
+  try {
+    for (const name of keysOf(b.secrets, o.secrets, t.secrets)) {
+      mergeSecret(name, b.secrets.get(name) ?? NO_SECRET, o.secrets.get(name) ?? NO_SECRET, t.secrets.get(name) ?? NO_SECRET, opts.historyLimit, out, report);
+    }
+  } catch (err) {
+    for (const [, entry] of out) entry.value.fill(0); // a corrupt expiry or time: no copy is left behind
+    throw err;
   }
 
   // Key order: both devices' merges hold (and so write) their entries alike.
   out.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   for (const list of Object.values(report)) list.sort();
   return { merged: new Map(out), report };
+}
+
+/** One secret's value, expiry and history into `out`; what changed against ours into `report`. */
+function mergeSecret(name: string, base: SecretParts, ours: SecretParts, theirs: SecretParts, limit: number, out: [string, VaultEntry][], report: MergeReport): void {
+  const { current, loser, replacedAt } = mergeCurrent(base, ours, theirs);
+  if (current.value) out.push([secretKey(name), copy(current.value)]);
+  if (current.meta) out.push([metaKey(name), copy(current.meta)]);
+  // Read before any history is copied: a corrupt expiry or time throws with nothing half-made.
+  const lost = loser
+    ? { value: loser.value!.value, expiresAt: loser.meta ? parseExpiry(loser.meta.value.toString('utf8'), name) : null, at: writeTime(replacedAt!, name), updated: replacedAt! }
+    : null;
+  for (const [version, entry] of mergeHistory(base, ours, theirs, lost, limit)) out.push([historyKey(name, version), entry]);
+  if (loser) report.conflicts.push(name);
+  else if (ours.value || current.value) noteChange(report, name, ours.value, current.value, sameBytes(ours.meta, current.meta));
 }
 
 /** A vault's keys sorted out: each secret's value, expiry and history together; the rest opaque. */
@@ -173,15 +185,14 @@ function mergeCurrent(base: Current, ours: Current, theirs: Current): { current:
 }
 
 /**
- * The merged history of `name`, as entries of its own (copies or new records). `lost`: a
+ * A secret's merged history, as entries of its own (copies or new records). `lost`: a
  * conflict's losing value, added as the newest version and kept through the pruning.
  */
 function mergeHistory(
-  name: string,
   base: SecretParts,
   ours: SecretParts,
   theirs: SecretParts,
-  lost: { value: Buffer; expiresAt: number | null; replacedAt: string } | null,
+  lost: { value: Buffer; expiresAt: number | null; at: Date; updated: string } | null,
   limit: number,
 ): Map<number, VaultEntry> {
   const merged = new Map<number, VaultEntry>();
@@ -208,10 +219,10 @@ function mergeHistory(
       held.add(identity);
     }
     if (lost) {
-      const record = historyRecord(lost.value, lost.expiresAt, next, writeTime(lost.replacedAt, name));
-      keep = recordFacts({ value: record, updated: lost.replacedAt }).identity;
-      if (held.has(keep)) record.fill(0); // kept by an earlier merge of these two sides
-      else merged.set(next, { value: record, updated: lost.replacedAt });
+      const record = { value: historyRecord(lost.value, lost.expiresAt, next, lost.at), updated: lost.updated };
+      keep = recordFacts(record).identity;
+      if (held.has(keep)) record.value.fill(0); // kept by an earlier merge of these two sides
+      else merged.set(next, record);
     }
   }
 

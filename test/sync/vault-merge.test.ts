@@ -383,17 +383,19 @@ describe('mergeVaults: the rules', () => {
     expect(merged.size).toBeGreaterThan(6);
   });
 
-  it('a corrupt expiry on the losing value: INTERNAL naming the secret, never the value', () => {
-    const at = (m: number, value: string) => ({ value: Buffer.from(value), updated: iso(T0 + m * MIN) });
-    const a: VaultEntries = new Map([
-      [secretKey('k'), at(1, 'value-of-a')],
-      [metaKey('k'), at(1, 'not json value-of-a')],
-    ]);
-    const b: VaultEntries = new Map([[secretKey('k'), at(2, 'value-of-b')]]);
-    const err = sigilErrorThrown(() => merge(null, a, b));
-    expect(err.code).toBe(ErrorCode.INTERNAL);
-    expect(err.message).toContain('"k"');
-    expect(err.message).not.toContain('value-of');
+  it('a corrupt expiry or write time in a conflict: INTERNAL naming the secret, never the value', () => {
+    const at = (updated: string, value: string): VaultEntries => new Map([[secretKey('k'), { value: Buffer.from(value), updated }]]);
+    const refused = (base: VaultEntries | null, ours: VaultEntries, theirs: VaultEntries) => {
+      const err = sigilErrorThrown(() => merge(base, ours, theirs));
+      expect(err.code).toBe(ErrorCode.INTERNAL);
+      expect(err.message).toContain('"k"');
+      expect(err.message).not.toContain('value-of');
+    };
+    // The losing value's expiry record is no record.
+    const withBadExpiry = at(iso(T0), 'value-of-a').set(metaKey('k'), { value: Buffer.from('not json value-of-a'), updated: iso(T0) });
+    refused(null, withBadExpiry, at(iso(T0 + MIN), 'value-of-b'));
+    // Deleted against an edit made at a time that is none: its record would have no replaced_at.
+    refused(at(iso(T0), 'value-of-0'), new Map(), at('not a time', 'value-of-b'));
   });
 
   it('10,000 entries with 100 changed on each side merge, every change accounted for', () => {
