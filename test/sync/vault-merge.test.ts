@@ -456,7 +456,8 @@ describe('mergeVaults: converges (seeded random devices)', () => {
   for (const firstSync of [false, true]) {
     it(`${firstSync ? 'without a base' : 'from a base'}: (base, A, B) and (base, B, A) merge alike, merging again with either side changes nothing, and no device's last write is lost`, async () => {
       const rng = new Rng(firstSync ? 1212 : 2121);
-      for (let round = 0; round < 150; round++) {
+      let conflicts = 0; // the loop must meet them, or it tests little
+      for (let round = 0; round < 200; round++) {
         const limit = rng.pick([0, 1, 2, 3]);
         const origin = device(null, T0, limit);
         if (!firstSync) await randomOps(rng, origin, rng.int(8));
@@ -464,11 +465,12 @@ describe('mergeVaults: converges (seeded random devices)', () => {
         // Starts a minute or two apart, a minute per write: the two often write at the same ms.
         const a = device(base, T0 + 60 * MIN + rng.int(2) * MIN, limit);
         const b = device(base, T0 + 60 * MIN + rng.int(2) * MIN, limit);
-        await randomOps(rng, a, rng.int(6));
-        await randomOps(rng, b, rng.int(6));
+        await randomOps(rng, a, 1 + rng.int(6));
+        await randomOps(rng, b, 1 + rng.int(6));
         const where = `round ${round}, history ${limit}`;
 
-        const { merged } = mergeBoth(base, a.entries, b.entries, limit);
+        const { merged, onA } = mergeBoth(base, a.entries, b.entries, limit);
+        conflicts += onA.conflicts.length;
         for (const side of [a.entries, b.entries]) {
           expect(dump(merge(base, merged, side, limit).merged), where).toEqual(dump(merged));
           expect(dump(merge(base, side, merged, limit).merged), where).toEqual(dump(merged));
@@ -483,6 +485,7 @@ describe('mergeVaults: converges (seeded random devices)', () => {
           }
         }
       }
+      expect(conflicts).toBeGreaterThan(50);
     });
   }
 
