@@ -89,6 +89,7 @@ export class AgentState {
     const openVaultStore = async (passphrase: Buffer) => {
       const store = await open(passphrase);
       vault = store instanceof VaultStore ? store : null;
+      if (vault) await this.sync.adoptAccounts(vault);
       return store;
     };
     this.lock = new VaultLock({

@@ -257,6 +257,7 @@ confirm = false; it can never change the vault. The exit status is ssh's.`,
     .description('take a synced vault onto this device: clone it and create this device\'s key')
     .option('--name <name>', "this device's name (default: the host name)")
     .option('--passphrase-stdin', "read this device's new passphrase from stdin (its first line)")
+    .addOption(workFactor())
     .action(lazy(syncCmds, (m) => m.joinVault));
   const device = program.command('device').description('the devices a synced vault is encrypted to');
   device.command('list').alias('ls').description('list the devices and the last sync').option('--json', 'print JSON').action(lazy(syncCmds, (m) => m.deviceList));

@@ -60,7 +60,10 @@ export class Git {
           if (e.code === 'ENOENT') {
             return reject(new GitError(ErrorCode.INTERNAL, 'sync needs git, and there is no git on PATH: install git'));
           }
-          const said = terminalText(stderr.toString('utf8').trim().split('\n').filter(Boolean).slice(-3).join('; '), { max: 400 });
+          // What the remote said (a hook's refusal, "remote: …") and git's last words.
+          const lines = stderr.toString('utf8').trim().split('\n').filter(Boolean);
+          const remoteSaid = lines.filter((l) => l.startsWith('remote:')).slice(0, 3);
+          const said = terminalText([...remoteSaid, ...lines.slice(-3).filter((l) => !remoteSaid.includes(l))].join('; '), { max: 400 });
           const what = `git ${args[0]}`;
           if (e.killed) return reject(new GitError(opts.remote ? ErrorCode.REMOTE_ERROR : ErrorCode.INTERNAL, `${what} did not finish within ${timeout / 1000} s`));
           reject(new GitError(opts.remote ? ErrorCode.REMOTE_ERROR : ErrorCode.INTERNAL, `${what} failed${said ? `: ${said}` : ''}`));

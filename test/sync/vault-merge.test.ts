@@ -59,7 +59,7 @@ class EntryStore implements SecretStore {
 function device(entries: VaultEntries | null, start: number, historyLimit = 5) {
   const clock = new FakeClock(start);
   const store = new EntryStore(copyOf(entries ?? new Map()), clock);
-  const gate = { locked: false, requireStore: () => store, storeWrites: 0 } satisfies StoreGate;
+  const gate = { locked: false, requireStore: () => store, requireDeviceStore: () => store, storeWrites: 0 } satisfies StoreGate;
   const secrets = new Secrets({ store: gate, historyLimit, clock });
   const step = async (write: Promise<unknown>) => {
     await write;

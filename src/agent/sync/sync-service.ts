@@ -187,6 +187,20 @@ export class SyncService {
     });
   }
 
+  /**
+   * At unlock: accounts the vault's mirror holds and accounts.toml lacks (a sync made while
+   * locked brought them, or another agent's sync did) are added, so they answer at once.
+   */
+  async adoptAccounts(vault: VaultStore): Promise<void> {
+    if (!this.enabled) return;
+    const entries = vault.snapshot();
+    try {
+      await this.mirror.apply(entries, entries, vault);
+    } finally {
+      for (const e of entries.values()) e.value.fill(0);
+    }
+  }
+
   // ---- the sync itself ----
 
   private async syncOnce(): Promise<SyncAnswer> {
@@ -429,7 +443,8 @@ async function pushOrStale(git: Git, commit: string): Promise<void> {
   try {
     await git.push(commit);
   } catch (err) {
-    if (err instanceof SigilError && /\b(rejected|non-fast-forward|fetch first|stale info)\b/.test(err.message)) throw new StalePush(err.message);
+    // Only a push refused for being behind is merged again; a hook or permission refusal is the remote's answer.
+    if (err instanceof SigilError && /\b(non-fast-forward|fetch first|stale info)\b/.test(err.message)) throw new StalePush(err.message);
     throw err;
   }
 }

@@ -12,6 +12,7 @@ import { sigilPaths } from '../../util/paths.js';
 import { call } from '../agent.js';
 import { formatTime, info, printJson, printTable } from '../output.js';
 import { readNewSecret } from '../secret-input.js';
+import { workFactor, type PassOpts } from './vault-cmds.js';
 
 export async function syncInit(remote: string, opts: { name?: string; json?: boolean }): Promise<void> {
   const r = await call('sync_init', { remote, ...(opts.name !== undefined ? { name: opts.name } : {}) });
@@ -69,7 +70,7 @@ export async function deviceRemove(name: string, opts: { json?: boolean }): Prom
  * (their ssh keys, their credential helpers). The vault opens once a device already in it
  * has added this one (`sigil device add`) and this one has synced.
  */
-export async function joinVault(remote: string, opts: { name?: string; passphraseStdin?: boolean }): Promise<void> {
+export async function joinVault(remote: string, opts: { name?: string } & PassOpts): Promise<void> {
   const paths = sigilPaths();
   for (const path of [paths.vault, paths.identity]) {
     if (existsSync(path)) throw new SigilError(ErrorCode.ALREADY_EXISTS, `this device has a vault already (${path}): sigil join is for a device without one`);
@@ -88,7 +89,8 @@ export async function joinVault(remote: string, opts: { name?: string; passphras
     const pass = await readNewSecret('Passphrase for this device\'s key: ', { stdin: !!opts.passphraseStdin, line: true });
     let recipient: string;
     try {
-      recipient = await createIdentity(joinPath(tmp, 'identity.age'), pass);
+      const wf = workFactor(opts);
+      recipient = await createIdentity(joinPath(tmp, 'identity.age'), pass, wf === undefined ? {} : { workFactor: wf });
     } finally {
       pass.fill(0);
     }
