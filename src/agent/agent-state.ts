@@ -16,6 +16,7 @@ import { withSopsFiles } from '../stores/sops/sops-router.js';
 import { Secrets } from './secrets/secrets.js';
 import { VaultLock } from './lock/vault-lock.js';
 import { SyncService } from './sync/sync-service.js';
+import { AutoSync } from './sync/auto-sync.js';
 
 export interface AgentStateOptions {
   paths: SigilPaths;
@@ -121,6 +122,8 @@ export class AgentState {
       gitEnv: opts.gitEnv,
     });
     this.lock.join({ locked: () => void (vault = null) });
+    const autoS = opts.config?.sync?.autoS ?? 0;
+    if (autoS > 0) this.lock.join(new AutoSync({ everyS: autoS, clock, sync: () => this.sync.sync(), enabled: () => this.sync.enabled }));
   }
 }
 

@@ -2,6 +2,7 @@ import { formatDuration } from '../../util/duration.js';
 import { call } from '../agent.js';
 import { printJson } from '../output.js';
 import { secretsExpiryNote } from '../../util/secret-expiry-note.js';
+import { syncNote } from '../../util/sync-note.js';
 
 export async function status(opts: { json?: boolean }): Promise<void> {
   const s = await call('status');
@@ -20,6 +21,8 @@ export async function status(opts: { json?: boolean }): Promise<void> {
     `secrets:  ${s.secrets ?? '(locked)'}${note ? ` (${note}: sigil secret list -l)` : ''}`,
     `at login: ${s.unlock_at_login ? 'unlock on (the passphrase is remembered in the OS keyring)' : 'unlock off'}`,
   );
+  const sync = syncNote(s.sync, Math.floor(Date.now() / 1000));
+  if (sync) lines.push(`sync:     ${sync}${s.sync?.last_ok === false ? ` (${s.sync.last_summary})` : ''}`);
   process.stdout.write(lines.join('\n') + '\n');
 }
 
