@@ -23,17 +23,17 @@ export class Devices {
   }
 
   /** The first device: a vault with `sigil sync init`. */
-  async first(name = 'a', env: Record<string, string> = {}): Promise<Sandbox> {
-    const sb = this.track(new Sandbox());
-    await sb.startAgent([], env);
+  async first(name = 'a', env: Record<string, string> = {}, remote = this.remote): Promise<Sandbox> {
+    const sb = this.track(new Sandbox(), env);
+    await sb.startAgent();
     await sb.initAndUnlock();
-    await ok(sb, ['sync', 'init', this.remote, '--name', name]);
+    await ok(sb, ['sync', 'init', remote, '--name', name]);
     return sb;
   }
 
   /** A device that joins, is added by `adder`, syncs and unlocks. */
-  async join(adder: Sandbox, name: string, env: Record<string, string> = {}): Promise<Sandbox> {
-    const sb = await this.joinOnly(name, env);
+  async join(adder: Sandbox, name: string, env: Record<string, string> = {}, remote = this.remote): Promise<Sandbox> {
+    const sb = await this.joinOnly(name, env, remote);
     await ok(adder, ['device', 'add', name, recipientOf(sb)]);
     await ok(sb, ['sync']);
     await ok(sb, ['unlock', '--passphrase-stdin'], TEST_PASSPHRASE + '\n');
@@ -41,10 +41,10 @@ export class Devices {
   }
 
   /** `sigil join` alone: the device has its key and the clone, and is in no one's devices yet. */
-  async joinOnly(name: string, env: Record<string, string> = {}): Promise<Sandbox> {
-    const sb = this.track(new Sandbox());
-    await sb.startAgent([], env);
-    const r = await ok(sb, ['join', this.remote, '--name', name, '--passphrase-stdin', '--scrypt-work-factor', TEST_WORK_FACTOR], TEST_PASSPHRASE + '\n');
+  async joinOnly(name: string, env: Record<string, string> = {}, remote = this.remote): Promise<Sandbox> {
+    const sb = this.track(new Sandbox(), env);
+    await sb.startAgent();
+    const r = await ok(sb, ['join', remote, '--name', name, '--passphrase-stdin', '--scrypt-work-factor', TEST_WORK_FACTOR], TEST_PASSPHRASE + '\n');
     expect(r.stdout.trim()).toMatch(/^age1[0-9a-z]{58}$/);
     return sb;
   }
@@ -67,7 +67,9 @@ export class Devices {
     return execFileSync('git', ['-C', this.remote, 'show', `main:${path}`]);
   }
 
-  private track(sb: Sandbox): Sandbox {
+  /** `env`: added to everything the device runs (its agent, its CLI). */
+  private track(sb: Sandbox, env: Record<string, string> = {}): Sandbox {
+    Object.assign(sb.env, env);
     this.all.push(sb);
     if (this.config !== undefined) writeConfig(sb, this.config);
     return sb;
