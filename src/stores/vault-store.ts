@@ -11,10 +11,10 @@
 import { constants } from 'node:fs';
 import { access, readFile } from 'node:fs/promises';
 import { isUtf8 } from 'node:buffer';
-import { Decrypter, Encrypter, generateX25519Identity, identityToRecipient } from 'age-encryption';
+import { Encrypter, generateX25519Identity, identityToRecipient } from 'age-encryption';
 import { ErrorCode } from '../protocol/codes.js';
 import { SigilError } from '../protocol/errors.js';
-import { sealToRecipients } from './age-seal.js';
+import { openWithIdentity, sealToRecipients } from './age-seal.js';
 import { sweepStaleTemps, writeFileAtomic, type FileOps } from './atomic-file.js';
 import {
   DEFAULT_WORK_FACTOR,
@@ -213,9 +213,7 @@ export class VaultKey {
     if (this.secret.length === 0) throw new SigilError(ErrorCode.LOCKED, 'vault is locked');
     let plaintext: Uint8Array;
     try {
-      const d = new Decrypter();
-      d.addIdentity(this.secret.toString('latin1'));
-      plaintext = await d.decrypt(sealed);
+      plaintext = await openWithIdentity(sealed, this.secret.toString('latin1'));
     } catch (err) {
       throw new SigilError(ErrorCode.INTERNAL, `could not decrypt the vault at ${path}: ${reason(err)}`, {
         cause: err,

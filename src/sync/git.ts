@@ -1,4 +1,6 @@
 import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { ErrorCode } from '../protocol/codes.js';
 import { SigilError } from '../protocol/errors.js';
 import { terminalText } from '../util/terminal-text.js';
@@ -52,7 +54,8 @@ export class Git {
         'git',
         // Sigilforge's commits are the tool's, named so (the message names the device), and
         // must not depend on the person having set user.email on every machine.
-        ['-c', 'commit.gpgsign=false', '-c', 'core.hooksPath=/dev/null', '-c', 'user.name=Sigilforge', '-c', 'user.email=sigilforge@localhost.invalid', ...args],
+        // An encrypted vault does not compress: zlib would only cost time on every write and push.
+        ['-c', 'commit.gpgsign=false', '-c', 'core.hooksPath=/dev/null', '-c', 'user.name=Sigilforge', '-c', 'user.email=sigilforge@localhost.invalid', '-c', 'core.compression=0', ...args],
         { cwd: opts.cwd ?? this.opts.cwd, env, timeout, maxBuffer: MAX_BUFFER, encoding: 'buffer', killSignal: 'SIGKILL' },
         (err, stdout, stderr) => {
           if (!err) return resolve(stdout);
@@ -89,9 +92,34 @@ export class Git {
 
   /** A file of `commit`, or null when the commit has no such file. */
   async show(commit: string, path: string): Promise<Buffer | null> {
-    const tree = await this.text(['ls-tree', commit, '--', path]);
-    if (!tree) return null;
-    return this.run(['cat-file', 'blob', `${commit}:${path}`]);
+    return (await this.showAll([`${commit}:${path}`]))[0]!;
+  }
+
+  /**
+   * Several files at once (`REV:PATH` each), by one `git cat-file --batch`: null for one that
+   * is not there. One process instead of two per file.
+   */
+  async showAll(specs: readonly string[]): Promise<Array<Buffer | null>> {
+    if (specs.some((s) => s.includes('\n'))) throw new GitError(ErrorCode.INTERNAL, 'a git object name cannot hold a newline');
+    const out = await this.run(['cat-file', '--batch'], { input: Buffer.from(specs.map((s) => `${s}\n`).join('')) });
+    const files: Array<Buffer | null> = [];
+    let at = 0;
+    for (const spec of specs) {
+      const eol = out.indexOf(0x0a, at);
+      if (eol === -1) throw new GitError(ErrorCode.INTERNAL, `git cat-file said nothing of ${spec}`);
+      const head = out.subarray(at, eol).toString('utf8');
+      at = eol + 1;
+      const m = / blob (\d+)$/.exec(head);
+      if (!m) {
+        files.push(null); // "REV:PATH missing" (or not a blob)
+        if (!head.endsWith(' missing') && !head.endsWith(' ambiguous')) at = skipObject(out, head, at);
+        continue;
+      }
+      const size = Number(m[1]);
+      files.push(Buffer.from(out.subarray(at, at + size)));
+      at += size + 1;
+    }
+    return files;
   }
 
   async mergeBase(a: string, b: string): Promise<string | null> {
@@ -111,25 +139,37 @@ export class Git {
     }
   }
 
-  /**
-   * A commit of `files` (path → content) on top of `parents`, made without touching the work
-   * tree or the index: blobs, one flat tree, the commit.
-   */
-  async commitFiles(files: ReadonlyMap<string, Buffer>, parents: string[], message: string): Promise<string> {
-    const lines: string[] = [];
-    for (const [path, content] of [...files].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-      const id = (await this.run(['hash-object', '-w', '--stdin'], { input: content })).toString('utf8').trim();
-      lines.push(`100644 blob ${id}\t${path}`);
+  /** The tree of `files` (path → content), written to the object store without touching the work tree or the index. */
+  async writeTree(files: ReadonlyMap<string, Buffer>): Promise<string> {
+    const sorted = [...files].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    // One hash-object for every blob: written to temporary files in .git, named on its command line.
+    const dir = await mkdtemp(join(this.opts.cwd, '.git', 'sigil-blobs-'));
+    try {
+      const paths = await Promise.all(
+        sorted.map(async ([, content], i) => {
+          const path = join(dir, String(i));
+          await writeFile(path, content, { mode: 0o600 });
+          return path;
+        }),
+      );
+      const ids = (await this.text(['hash-object', '-w', '--', ...paths])).split('\n');
+      const lines = sorted.map(([name], i) => `100644 blob ${ids[i]}\t${name}`);
+      return (await this.run(['mktree'], { input: Buffer.from(lines.join('\n') + '\n') })).toString('utf8').trim();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
-    const tree = (await this.run(['mktree'], { input: Buffer.from(lines.join('\n') + '\n') })).toString('utf8').trim();
-    const args = ['commit-tree', tree, '-m', message];
-    for (const p of parents) args.push('-p', p);
-    return (await this.run(args)).toString('utf8').trim();
   }
 
-  /** The tree of `commit` equals the tree of `other`. */
-  async sameTree(commit: string, other: string): Promise<boolean> {
-    return (await this.text(['rev-parse', `${commit}^{tree}`])) === (await this.text(['rev-parse', `${other}^{tree}`]));
+  /** The trees of commits, in order. */
+  async trees(commits: readonly string[]): Promise<string[]> {
+    if (commits.length === 0) return [];
+    return (await this.text(['rev-parse', ...commits.map((c) => `${c}^{tree}`)])).split('\n');
+  }
+
+  async commitTree(tree: string, parents: readonly string[], message: string): Promise<string> {
+    const args = ['commit-tree', tree, '-m', message];
+    for (const p of parents) args.push('-p', p);
+    return this.text(args);
   }
 
   fetch(): Promise<Buffer> {
@@ -147,4 +187,10 @@ export class Git {
     await this.run(['symbolic-ref', 'HEAD', `refs/heads/${SYNC_BRANCH}`]);
     await this.run(['read-tree', commit]);
   }
+}
+
+/** Past an object cat-file printed that is not a blob (a tree or commit named by mistake). */
+function skipObject(out: Buffer, head: string, at: number): number {
+  const m = / (\d+)$/.exec(head);
+  return m ? at + Number(m[1]) + 1 : at;
 }

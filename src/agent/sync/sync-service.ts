@@ -121,7 +121,7 @@ export class SyncService {
       await this.mirror.update(vault);
       await vault.transform((e) => e); // encrypted to the devices from now on
       const files = await this.workTreeFiles();
-      const commit = await git.commitFiles(files, [], `sigil sync init on ${deviceName}`);
+      const commit = await git.commitTree(await git.writeTree(files), [], `sigil sync init on ${deviceName}`);
       await git.advance(commit);
       let pushError: string | undefined;
       try {
@@ -301,16 +301,17 @@ export class SyncService {
    * other's ancestor).
    */
   private async commitFor(git: Git, files: ReadonlyMap<string, Buffer>, local: string | null, remote: string | null, message: string): Promise<string> {
+    const tree = await git.writeTree(files);
+    const heads = [local, remote].filter((c): c is string => c !== null);
+    const [localTree, remoteTree] = await git.trees(heads).then((t) => (local ? t : [null, ...t]));
+    if (remote && tree === remoteTree) return remote;
+    const remoteIsOld = remote === null || remote === local || (local !== null && (await git.isAncestor(remote, local)));
+    if (local && remoteIsOld && tree === localTree) return local;
     const parents: string[] = [];
-    if (local) parents.push(local);
-    if (remote && remote !== local) {
-      if (local && (await git.isAncestor(local, remote))) parents.splice(0, 1, remote);
-      else if (!(local && (await git.isAncestor(remote, local)))) parents.push(remote);
-    }
-    const candidate = await git.commitFiles(files, parents, message);
-    if (remote && (await git.sameTree(candidate, remote))) return remote;
-    if (local && parents.length === 1 && parents[0] === local && (await git.sameTree(candidate, local))) return local;
-    return candidate;
+    if (local && !(remote && (await git.isAncestor(local, remote)))) parents.push(local);
+    if (remote && !remoteIsOld) parents.push(remote);
+    else if (remote && parents.length === 0) parents.push(remote);
+    return git.commitTree(tree, parents, message);
   }
 
   /** Locked: the files of the remote are taken as they are, if this device has nothing of its own to merge. */
@@ -335,11 +336,9 @@ export class SyncService {
   /** True when the work tree's synced files are those of `commit` (nothing changed here since). */
   private async workTreeMatches(git: Git, commit: string | null): Promise<boolean> {
     if (!commit) return !existsSync(this.opts.paths.vault);
-    for (const [name, content] of await this.workTreeFiles()) {
-      const committed = await git.show(commit, name);
-      if (!committed || !committed.equals(content)) return false;
-    }
-    return true;
+    const files = [...(await this.workTreeFiles())];
+    const committed = await git.showAll(files.map(([name]) => `${commit}:${name}`));
+    return files.every(([, content], i) => committed[i]?.equals(content) === true);
   }
 
   // ---- the files ----
@@ -365,8 +364,8 @@ export class SyncService {
   }
 
   private async commitSide(git: Git, commit: string): Promise<Side> {
-    const [vault, devices, recipients] = await Promise.all([git.show(commit, VAULT_FILE), git.show(commit, DEVICES_FILE), git.show(commit, RECIPIENTS_FILE)]);
-    return sideOf(vault, devices ?? undefined, recipients ?? undefined, `commit ${commit.slice(0, 12)}`);
+    const [vault, devices, recipients] = await git.showAll([VAULT_FILE, DEVICES_FILE, RECIPIENTS_FILE].map((f) => `${commit}:${f}`));
+    return sideOf(vault ?? null, devices ?? undefined, recipients ?? undefined, `commit ${commit.slice(0, 12)}`);
   }
 
   private async writeDevices(vault: VaultStore, devices: Device[]): Promise<void> {
