@@ -120,6 +120,8 @@ export class AgentState {
       historyLimit: opts.config?.secrets?.history ?? DEFAULT_SECRET_HISTORY,
       vault: () => (this.lock.locked ? null : vault),
       gitEnv: opts.gitEnv,
+      providers: this.credentials.providers,
+      configPath: opts.paths.config,
     });
     this.lock.join({ locked: () => void (vault = null) });
     const autoS = opts.config?.sync?.autoS ?? 0;

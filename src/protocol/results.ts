@@ -68,6 +68,8 @@ export interface SyncAnswer {
   conflicts: string[];
   accounts_added: string[];
   accounts_removed: string[];
+  /** Providers another device has and this one lacked, now appended to its config.toml. */
+  providers_added: string[];
   /** The commit the remote and this device are at now. */
   commit: string;
   summary: string;

@@ -1,5 +1,5 @@
-import { existsSync, readFileSync, renameSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { sigilPaths } from '../../src/util/paths.js';
 import { auditUntil, running } from '../agent/helpers.js';
@@ -106,6 +106,30 @@ describe('sync between devices', () => {
     const t = await b.token('gitlab', 'work');
     expect(t.code).toBe(0);
     expect(t.stdout).toBe('glpat-static-123\n');
+  });
+
+  it('providers travel: one the new device lacks is appended to its config.toml, one it has is left alone', async () => {
+    const a = await d.first();
+    const aConfig = join(sigilPaths(a.env).configDir, 'config.toml');
+    mkdirSync(dirname(aConfig), { recursive: true });
+    writeFileSync(aConfig, '[providers.corp]\nissuer = "http://127.0.0.1:9/"\nclient_id = "sigil"\nscopes = ["openid"]\n');
+    await a.sigil(['lock']);
+    process.kill(JSON.parse((await ok(a, ['status', '--json'])).stdout).pid as number, 'SIGTERM');
+    await eventually(() => !existsSync(a.socket));
+    await a.startAgent();
+    await ok(a, ['unlock', '--passphrase-stdin'], TEST_PASSPHRASE + '\n');
+    await ok(a, ['sync']);
+
+    const b = await d.join(a, 'b');
+    const own = join(sigilPaths(b.env).configDir, 'config.toml');
+    expect(readFileSync(own, 'utf8')).toContain('[providers.corp]');
+    expect(readFileSync(own, 'utf8')).toContain('client_id = "sigil"');
+    expect((await ok(b, ['providers', 'list', '--json'])).stdout).toContain('"corp"');
+    // A's own table is never rewritten from B's.
+    writeFileSync(own, readFileSync(own, 'utf8').replace('client_id = "sigil"', 'client_id = "changed-on-b"'));
+    await ok(b, ['sync']);
+    await ok(a, ['sync']);
+    expect(readFileSync(aConfig, 'utf8')).toContain('client_id = "sigil"');
   });
 
   it('three devices editing offline converge on the same vault', async () => {

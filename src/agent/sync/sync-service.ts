@@ -29,6 +29,8 @@ import type { AuditLog } from '../audit-log.js';
 import { nowS, type Clock } from '../clock.js';
 import type { AccountRegistry } from '../credentials/account-registry.js';
 import { AccountMirror } from './account-mirror.js';
+import { ProviderMirror } from './provider-mirror.js';
+import type { ProviderRegistry } from '../../oauth/provider-registry.js';
 
 export interface SyncServiceOptions {
   paths: SigilPaths;
@@ -42,6 +44,9 @@ export interface SyncServiceOptions {
   vault: () => VaultStore | null;
   /** The environment git runs in (the agent's: the person's ssh agent and credentials). */
   gitEnv?: NodeJS.ProcessEnv;
+  /** The providers (config.toml's tables travel too), and config.toml, where those a sync brings are appended. */
+  providers: ProviderRegistry;
+  configPath: string;
 }
 
 /** The synced files of one commit (or of the work tree), as text and the vault's bytes. */
@@ -69,9 +74,11 @@ const PUSH_ATTEMPTS = 3;
 export class SyncService {
   private chain: Promise<unknown> = Promise.resolve();
   private readonly mirror: AccountMirror;
+  private readonly providerMirror: ProviderMirror;
 
   constructor(private readonly opts: SyncServiceOptions) {
     this.mirror = new AccountMirror(opts.registry);
+    this.providerMirror = new ProviderMirror(opts.providers, opts.configPath, opts.log);
   }
 
   /** Whether this vault syncs: `sigil sync init` or `sigil join` made its directory a work tree with devices. */
@@ -119,6 +126,7 @@ export class SyncService {
       await writeFileAtomic(join(paths.dataDir, GITIGNORE_FILE), Buffer.from(GITIGNORE), 0o600);
       await writeFileAtomic(paths.devices, Buffer.from(renderDevices([{ name: deviceName, recipient: me.recipient, added: new Date(this.opts.clock.now()).toISOString() }])), 0o600);
       await this.mirror.update(vault);
+      await this.providerMirror.update(vault);
       await vault.transform((e) => e); // encrypted to the devices from now on
       const files = await this.workTreeFiles();
       const commit = await git.commitTree(await git.writeTree(files), [], `sigil sync init on ${deviceName}`);
@@ -196,6 +204,7 @@ export class SyncService {
     const entries = vault.snapshot();
     try {
       await this.mirror.apply(entries, entries, vault);
+      await this.providerMirror.apply(entries);
     } finally {
       for (const e of entries.values()) e.value.fill(0);
     }
@@ -226,6 +235,7 @@ export class SyncService {
   private async merge(git: Git, vault: VaultStore, local: string | null, remote: string | null): Promise<SyncAnswer> {
     const key = vault.key!;
     await this.mirror.update(vault);
+    await this.providerMirror.update(vault);
     const ours = vault.snapshot();
     const oursSide = await this.workTreeSide();
     const base = local && remote ? await git.mergeBase(local, remote) : null;
@@ -276,6 +286,7 @@ export class SyncService {
     await writeFileAtomic(join(this.opts.paths.dataDir, GITIGNORE_FILE), files.get(GITIGNORE_FILE)!, 0o600);
     await git.advance(head);
     const accounts = await this.mirror.apply(merged, ours, vault);
+    const providersAdded = await this.providerMirror.apply(merged);
     for (const e of [...ours.values(), ...merged.values()]) e.value.fill(0);
     theirs?.forEach((e) => e.value.fill(0));
     baseEntries?.forEach((e) => e.value.fill(0));
@@ -284,12 +295,14 @@ export class SyncService {
     const parts = [`${received} received`, sent ? 'sent' : 'nothing to send'];
     if (report.conflicts.length) parts.push(`${report.conflicts.length} changed on both devices (the other value kept in history)`);
     if (accounts.added.length) parts.push(`${accounts.added.length} accounts to sign in on this device`);
+    if (providersAdded.length) parts.push(`providers added to config.toml: ${providersAdded.join(', ')}`);
     return {
       received,
       sent: sent ? 1 : 0,
       conflicts: report.conflicts,
       accounts_added: accounts.added,
       accounts_removed: accounts.removed,
+      providers_added: providersAdded,
       commit: head,
       summary: parts.join(', '),
     };
@@ -316,7 +329,7 @@ export class SyncService {
 
   /** Locked: the files of the remote are taken as they are, if this device has nothing of its own to merge. */
   private async fastForwardLocked(git: Git, local: string | null, remote: string | null): Promise<SyncAnswer> {
-    const summary = (s: string, commit: string): SyncAnswer => ({ received: 0, sent: 0, conflicts: [], accounts_added: [], accounts_removed: [], commit, summary: s });
+    const summary = (s: string, commit: string): SyncAnswer => ({ received: 0, sent: 0, conflicts: [], accounts_added: [], accounts_removed: [], providers_added: [], commit, summary: s });
     if (!remote) throw new SigilError(ErrorCode.LOCKED, 'the remote has no vault yet, and sending this one needs it unlocked: run sigil unlock, then sigil sync');
     if (remote === local && (await this.workTreeMatches(git, local))) return summary('up to date', remote);
     const behind = !local || (await git.isAncestor(local, remote));

@@ -30,6 +30,7 @@ export async function syncNow(opts: { json?: boolean }): Promise<void> {
   if (r.conflicts.length) info(`Changed on two devices (the later write is current; rollback brings the other back):\n  ${r.conflicts.join('\n  ')}`);
   if (r.accounts_added.length) info(`Accounts to sign in on this device:\n${r.accounts_added.map((a) => `  sigil accounts authorize ${a.replace('/', ' ')}`).join('\n')}`);
   if (r.accounts_removed.length) info(`Accounts removed on another device: ${r.accounts_removed.join(', ')}`);
+  if (r.providers_added.length) info(`Providers from another device, added to config.toml: ${r.providers_added.join(', ')}`);
 }
 
 export async function deviceList(opts: { json?: boolean }): Promise<void> {
