@@ -18,6 +18,8 @@ function binsIn(dist) {
     sigil: join(dist, 'bin/sigil.js'),
     agent: join(dist, 'bin/sigil-agent.js'),
     token: join(dist, 'bin/sigil-token.cjs'),
+    // The `sigil-token` bin: the C program where it was built and runs, else a launcher of the .cjs.
+    tokenBin: join(dist, 'bin/sigil-token'),
   };
 }
 

@@ -1,15 +1,19 @@
-// Build: tsc for everything, then one CommonJS bundle for sigil-token, the hot path —
-// a single file saves the module resolution and ESM loader start-up of ~10 files —
-// its optional native client (scripts/build-native.mjs), and one ESM bundle for the TUI
-// (dist/tui/tui.mjs).
+// Build: tsc for everything (and the declarations of the package's entry), then one CommonJS
+// bundle for sigil-token's Node shim, the hot path where there is no C compiler — a single file
+// saves the module resolution and ESM loader start-up of ~10 files —, the optional native parts
+// (scripts/build-native.mjs: sigil-token in C, and the shim's native client), the `sigil-token`
+// bin (one or the other), and one ESM bundle for the TUI (dist/tui/tui.mjs).
 import { execFileSync } from 'node:child_process';
 import { chmodSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
-import { buildNative } from './build-native.mjs';
+import { buildNative, buildNativeToken, installTokenBin } from './build-native.mjs';
 
 // No clean first: a failed compile must not leave other processes (tests) without a dist/.
 execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'], { stdio: 'inherit' });
+// Declarations only for the package's entry (src/index.ts) and what it reaches: the public
+// client's types, not the agent's (~20 files instead of ~150 in the tarball).
+execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.lib.json'], { stdio: 'inherit' });
 // No source maps (tsconfig.json): they would point at src/*.ts, which the package does not
 // ship. Ones left by older builds go, so that npm pack cannot pick them up.
 for (const name of readdirSync('dist', { recursive: true })) if (name.endsWith('.map')) rmSync(join('dist', name));
@@ -28,6 +32,8 @@ await build({
 });
 rmSync('dist/bin/sigil-token.js', { force: true });
 buildNative();
+buildNativeToken();
+await installTokenBin();
 // `sigil tui`: ink + react load in ~350 ms as separate ESM files, ~4× less as one file.
 // ESM because yoga-layout (ink) uses top-level await. CommonJS dependencies (react) call
 // require() for Node built-ins, which an ESM bundle has no `require` for: the banner makes one.

@@ -15,7 +15,8 @@ export DEBIAN_FRONTEND=noninteractive
 # dbus, gnome-keyring, libsecret-tools: a real Secret Service for the keyring store tests;
 # groff-base: the man pages must render without a warning; git: the credential helper tests;
 # zsh: the zsh completion script is syntax-checked by zsh itself;
-# build-essential: the C compiler for sigil-token's native client (scripts/build-native.mjs);
+# build-essential: the C compiler for sigil-token in C and the Node shim's native client
+# (scripts/build-native.mjs); oidc-agent-cli: oidc-token, a baseline of npm run bench section 1;
 # systemd: systemd-analyze verify/security check the printed service unit;
 # openssh-server, openssh-client: sigil ssh and forwarded callers, tested against a real sshd on
 # 127.0.0.1 (test/support/sshd.ts starts its own; the package's service is not needed).
@@ -23,7 +24,7 @@ $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
   age tcsh fish tmux util-linux bsdutils procps ca-certificates chromium \
   dbus gnome-keyring libsecret-tools groff-base git zsh build-essential systemd \
-  openssh-server openssh-client >/dev/null
+  openssh-server openssh-client oidc-agent-cli >/dev/null
 
 # The remote side of the ssh tests (test/cli/ssh.test.ts): a second local user. Its password is
 # "*" (no password login) rather than useradd's "!" (locked), which sshd without PAM refuses

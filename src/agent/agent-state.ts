@@ -45,6 +45,8 @@ export interface AgentStateOptions {
   askpass?: string | undefined;
   /** The environment `sigil sync` runs git in (the agent's own by default). */
   gitEnv?: NodeJS.ProcessEnv;
+  /** The agent of one `sigil --direct` command, in the sigil process: its vault lease says so. */
+  direct?: boolean;
 }
 
 /**
@@ -99,7 +101,7 @@ export class AgentState {
       openStore: withSops(openVaultStore, opts.config?.storage.sops ?? [], log),
       checkPassphrase: opts.checkPassphrase ?? ((pass) => verifyPassphrase(opts.paths, pass)),
       changePassphrase: (old, next, vaultOpts) => changePassphrase(opts.paths, old, next, vaultOpts),
-      lease: new VaultLease(`${opts.paths.vault}.lease`, { pid: process.pid, socket: opts.socketPath }),
+      lease: new VaultLease(`${opts.paths.vault}.lease`, { pid: process.pid, socket: opts.socketPath, ...(opts.direct ? { direct: true } : {}) }),
       audit,
       log,
     });

@@ -29,6 +29,11 @@ export interface RunAgentOptions {
   logTo?: (line: string) => void;
   paths?: SigilPaths;
   vault?: VaultOptions;
+  /**
+   * The agent of one `sigil --direct` command, serving only that sigil process: it does not
+   * unlock itself from the OS keyring, and its audit lines say direct_start / direct_stop.
+   */
+  direct?: boolean;
 }
 
 export interface RunningAgent {
@@ -66,6 +71,7 @@ export async function startAgent(opts: RunAgentOptions): Promise<RunningAgent> {
     // Read once, as ssh-agent reads SSH_ASKPASS: the agent outlives the shell that started it.
     askpass: process.env.SIGIL_ASKPASS || undefined,
     ...(opts.vault ? { vault: opts.vault } : {}),
+    ...(opts.direct ? { direct: true } : {}),
   });
   // Connections arrive through transports (the Unix socket is the only one so far) and are
   // served as sessions, each with its caller.
@@ -75,11 +81,12 @@ export async function startAgent(opts: RunAgentOptions): Promise<RunningAgent> {
   prepareSocketDir(dirnameOf(opts.socketPath), opts.defaultSocketDir);
   await listenPrivately(server, opts.socketPath);
   const ino = lstatSync(opts.socketPath).ino;
-  audit.record({ op: 'agent_start', target: opts.socketPath, result: 'ok' });
+  const kind = opts.direct ? 'direct' : 'agent';
+  audit.record({ op: `${kind}_start`, target: opts.socketPath, result: 'ok' });
   log(`listening on ${opts.socketPath}, lock timeout ${state.lock.timeoutSeconds}s`);
   // After listen: clients are answered (locked) while the keyring and scrypt take their time.
   // Why it failed goes to stderr even without -d: under -D that is the service's journal.
-  void unlockAtStart(state, warn);
+  if (!opts.direct) void unlockAtStart(state, warn);
 
   let closing: Promise<void> | null = null;
   const shutdown = (reason: string): Promise<void> =>
@@ -87,7 +94,7 @@ export async function startAgent(opts: RunAgentOptions): Promise<RunningAgent> {
       log(`shutting down (${reason})`);
       await state.lock.lock('shutdown');
       removeSocket(opts.socketPath, ino);
-      audit.record({ op: 'agent_stop', target: reason, result: 'ok' });
+      audit.record({ op: `${kind}_stop`, target: reason, result: 'ok' });
       await audit.close();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       sessions.destroyAll();

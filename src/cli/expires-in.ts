@@ -3,15 +3,18 @@ import { SigilError } from '../protocol/errors.js';
 import { MAX_EXPIRES_IN_S } from '../protocol/token-rules.js';
 import { parseDuration } from '../util/duration.js';
 
-/** `--expires-in DURATION` (`token set`, `secret set`) as seconds; undefined when not given. */
-export function expiresInOption(text: string | undefined): number | undefined {
+/**
+ * `--expires-in DURATION` (`token set`, `secret set`; the TUI's "Expires in" field, named by
+ * `label`) as seconds; undefined when not given.
+ */
+export function expiresInOption(text: string | undefined, label = '--expires-in'): number | undefined {
   if (text === undefined) return undefined;
   let seconds: number;
   try {
     seconds = parseDuration(text);
   } catch (err) {
-    throw new SigilError(ErrorCode.BAD_REQUEST, `--expires-in: ${(err as Error).message}`);
+    throw new SigilError(ErrorCode.BAD_REQUEST, `${label}: ${(err as Error).message}`);
   }
-  if (seconds > MAX_EXPIRES_IN_S) throw new SigilError(ErrorCode.BAD_REQUEST, `--expires-in: "${text}" is more than 10 years (3650d)`);
+  if (seconds > MAX_EXPIRES_IN_S) throw new SigilError(ErrorCode.BAD_REQUEST, `${label}: "${text}" is more than 10 years (3650d)`);
   return seconds;
 }

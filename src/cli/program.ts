@@ -1,5 +1,5 @@
 import { Argument, Command, CommanderError, Option } from 'commander';
-import { EXIT_CODES, type ErrorCode } from '../protocol/codes.js';
+import { ErrorCode, EXIT_CODES } from '../protocol/codes.js';
 import { SigilError } from '../protocol/errors.js';
 import { terminalText } from '../util/terminal-text.js';
 import { VERSION } from '../version.js';
@@ -72,7 +72,19 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run sigil --help for usage)')
     .addHelpText('after', helpFooter())
     // sigil's own options (-V, --help) only before the command: `sigil ssh` hands every word after it to ssh.
-    .enablePositionalOptions();
+    .enablePositionalOptions()
+    .option('--direct', 'no agent: this command decrypts the vault itself, and locks it when done')
+    .option('--passphrase-stdin', 'with --direct: read the vault passphrase from the first line of stdin');
+  program.hook('preAction', async (_root, action) => {
+    const opts = program.opts<{ direct?: boolean; passphraseStdin?: boolean }>();
+    if (!opts.direct) {
+      if (opts.passphraseStdin) throw new SigilError(ErrorCode.BAD_REQUEST, '--passphrase-stdin before the command goes with --direct (or give it after unlock, init or passwd)');
+      return;
+    }
+    const direct = await import('./direct-mode.js');
+    leaveDirect = direct.leaveDirect;
+    await direct.enterDirect(action, opts);
+  });
 
   program
     .command('init')
@@ -183,7 +195,7 @@ export function buildProgram(): Command {
 
   program
     .command('resolve <ref>')
-    .description('print the value of an auth:// or secret:// reference')
+    .description('print the value of an auth://, secret:// or vals ref+BACKEND:// reference')
     .option('--json', 'print JSON')
     .action(lazy(refs, (m) => m.resolveRef));
   program
@@ -202,7 +214,7 @@ export function buildProgram(): Command {
     .addHelpText(
       'after',
       `
-Every environment variable whose value is an auth:// or secret:// reference
+Every environment variable whose value is an auth://, secret:// or ref+ reference
 (env files apply over the inherited environment, later files win) is resolved
 through the agent just before <command> starts. <command> gets the values in its
 environment, never on its command line. Its stdout and stderr go through pipes
@@ -335,8 +347,19 @@ Service and account names complete from the running agent (none without one).`,
   return program;
 }
 
+/** Set once `--direct` started a session: ends it (direct-mode.ts). */
+let leaveDirect: (() => Promise<void>) | null = null;
+
 /** Runs the CLI and returns the exit status: SigilError codes map through EXIT_CODES. */
 export async function cliMain(argv: string[]): Promise<number> {
+  try {
+    return await runCli(argv);
+  } finally {
+    await leaveDirect?.().catch((err: unknown) => process.stderr.write(`sigil: ending --direct: ${(err as Error)?.message ?? String(err)}\n`));
+  }
+}
+
+async function runCli(argv: string[]): Promise<number> {
   const program = buildProgram();
   const overrideExit = (cmd: Command): void => {
     cmd.exitOverride();

@@ -1,7 +1,8 @@
-import { AgentClient } from '../client/agent-client.js';
 import { ErrorCode } from '../protocol/codes.js';
 import { SigilError, toSigilError } from '../protocol/errors.js';
-import { formatRef, parseRef } from '../protocol/refs.js';
+import { resolve } from 'node:path';
+import { formatRef, isValsRef, parseRef, shownRef, valsParts, withValsPath, type Ref } from '../protocol/refs.js';
+import { connectAgent } from './agent.js';
 import type { SecretValue } from './output.js';
 
 /** One place a reference is used: `where` names it for errors ("DB_PASSWORD", "line 3"). */
@@ -10,9 +11,27 @@ export interface RefUse {
   where: string;
 }
 
-/** Values that are references: `auth://…` or `secret://…` (a malformed one is an error, not a literal). */
+/** Values that are references: `auth://…`, `secret://…` or a vals `ref+…` (a malformed one is an error, not a literal). */
 export function looksLikeRef(text: string): boolean {
-  return /^(auth|secret):\/\//.test(text);
+  return /^(auth|secret):\/\//.test(text) || isValsRef(text);
+}
+
+/** Backends the agent reads from a file path, which vals takes relative to the working directory. */
+const FILE_BACKENDS = new Set(['file', 'sops']);
+
+/**
+ * The reference as the agent is asked for it: parsed (BAD_REQUEST naming what is wrong) and
+ * written the one way, with a relative ref+file:// or ref+sops:// path made absolute against
+ * this process's working directory — the agent's is not the caller's.
+ */
+export function canonicalRef(text: string, cwd = process.cwd()): string {
+  return formatRef(anchored(parseRef(text), cwd));
+}
+
+function anchored(ref: Ref, cwd: string): Ref {
+  if (ref.scheme !== 'vals' || !FILE_BACKENDS.has(ref.backend)) return ref;
+  const { path } = valsParts(ref);
+  return path.startsWith('/') ? ref : withValsPath(ref, resolve(cwd, path));
 }
 
 /** At most this many failures are listed one by one. */
@@ -32,7 +51,7 @@ export async function resolveRefs(uses: readonly RefUse[]): Promise<Map<string, 
   const failures: Array<{ use: RefUse; err: SigilError; parse: boolean }> = [];
   for (const use of uses) {
     try {
-      canonical.set(use.ref, formatRef(parseRef(use.ref)));
+      canonical.set(use.ref, canonicalRef(use.ref));
     } catch (err) {
       failures.push({ use, err: toSigilError(err), parse: true });
     }
@@ -42,7 +61,7 @@ export async function resolveRefs(uses: readonly RefUse[]): Promise<Map<string, 
   const values = new Map<string, SecretValue>();
   if (!distinct.length) return values;
 
-  const client = await AgentClient.connect({ clientName: 'sigil' });
+  const client = await connectAgent();
   let settled: PromiseSettledResult<{ value?: unknown }>[];
   try {
     settled = await Promise.allSettled(distinct.map((ref) => client.call('resolve', { ref })));
@@ -71,7 +90,7 @@ export async function resolveRefs(uses: readonly RefUse[]): Promise<Map<string, 
 
 function combine(failures: Array<{ use: RefUse; err: SigilError; parse: boolean }>): SigilError {
   // parseRef's message already quotes the reference ("invalid reference "…": why").
-  const lines = failures.map(({ use, err, parse }) => (parse ? `${use.where}: ${err.message}` : `${use.where}: cannot resolve ${use.ref}: ${err.message}`));
+  const lines = failures.map(({ use, err, parse }) => (parse ? `${use.where}: ${err.message}` : `${use.where}: cannot resolve ${shownRef(use.ref)}: ${err.message}`));
   const first = failures[0]!.err;
   if (lines.length === 1) return new SigilError(first.code, lines[0]!);
   const shown = lines.slice(0, MAX_LISTED).map((l) => `  ${l}`);

@@ -20,7 +20,7 @@ export async function startAuthCodeFlow(
   const verifier = oidc.randomPKCECodeVerifier();
   const challenge = await oidc.calculatePKCECodeChallenge(verifier);
   const state = oidc.randomState();
-  const callback = await startCallbackServer(state);
+  const callback = await startCallbackServer(state, provider.redirect_port);
   signal.addEventListener('abort', () => callback.close(), { once: true });
 
   const params: Record<string, string> = {

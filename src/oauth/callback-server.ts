@@ -1,9 +1,11 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { ErrorCode } from '../protocol/codes.js';
+import { SigilError } from '../protocol/errors.js';
 
 /**
  * The one-shot loopback server that receives the authorization redirect (RFC 8252 §7.3).
- * It listens on 127.0.0.1 on an ephemeral port, accepts exactly one redirect carrying the
+ * It listens on 127.0.0.1 on an ephemeral port (or the provider's redirect_port), accepts exactly one redirect carrying the
  * expected `state`, and closes. Anything else — other paths, a wrong or missing state, a
  * missing code, other methods, oversized requests — gets an error page and the server keeps
  * waiting for the real redirect, so a stray or hostile request cannot end or hijack the flow.
@@ -21,7 +23,7 @@ const MAX_HEADER_BYTES = 8 * 1024;
 /** A client that opens a connection and says nothing is dropped after this long. */
 const REQUEST_TIMEOUT_MS = 10_000;
 
-export function startCallbackServer(expectedState: string): Promise<CallbackServer> {
+export function startCallbackServer(expectedState: string, port = 0): Promise<CallbackServer> {
   let settle!: (url: URL) => void;
   const result = new Promise<URL>((resolve) => (settle = resolve));
   let done = false;
@@ -77,8 +79,11 @@ export function startCallbackServer(expectedState: string): Promise<CallbackServ
   };
 
   return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EADDRINUSE') return reject(err);
+      reject(new SigilError(ErrorCode.BAD_REQUEST, `the sign-in redirect's port ${port} (redirect_port) is in use by another program on 127.0.0.1`, { field: 'redirect_port', cause: err }));
+    });
+    server.listen(port, '127.0.0.1', () => {
       const { port } = server.address() as AddressInfo;
       redirectBase = `http://127.0.0.1:${port}`;
       resolve({ redirectUri: `${redirectBase}/callback`, result, close });

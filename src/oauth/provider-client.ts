@@ -1,6 +1,7 @@
 import * as oidc from 'openid-client';
 import { ErrorCode } from '../protocol/codes.js';
 import { SigilError } from '../protocol/errors.js';
+import { VERSION } from '../version.js';
 import { describeError } from './oauth-errors.js';
 import { isLoopbackUrl, type Provider } from './provider-config.js';
 import type { Fetch } from './oauth-errors.js';
@@ -13,12 +14,20 @@ import type { Fetch } from './oauth-errors.js';
 
 /** A provider that does not answer within this long counts as down (PROVIDER_ERROR). */
 const PROVIDER_TIMEOUT_MS = 30_000;
+/**
+ * Sent on every request to a provider, in place of openid-client's own: Reddit answers 429
+ * to requests without a User-Agent of their own (a library's default counts as none).
+ */
+const PROVIDER_USER_AGENT = `sigilforge/${VERSION}`;
 
-
-/** The fetch every provider request goes through: a timeout, and the provider's quirks. */
+/** The fetch every provider request goes through: a timeout, our User-Agent, and the provider's quirks. */
 export function providerFetch(p: Provider, base: Fetch = fetch): oidc.CustomFetch {
+  const revocation = p.revocation_endpoint && new URL(p.revocation_endpoint).href;
   return async (url, options) => {
-    const res = await base(url, { ...options, signal: options.signal ?? AbortSignal.timeout(PROVIDER_TIMEOUT_MS) } as RequestInit);
+    const headers = { ...options.headers, 'user-agent': PROVIDER_USER_AGENT };
+    const res = await base(url, { ...options, headers, signal: options.signal ?? AbortSignal.timeout(PROVIDER_TIMEOUT_MS) } as RequestInit);
+    // RFC 7009 says a revocation answers 200; Reddit's answers 204 No Content. Both mean revoked.
+    if (res.status === 204 && url === revocation) return new Response(null, { status: 200, headers: res.headers });
     if (!p.quirks.errorsWithHttp200 || res.status !== 200) return res;
     // GitHub answers OAuth errors (authorization_pending, bad_refresh_token, …) with
     // HTTP 200; RFC 6749 says 400. Rewrite them so errors are errors everywhere.
@@ -55,8 +64,24 @@ function issuerMismatch(p: Provider, err: unknown): string | null {
   return `the issuer in its metadata is ${found}, but the configured issuer is "${p.issuer}" (the two must be identical)`;
 }
 
+/**
+ * HTTP Basic client authentication (RFC 6749 §2.3.1) that allows an empty password, which
+ * openid-client's ClientSecretBasic refuses: Reddit's installed apps have no secret.
+ */
+function basicAuth(clientSecret: string): oidc.ClientAuth {
+  const encode = (s: string) => encodeURIComponent(s).replace(/%20/g, '+');
+  return (_as, client, _body, headers) => {
+    headers.set('authorization', `Basic ${Buffer.from(`${encode(client.client_id)}:${encode(clientSecret)}`).toString('base64')}`);
+  };
+}
+
+function clientAuth(p: Provider, clientSecret: string | null): oidc.ClientAuth {
+  if (p.quirks.basicAuth) return basicAuth(clientSecret ?? '');
+  return clientSecret ? oidc.ClientSecretPost(clientSecret) : oidc.None();
+}
+
 export async function configureProvider(p: Provider, clientSecret: string | null, baseFetch?: Fetch): Promise<oidc.Configuration> {
-  const auth = clientSecret ? oidc.ClientSecretPost(clientSecret) : oidc.None();
+  const auth = clientAuth(p, clientSecret);
   const hook = providerFetch(p, baseFetch);
   const insecure = usesHttp(p);
   let config: oidc.Configuration;

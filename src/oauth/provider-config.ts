@@ -9,6 +9,8 @@ export interface Provider extends ProviderEndpoints {
   client_id: string;
   scopes: string[];
   auth_params: Record<string, string>;
+  /** The browser sign-in's loopback port; undefined: any free one. */
+  redirect_port?: number;
   quirks: ProviderQuirks;
   /** `scopes` is the default of an issuer found by discovery, not configured: see defaultScopes. */
   scopesDefaulted?: boolean;
@@ -82,6 +84,13 @@ export function resolveProvider(name: string, providers: Record<string, Record<s
   if (cfg.auth_params !== undefined) {
     if (typeof cfg.auth_params !== 'object' || cfg.auth_params === null) throw new SigilError(ErrorCode.BAD_REQUEST, `config.toml: "providers.${name}.auth_params" must be a table`, { field: 'auth_params' });
     for (const [k, v] of Object.entries(cfg.auth_params)) p.auth_params[k] = String(v);
+  }
+  const port = cfg.redirect_port ?? preset?.redirect_port;
+  if (port !== undefined) {
+    if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) {
+      throw new SigilError(ErrorCode.BAD_REQUEST, `config.toml: "providers.${name}.redirect_port" must be a port number from 1 to 65535`, { field: 'redirect_port' });
+    }
+    p.redirect_port = port;
   }
   if (cfg.errors_with_http_200 === true) p.quirks.errorsWithHttp200 = true;
   if (!p.issuer && !(p.authorization_endpoint || p.device_authorization_endpoint)) {

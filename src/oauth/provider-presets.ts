@@ -9,6 +9,12 @@ export interface ProviderQuirks {
   reauthErrors?: string[];
   /** A warning shown when an account is added (e.g. Google's 7-day Testing-mode tokens). */
   notice?: string;
+  /**
+   * Takes the client only by HTTP Basic auth — `client_id:` with an empty password for a
+   * client without a secret (Reddit's installed apps) — where others take the secret in the
+   * form body and a public client's id alone.
+   */
+  basicAuth?: boolean;
 }
 
 /** Where a provider is: an issuer to discover, or its endpoints (either may override the other). */
@@ -26,6 +32,8 @@ export interface ProviderPreset extends ProviderEndpoints {
   revoke_page?: string;
   /** Extra authorization request parameters. */
   auth_params?: Record<string, string>;
+  /** The browser sign-in's loopback port, for a provider that takes only the redirect URI registered for the app. */
+  redirect_port?: number;
   quirks?: ProviderQuirks;
 }
 
@@ -65,6 +73,25 @@ export const PRESETS: Readonly<Record<string, ProviderPreset>> = {
     token_endpoint: 'https://login.microsoftonline.com/common/oauth2/v2.0/token',
     device_authorization_endpoint: 'https://login.microsoftonline.com/common/oauth2/v2.0/devicecode',
     scopes: ['offline_access', 'User.Read'],
+  },
+  reddit: {
+    // Installed apps only: Reddit has no device flow, and its `installed_client` grant gives
+    // app-only tokens, no user's.
+    authorization_endpoint: 'https://www.reddit.com/api/v1/authorize',
+    token_endpoint: 'https://www.reddit.com/api/v1/access_token',
+    revocation_endpoint: 'https://www.reddit.com/api/v1/revoke_token',
+    scopes: ['identity'],
+    // Without it the grant is one 1-hour access token and no refresh token.
+    auth_params: { duration: 'permanent' },
+    // Reddit compares redirect_uri with the app's registered one, port included: a fixed
+    // port, so that one registration fits every sign-in.
+    redirect_port: 65010,
+    quirks: {
+      // {"error": "invalid_grant"} comes with HTTP 200, as PRAW's prawcore reads it.
+      errorsWithHttp200: true,
+      basicAuth: true,
+      notice: 'Reddit accepts only the redirect URI registered for the app: create an "installed app" at https://www.reddit.com/prefs/apps with redirect uri http://127.0.0.1:65010/callback (or the port set as redirect_port).',
+    },
   },
   gitlab: {
     issuer: 'https://gitlab.com',

@@ -1,5 +1,6 @@
 import type { Args } from './messages.js';
-import { parseRef } from './refs.js';
+import { AGE_IDENTITY_SECRET } from './names.js';
+import { parseRef, shownRef } from './refs.js';
 import type {
   AccountInfo,
   AccountRemoval,
@@ -56,6 +57,13 @@ export interface OpFacts {
   /** The account or secret [[policy]] checks (undefined: arguments the handler will reject). */
   readonly policy?: (args: Args) => PolicyTarget | undefined;
   readonly forwarded: ForwardedUse;
+  /**
+   * The arguments the client library's method for the op takes by position, in order
+   * (`getToken(service, account)`); the others follow in one object. Required ones only.
+   */
+  readonly positional?: readonly string[];
+  /** Answers only when something else happens (a sign-in, a question): clients wait for it without a timeout. */
+  readonly waits?: boolean;
 }
 
 /** A secret-bearing argument: a str or bin on the wire. */
@@ -91,8 +99,11 @@ export interface OpSignatures {
   get_secret: { args: { name: string }; result: { name: string; value: Bytes } };
   set_secret: { args: { name: string; value: Bytes; overwrite?: boolean; expires_at?: number }; result: { name: string; created: boolean } };
   delete_secret: { args: { name: string }; result: { name: string; deleted: true } };
-  /** `expires_at`: name → Unix seconds, for the listed secrets that have an expiry (past ones too). */
-  list_secrets: { args: { prefix?: string }; result: { names: string[]; expires_at?: Record<string, number> } };
+  /**
+   * `expires_at`: name → Unix seconds, for the listed secrets that have an expiry (past ones too).
+   * `versions`: name → previous versions kept, for the listed secrets that have any.
+   */
+  list_secrets: { args: { prefix?: string }; result: { names: string[]; expires_at?: Record<string, number>; versions?: Record<string, number> } };
   secret_history: { args: { name: string }; result: SecretHistory };
   rollback_secret: { args: { name: string; version: number }; result: SecretRollback };
   resolve: { args: { ref: string }; result: { ref: string; value: Bytes; expires_at?: number | null } };
@@ -166,6 +177,11 @@ function policySecret(args: Args): PolicyTarget | undefined {
   return typeof args.name === 'string' ? { kind: 'secret', name: args.name } : undefined;
 }
 
+function refTarget(args: Args): string | undefined {
+  const ref = str(args, 'ref');
+  return ref === undefined ? undefined : shownRef(ref);
+}
+
 function policyRef(args: Args): PolicyTarget | undefined {
   if (typeof args.ref !== 'string') return undefined;
   let ref;
@@ -175,15 +191,19 @@ function policyRef(args: Args): PolicyTarget | undefined {
     return undefined; // the handler answers BAD_REQUEST naming the wrong part
   }
   if (ref.scheme === 'secret') return { kind: 'secret', name: ref.name };
+  // ref+sops:// opens a file with the device's age identity: the rules on that secret govern it.
+  // Other vals expressions name no account or secret (so a forwarded caller is refused them).
+  if (ref.scheme === 'vals') return ref.backend === 'sops' ? { kind: 'secret', name: AGE_IDENTITY_SECRET } : undefined;
   const name = `${ref.service}/${ref.account}`;
   return ref.credential === 'access_token' ? { kind: 'account', name } : { kind: 'account', name, credential: ref.credential };
 }
 
+const ACCOUNT = ['service', 'account'] as const;
 const plain = { unlocked: false, reveals: false, audit: false, forwarded: 'no' } as const;
 /** Changes or reads the vault: unlocked and audited. */
 const vault = { unlocked: true, reveals: false, audit: true, forwarded: 'no' } as const;
-const accountVault = { ...vault, target: accountTarget, policy: policyAccount } as const;
-const secretVault = { ...vault, target: secretTarget, policy: policySecret } as const;
+const accountVault = { ...vault, target: accountTarget, policy: policyAccount, positional: ACCOUNT } as const;
+const secretVault = { ...vault, target: secretTarget, policy: policySecret, positional: ['name'] } as const;
 
 export const OP_CATALOG = {
   // Session.
@@ -195,7 +215,7 @@ export const OP_CATALOG = {
   // Unlock at login (sigil unlock --forget; remembering is unlock's `remember`).
   forget_passphrase: { ...plain, audit: true, target: () => KEYRING_TARGET },
   // sigil passwd: the agent rewrites identity.age, so the change is throttled and audited.
-  passwd: { ...plain, audit: true },
+  passwd: { ...plain, audit: true, positional: ['passphrase', 'new_passphrase'] },
   audit_tail: plain,
 
   // Tokens and accounts. Account metadata works while locked, so health shows without the passphrase.
@@ -203,32 +223,33 @@ export const OP_CATALOG = {
   refresh_token: accountVault,
   set_token: accountVault,
   list_accounts: plain,
-  get_account: plain,
-  add_account: { ...plain, audit: true, target: accountTarget },
+  get_account: { ...plain, positional: ACCOUNT },
+  add_account: { ...plain, audit: true, target: accountTarget, positional: ACCOUNT },
   // Deletes secrets, so it needs the unlocked store: a locked agent must not forget tokens.
   remove_account: accountVault,
 
   // Sign-in flows need the unlocked store: their result is tokens to keep.
-  start_flow: { ...vault, target: accountTarget },
-  wait_flow: { ...vault, audit: false }, // the flow's own completion line says how it ended
-  cancel_flow: { ...plain, audit: true, target: (args) => (typeof args.flow_id === 'string' ? `flow:${args.flow_id.slice(0, 40)}` : undefined) },
+  start_flow: { ...vault, target: accountTarget, positional: ACCOUNT },
+  wait_flow: { ...vault, audit: false, positional: ['flow_id'], waits: true }, // the flow's own completion line says how it ended
+  cancel_flow: { ...plain, audit: true, target: (args) => (typeof args.flow_id === 'string' ? `flow:${args.flow_id.slice(0, 40)}` : undefined), positional: ['flow_id'] },
 
   // Secrets.
   get_secret: { ...secretVault, reveals: true, forwarded: 'opened' },
-  set_secret: secretVault,
+  set_secret: { ...secretVault, positional: ['name', 'value'] },
   delete_secret: secretVault,
   list_secrets: { ...vault, target: (args) => str(args, 'prefix') },
   // Secret history (sigil secret history / rollback).
   secret_history: secretVault,
-  rollback_secret: { ...secretVault, target: versionTarget },
-  resolve: { ...vault, reveals: true, target: (args) => str(args, 'ref'), policy: policyRef, forwarded: 'opened' },
+  rollback_secret: { ...secretVault, target: versionTarget, positional: ['name', 'version'] },
+  // A vals expression's ?query may hold credentials (vault's secret_id): the audit line leaves it out.
+  resolve: { ...vault, reveals: true, target: (args) => refTarget(args), policy: policyRef, forwarded: 'opened', positional: ['ref'] },
 
   // Providers (sigil providers, the TUI's custom issuer).
   list_providers: plain,
   // config.toml holds no secret; a client secret goes in with set_client_secret.
-  add_provider: { ...plain, audit: true, target: (args) => str(args, 'name') },
+  add_provider: { ...plain, audit: true, target: (args) => str(args, 'name'), positional: ['name', 'client_id'] },
   // The audit line tells a removal from a change.
-  set_client_secret: { ...vault, target: (args) => (args.remove === true ? `${str(args, 'service')} (remove)` : str(args, 'service')) },
+  set_client_secret: { ...vault, target: (args) => (args.remove === true ? `${str(args, 'service')} (remove)` : str(args, 'service')), positional: ['service'] },
 
   // Sync and devices (sigil sync, sigil device). Sync works while locked (a fast-forward only:
   // merging needs the vault's key); the sync service writes one line per sync with its counts.
@@ -240,8 +261,8 @@ export const OP_CATALOG = {
 
   // `confirm = true` policy: the TUI asks the person (sigil tui). Not audited here: the broker
   // writes one line per question with its outcome.
-  wait_confirm: plain,
-  answer_confirm: plain,
+  wait_confirm: { ...plain, waits: true },
+  answer_confirm: { ...plain, positional: ['confirm_id', 'allow'] },
 } as const satisfies Record<Op, OpFacts>;
 
 /** Every op, in the catalogue's order. */

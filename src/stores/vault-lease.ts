@@ -1,19 +1,28 @@
 import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { ErrorCode } from '../protocol/codes.js';
 import { SigilError } from '../protocol/errors.js';
+import { isAlive } from '../util/process-alive.js';
 
 /**
  * One unlocked agent per vault. Each agent keeps the whole vault in memory and writes it
  * back whole, so two unlocked agents would silently undo each other's writes — including
  * a rotated refresh token, which logs the account out. The lease is a file created with
  * O_EXCL at unlock and removed at lock; a lease whose holder is gone is taken over.
+ * `sigil --direct` holds it too, for its one command (its agent lives in the sigil process).
  */
+export interface LeaseOwner {
+  pid: number;
+  socket: string;
+  /** A `sigil --direct` command, not a sigil-agent. */
+  direct?: boolean;
+}
+
 export class VaultLease {
   private held = false;
 
   constructor(
     readonly path: string,
-    private readonly owner: { pid: number; socket: string },
+    private readonly owner: LeaseOwner,
   ) {}
 
   acquire(): void {
@@ -40,7 +49,8 @@ export class VaultLease {
         }
       }
       const holder = readHolder(this.path);
-      if (holder && holder.pid !== this.owner.pid && isAgentAlive(holder.pid)) {
+      if (holder && holder.pid !== this.owner.pid && isHolderAlive(holder)) {
+        if (holder.direct) throw new SigilError(ErrorCode.ALREADY_EXISTS, `the vault is in use by sigil --direct (pid ${holder.pid}) for one command; try again when it has finished`);
         throw new SigilError(
           ErrorCode.ALREADY_EXISTS,
           `the vault is unlocked by another agent (pid ${holder.pid}, socket ${holder.socket}); use it (export SIGIL_AUTH_SOCK=${holder.socket}) or lock it first`,
@@ -68,24 +78,21 @@ export class VaultLease {
   }
 }
 
-function readHolder(path: string): { pid: number; socket: string } | null {
+function readHolder(path: string): LeaseOwner | null {
   try {
-    const v = JSON.parse(readFileSync(path, 'utf8')) as { pid?: unknown; socket?: unknown };
-    return typeof v.pid === 'number' ? { pid: v.pid, socket: String(v.socket ?? '?') } : null;
+    const v = JSON.parse(readFileSync(path, 'utf8')) as { pid?: unknown; socket?: unknown; direct?: unknown };
+    return typeof v.pid === 'number' ? { pid: v.pid, socket: String(v.socket ?? '?'), ...(v.direct === true ? { direct: true } : {}) } : null;
   } catch {
     return null;
   }
 }
 
-/** Alive and still a sigil-agent: a recycled pid running something else does not count. */
-function isAgentAlive(pid: number): boolean {
+/** Alive and still a sigil-agent (or a sigil --direct): a recycled pid running something else does not count. */
+function isHolderAlive(holder: LeaseOwner): boolean {
+  if (!isAlive(holder.pid)) return false;
   try {
-    process.kill(pid, 0);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
-  }
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('sigil-agent');
+    const cmdline = readFileSync(`/proc/${holder.pid}/cmdline`, 'utf8').split('\0');
+    return holder.direct ? cmdline.includes('--direct') : cmdline.some((arg) => arg.includes('sigil-agent'));
   } catch {
     return true; // no /proc (macOS): trust the pid
   }

@@ -42,6 +42,8 @@ export async function tokenMain(argv: string[], opts: TokenMainOptions = {}): Pr
     const answer = native
       ? requestSync(native, resolveSocketPath(), 'get_token', { service, account }, { clientName: CLIENT_NAME })
       : await getTokenPortable(service, account);
+    // An agent's answer is not trusted to be well formed: a missing token is an error, not "undefined".
+    if (typeof answer.access_token !== 'string') throw new SigilError('INTERNAL', 'the agent answered get_token without an access_token');
     // One write(2) and exit: creating process.stdout (a stream) and tearing down the socket
     // and the event loop cost ~1–2 ms of the hot path, and there is nothing left to do.
     try {

@@ -20,13 +20,23 @@ import { AddAccountScreen, type AddPreset } from './screens/AddAccountScreen.js'
 import { AuditScreen } from './screens/AuditScreen.js';
 import { DetailsScreen } from './screens/DetailsScreen.js';
 import { PassphraseScreen } from './screens/PassphraseScreen.js';
+import { SecretHistoryScreen } from './screens/SecretHistoryScreen.js';
+import { SecretSetScreen, type SecretTarget } from './screens/SecretSetScreen.js';
+import { SecretsScreen } from './screens/SecretsScreen.js';
 import { terminalText } from '../util/terminal-text.js';
 
 export type Route =
   | { name: 'accounts' }
   | { name: 'details'; service: string; account: string }
   | { name: 'add'; preset?: AddPreset }
-  | { name: 'audit' };
+  | { name: 'audit' }
+  | { name: 'secrets'; select?: string }
+  | { name: 'secret-set'; replace?: SecretTarget }
+  | { name: 'secret-history'; secret: string };
+
+/** The tab each route belongs to, and the order Tab goes through them. */
+const TAB_OF: Record<Route['name'], Tab> = { accounts: 'accounts', details: 'accounts', add: 'accounts', audit: 'audit', secrets: 'secrets', 'secret-set': 'secrets', 'secret-history': 'secrets' };
+const TAB_ORDER: Tab[] = ['accounts', 'audit', 'secrets'];
 
 export interface AppProps {
   deps: TuiDeps;
@@ -62,7 +72,7 @@ function Shell({ onQuit }: { onQuit(): void }) {
   const locked = status?.locked ?? null;
   useEffect(() => {
     if (locked === false) sawUnlocked.current = true;
-    // Locking drops whatever the screens held (a fetched token); unlocking starts on the accounts.
+    // Locking drops whatever the screens held (a fetched token, a revealed secret); unlocking starts on the accounts.
     if (locked === true) setRoute({ name: 'accounts' });
   }, [locked]);
 
@@ -92,7 +102,8 @@ function Shell({ onQuit }: { onQuit(): void }) {
     else if (locked !== false) return;
     else if (input === '1') setRoute({ name: 'accounts' });
     else if (input === '2') setRoute({ name: 'audit' });
-    else if (key.tab) setRoute((r) => (r.name === 'audit' ? { name: 'accounts' } : { name: 'audit' }));
+    else if (input === '3') setRoute({ name: 'secrets' });
+    else if (key.tab) setRoute((r) => ({ name: TAB_ORDER[(TAB_ORDER.indexOf(TAB_OF[r.name]) + 1) % TAB_ORDER.length]! }));
   });
 
   const active = !help && !confirm.question;
@@ -118,7 +129,7 @@ function Shell({ onQuit }: { onQuit(): void }) {
   const authorize = (a: AccountInfo) => setRoute({ name: 'add', preset: { service: a.service, account: a.account, scopes: a.scopes } });
 
   let body: ReactNode;
-  let tab: Tab | null = route.name === 'audit' ? 'audit' : 'accounts';
+  let tab: Tab | null = TAB_OF[route.name];
   let crumb: string | undefined;
   if (locked === null) {
     tab = null;
@@ -148,6 +159,31 @@ function Shell({ onQuit }: { onQuit(): void }) {
     body = <PassphraseScreen active={active} startEditing={!sawUnlocked.current} keyringUnlock={status?.unlock_at_login === true} onUnlocked={onUnlocked} />;
   } else if (route.name === 'audit') {
     body = <AuditScreen active={active} height={bodyHeight} width={columns} onBack={toAccounts} />;
+  } else if (route.name === 'secrets') {
+    body = (
+      <SecretsScreen
+        active={active}
+        height={bodyHeight}
+        width={columns}
+        nowS={nowS}
+        select={route.select}
+        notify={notify}
+        onAdd={() => setRoute({ name: 'secret-set' })}
+        onReplace={(s) => setRoute({ name: 'secret-set', replace: s })}
+        onHistory={(s) => setRoute({ name: 'secret-history', secret: s.name })}
+        onBack={toAccounts}
+      />
+    );
+  } else if (route.name === 'secret-set') {
+    crumb = route.replace ? `replace ${route.replace.name}` : 'add secret';
+    // Back on the list, the cursor is on the secret stored (or the one that was to be replaced).
+    const back = route.replace?.name;
+    const toList = (select: string | null | undefined) => setRoute(select ? { name: 'secrets', select } : { name: 'secrets' });
+    body = <SecretSetScreen replace={route.replace} active={active} notify={notify} onDone={(stored) => toList(stored ?? back)} />;
+  } else if (route.name === 'secret-history') {
+    crumb = `${route.secret} history`;
+    const secret = route.secret;
+    body = <SecretHistoryScreen name={secret} active={active} height={bodyHeight} width={columns} notify={notify} onBack={() => setRoute({ name: 'secrets', select: secret })} />;
   } else if (route.name === 'add') {
     crumb = route.preset ? 'authorize again' : 'add account';
     body = (

@@ -1,12 +1,13 @@
 import { formatDuration } from '../util/duration.js';
 import type { AccountInfo, AuditEntry } from '../protocol/results.js';
 import { auditChain } from '../util/program-chain.js';
+import { terminalText } from '../util/terminal-text.js';
 
 /** Text shaping for the screens: pure functions, so components hold no rules of their own. */
 
 export type Tone = 'ok' | 'warn' | 'bad' | 'dim' | 'plain';
 
-/** A static token this close to its end needs a person to replace it: shown in yellow. */
+/** A static token or a secret this close to its end needs a person to replace it: shown in yellow. */
 const WARN_STATIC_UNDER_S = 7 * 86400;
 
 export function accountStatusLabel(a: AccountInfo, nowS: number): { text: string; tone: Tone } {
@@ -24,6 +25,34 @@ export function accountStatusLabel(a: AccountInfo, nowS: number): { text: string
   // "expiring" is the agent's own rule (5 minutes, or half a short token's lifetime).
   if (a.status === 'expiring') return { text: 'refresh due', tone: 'dim' };
   return { text: 'valid', tone: 'ok' };
+}
+
+/** A secret's expiry for a table cell: none, gone, within a week (yellow) or later. */
+export function secretExpiryLabel(expiresAt: number | null, nowS: number): { text: string; tone: Tone } {
+  if (expiresAt === null) return { text: 'never', tone: 'dim' };
+  const left = expiresAt - nowS;
+  if (left <= 0) return { text: 'expired', tone: 'bad' };
+  return { text: `in ${roughDuration(left)}`, tone: left < WARN_STATIC_UNDER_S ? 'warn' : 'plain' };
+}
+
+/** What a secret shows before it is revealed: the same for every value, so it gives away no length. */
+export const MASKED_VALUE = '••••••••';
+
+/** Lines of a revealed value shown at most; the rest is counted. */
+const VALUE_LINES = 3;
+
+/**
+ * A revealed secret value as lines to print: text with every control character escaped
+ * (a value is anyone's bytes: an escape sequence in it must not act on the terminal), bytes
+ * that are not text as "binary, N bytes" — never printed.
+ */
+export function secretValueLines(value: string | Uint8Array, width: number): string[] {
+  if (typeof value !== 'string') return [`binary, ${value.length} byte${value.length === 1 ? '' : 's'}`];
+  const lines = value.replace(/\n$/, '').split('\n');
+  const shown = lines.slice(0, VALUE_LINES).map((l) => truncate(terminalText(l), width));
+  const more = lines.length - VALUE_LINES;
+  if (more > 0) shown.push(`… ${more} more line${more === 1 ? '' : 's'}`);
+  return shown;
 }
 
 /** One unit, rounded up, for a table cell: "30m", "5h", "3d". */

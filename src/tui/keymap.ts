@@ -9,7 +9,7 @@ export const KEYMAP: KeySection[] = [
   {
     title: 'Everywhere',
     keys: [
-      ['1 2 Tab', 'accounts, audit log, next'],
+      ['1 2 3 Tab', 'accounts, audit, secrets; next'],
       ['l', 'lock the agent now'],
       ['? Esc', 'this help; close / go back'],
       ['q Ctrl-C', 'quit (Ctrl-C even in a field)'],
@@ -60,6 +60,15 @@ export const KEYMAP: KeySection[] = [
       ['g G', 'oldest / newest+follow'],
       ['f', 'follow on / off'],
       ['/', 'filter svc/acct/op/result'],
+    ],
+  },
+  {
+    title: 'Secrets',
+    keys: [
+      ['↑↓ k j g G', 'move'],
+      ['v', 'reveal / hide (audited)'],
+      ['a e d', 'add, replace, delete (y/n)'],
+      ['Enter h', 'history; Enter rolls back'],
     ],
   },
 ];

@@ -122,4 +122,25 @@ describe("the README's forwarding example", () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  // A vals expression reads this machine's files or runs vals here: never for a caller on another machine.
+  it('refuses a forwarded caller every vals reference but a ref+sops its rule on age/identity opens', () => {
+    const p = new Policy([{ secret: '*', forward: true, confirm: false }]);
+    for (const ref of ['ref+file:///home/me/.ssh/id_ed25519', 'ref+vault://kv/prod#/pw']) {
+      const err = refusal(() => p.check('resolve', { ref }, from('build1')));
+      expect(err.code, ref).toBe('FORBIDDEN');
+      expect(err.message).toContain('must name an account or secret');
+    }
+    expect(p.check('resolve', { ref: 'ref+sops:///srv/s.enc.yaml#/pw' }, from('build1'))).toBeUndefined();
+    const closed = new Policy([{ secret: 'db/*', forward: true, confirm: false }]);
+    expect(refusal(() => closed.check('resolve', { ref: 'ref+sops:///srv/s.enc.yaml#/pw' }, from('build1'))).message).toContain('secret://age/identity is not open');
+  });
+
+  // ref+sops decrypts with the device's identity: a rule limiting that secret limits it too.
+  it('applies the rules on secret age/identity to ref+sops for local callers', () => {
+    const p = new Policy([{ secret: 'age/identity', allow: ['/usr/bin/sops'] }]);
+    expect(refusal(() => p.check('resolve', { ref: 'ref+sops:///srv/s.enc.yaml#/pw' }, localAs('/usr/bin/curl'))).code).toBe('FORBIDDEN');
+    expect(p.check('resolve', { ref: 'ref+sops:///srv/s.enc.yaml#/pw' }, localAs('/usr/bin/sops'))).toBeUndefined();
+    expect(p.check('resolve', { ref: 'ref+file:///srv/app.yaml' }, localAs('/usr/bin/curl'))).toBeUndefined();
+  });
 });

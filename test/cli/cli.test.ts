@@ -21,6 +21,10 @@ describe('sigil CLI', () => {
 
       Options:
         -V, --version            output the version number
+        --direct                 no agent: this command decrypts the vault itself, and
+                                 locks it when done
+        --passphrase-stdin       with --direct: read the vault passphrase from the
+                                 first line of stdin
         -h, --help               display help for command
 
       Commands:
@@ -34,7 +38,8 @@ describe('sigil CLI', () => {
         token                    access tokens of accounts
         accounts                 accounts and their health
         providers                OAuth providers: built-in presets and config.toml
-        resolve [options] <ref>  print the value of an auth:// or secret:// reference
+        resolve [options] <ref>  print the value of an auth://, secret:// or vals
+                                 ref+BACKEND:// reference
         check [options] <ref>    check that a reference is valid and resolvable,
                                  without printing it
         run [options]            run a command, resolving references in its

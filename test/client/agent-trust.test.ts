@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BIN, eventually, ROOT, Sandbox, which, type Background } from '../support/sandbox.js';
 import { killStrayAgents, sandboxEach } from '../agent/helpers.js';
 import { shQuote, TmuxPane } from '../support/tmux.js';
+import { C_TOKEN, NATIVE_TOKEN } from '../support/token-programs.js';
 
 /**
  * Clients trust whatever listens at the socket path (issue: another local user creates
@@ -54,7 +55,7 @@ describe.runIf(CAN_SWITCH)('clients refuse an agent of another uid, sending noth
       `refusing the agent at ${viaEnv ? 'SIGIL_AUTH_SOCK=' : ''}${path.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: it runs as nobody \\(uid ${NOBODY_UID}, pid ${impostor.pid}\\), not as you \\(root, uid 0\\); nothing was sent`,
     );
 
-  it('SIGIL_AUTH_SOCK naming it: unlock, secret set, status, sigil-token (both transports) and the git helper all refuse with FORBIDDEN', async () => {
+  it('SIGIL_AUTH_SOCK naming it: unlock, secret set, status, sigil-token (C, and both Node transports) and the git helper all refuse with FORBIDDEN', async () => {
     await startImpostor(sock);
     const env = { SIGIL_AUTH_SOCK: sock };
     const cases: [string, string[], string, Record<string, string>][] = [
@@ -63,9 +64,11 @@ describe.runIf(CAN_SWITCH)('clients refuse an agent of another uid, sending noth
       [BIN.sigil, ['status'], '', {}],
       [BIN.token, ['github', 'work'], '', {}],
       [BIN.token, ['github', 'work'], '', { SIGIL_TOKEN_TRANSPORT: 'portable' }],
+      ...(existsSync(NATIVE_TOKEN) ? [[NATIVE_TOKEN, ['github', 'work'], '', {}] as (typeof cases)[number]] : []),
     ];
     for (const [bin, args, input, extra] of cases) {
-      const r = await sb.run(bin, args, { input, env: { ...env, ...extra } });
+      // The C sigil-token is run as itself; the others by node.
+      const r = bin === NATIVE_TOKEN ? await sb.exec(bin, args, { input, env: { ...env, ...extra } }) : await sb.run(bin, args, { input, env: { ...env, ...extra } });
       expect(r.stdout, `${args.join(' ')}`).toBe('');
       expect(r.stderr, `${args.join(' ')}`).toMatch(refusal(sock, true));
       expect(r.code, `${args.join(' ')}`).toBe(12);
@@ -92,6 +95,10 @@ describe.runIf(CAN_SWITCH)('clients refuse an agent of another uid, sending noth
     expect(unlock.stderr).toMatch(refusal(path, false));
     const token = await sb.run(BIN.token, ['github', 'work'], { env });
     expect(token).toMatchObject({ code: 12, stdout: '' });
+    if (existsSync(NATIVE_TOKEN)) {
+      const native = await C_TOKEN.run(sb, ['github', 'work'], { env });
+      expect(native).toMatchObject({ code: 12, stdout: '', stderr: token.stderr });
+    }
     // The agent itself still refuses to start in that directory, and prints no exports.
     const agent = await sb.run(BIN.agent, ['-s'], { env });
     expect(agent.stdout).toBe('');
@@ -125,12 +132,25 @@ describe.runIf(CAN_SWITCH)('clients refuse an agent of another uid, sending noth
     expect(received()).toBe('');
   });
 
+  it("the client library's connect() (import 'sigilforge') refuses too, with a SigilError FORBIDDEN", async () => {
+    await startImpostor(sock);
+    const script = `import { connect } from ${JSON.stringify(join(ROOT, 'dist/index.js'))};
+connect().then((c) => c.getToken('github', 'work')).then((t) => console.log(t.access_token), (e) => { console.error(e.name, e.code, e.message); process.exitCode = e.exitCode; });`;
+    const r = await sb.exec(process.execPath, ['--input-type=module', '-e', script], { env: { SIGIL_AUTH_SOCK: sock } });
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/^SigilError FORBIDDEN /);
+    expect(r.stderr).toMatch(refusal(sock, true));
+    expect(r.code).toBe(12);
+    expect(received()).toBe('');
+  });
+
   it('a symlink to the other user’s socket is refused as well', async () => {
     await startImpostor(sock);
     const link = join(sb.home, 'link.sock');
     symlinkSync(sock, link);
     const r = await sb.run(BIN.token, ['github', 'work'], { env: { SIGIL_AUTH_SOCK: link } });
     expect(r).toMatchObject({ code: 12, stdout: '' });
+    if (existsSync(NATIVE_TOKEN)) expect(await C_TOKEN.run(sb, ['github', 'work'], { env: { SIGIL_AUTH_SOCK: link } })).toMatchObject({ code: 12, stdout: '', stderr: r.stderr });
     expect(received()).toBe('');
   });
 });
@@ -139,7 +159,7 @@ describe('clients still talk to an agent of their own uid', () => {
   let sb: Sandbox;
   sandboxEach((s) => (sb = s));
 
-  it('through a symlink, both sigil-token transports and the CLI', async () => {
+  it('through a symlink, sigil-token (C, and both Node transports) and the CLI', async () => {
     await sb.startAgent();
     const link = join(sb.home, 'link.sock');
     symlinkSync(sb.socket, link);
@@ -148,6 +168,7 @@ describe('clients still talk to an agent of their own uid', () => {
     // Locked, so exit 4 from the real agent: the request did get through.
     expect((await sb.run(BIN.token, ['github', 'work'], { env })).code).toBe(4);
     expect((await sb.run(BIN.token, ['github', 'work'], { env: { ...env, SIGIL_TOKEN_TRANSPORT: 'portable' } })).code).toBe(4);
+    if (existsSync(NATIVE_TOKEN)) expect((await C_TOKEN.run(sb, ['github', 'work'], { env })).code).toBe(4);
   });
 });
 

@@ -48,6 +48,15 @@ describe('providers', () => {
     expect(p.authorization_endpoint).toBe('https://github.com/login/oauth/authorize');
   });
 
+  it('takes the redirect port from the reddit preset or config.toml, and refuses one that is no port', () => {
+    expect(resolveProvider('reddit', { reddit: { client_id: 'x' } })).toMatchObject({ redirect_port: 65010, auth_params: { duration: 'permanent' }, quirks: { basicAuth: true, errorsWithHttp200: true } });
+    expect(resolveProvider('reddit', { reddit: { client_id: 'x', redirect_port: 8080 } }).redirect_port).toBe(8080);
+    expect(resolveProvider('spotify', { spotify: { client_id: 'x' } }).redirect_port).toBeUndefined();
+    for (const bad of [0, 65536, 80.5, '8080']) {
+      expect(() => resolveProvider('reddit', { reddit: { client_id: 'x', redirect_port: bad } }), String(bad)).toThrow('"providers.reddit.redirect_port" must be a port number from 1 to 65535');
+    }
+  });
+
   it("rewrites GitHub's HTTP 200 error answers into 400s, and leaves real answers alone", async () => {
     const github = resolveProvider('github', { github: { client_id: 'x' } });
     const answer = (body: unknown) => async () => new Response(JSON.stringify(body), { status: 200, headers: { 'content-type': 'application/json; charset=utf-8' } });

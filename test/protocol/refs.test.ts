@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { checkAccount, checkSecretName, checkService, credentialKey, secretKey } from '../../src/protocol/names.js';
-import { formatRef, parseRef } from '../../src/protocol/refs.js';
+import { formatRef, parseRef, shownRef, valsParts, withValsPath, type ValsRef } from '../../src/protocol/refs.js';
+import { canonicalRef } from '../../src/cli/resolve-refs.js';
 
 describe('references', () => {
   it('parses auth refs with the access token as default credential', () => {
@@ -37,5 +38,44 @@ describe('references', () => {
     expect(secretKey(checkSecretName('npm/token'))).toBe('sigilforge/_secret/npm/token');
     // No account name can collide with the secret namespace.
     expect(() => checkService('_secret')).toThrow();
+  });
+
+  it('parses vals expressions, also under vals:, without the end-of-expression +', () => {
+    expect(parseRef('ref+vault://mykv/foo?address=https://v.example#/bar')).toEqual({ scheme: 'vals', backend: 'vault', expr: 'ref+vault://mykv/foo?address=https://v.example#/bar' });
+    expect(formatRef(parseRef('vals:ref+file://a.yaml#/x+'))).toBe('ref+file://a.yaml#/x');
+    const ref = parseRef('ref+sops://dir/s.json?format=json#/db/password') as ValsRef;
+    expect(valsParts(ref)).toEqual({ path: 'dir/s.json', query: 'format=json', fragment: ['db', 'password'] });
+    expect(withValsPath(ref, '/abs/s.json').expr).toBe('ref+sops:///abs/s.json?format=json#/db/password');
+    expect(parseRef('secretref+vault://kv/foo#/pw+')).toEqual({ scheme: 'vals', backend: 'vault', expr: 'secretref+vault://kv/foo#/pw' });
+  });
+
+  it.each([
+    ['ref+vault://', 'the path is missing'],
+    ['ref+Vault://x', 'expected a vals expression'],
+    ['ref+file://a b', 'no blanks or control characters'],
+    ['ref+file://a\n', 'no blanks or control characters'],
+    ['vals:secret://x', 'after vals: comes a vals expression'],
+    ['ref+file://a+b', 'holds no "+"'],
+    [`ref+file://${'a'.repeat(5000)}`, 'at most 4096 characters'],
+  ])('rejects the vals expression %j naming the wrong part', (ref, why) => {
+    expect(() => parseRef(ref)).toThrow(why);
+  });
+
+  it('rejects a fragment that is not a key path', () => {
+    expect(() => valsParts(parseRef('ref+file://a.yaml#x') as ValsRef)).toThrow('the fragment is a key path');
+    expect(() => valsParts(parseRef('ref+file://a.yaml#/a//b') as ValsRef)).toThrow('empty key');
+  });
+
+  // A vault expression may carry its credentials as parameters (secret_id=…): the audit log must not.
+  it('shows vals expressions without their query string', () => {
+    expect(shownRef('ref+vault://kv/foo?auth_method=approle&secret_id=5c91#/bar')).toBe('ref+vault://kv/foo?…#/bar');
+    expect(shownRef('secret://a?b')).toBe('secret://a?b');
+  });
+
+  it('makes relative ref+file and ref+sops paths absolute against the working directory, as vals reads them', () => {
+    expect(canonicalRef('ref+file://conf/app.yaml#/db', '/home/me/proj')).toBe('ref+file:///home/me/proj/conf/app.yaml#/db');
+    expect(canonicalRef('ref+file:///etc/app.yaml', '/home/me')).toBe('ref+file:///etc/app.yaml');
+    expect(canonicalRef('ref+sops://s.enc.yaml+', '/w')).toBe('ref+sops:///w/s.enc.yaml');
+    expect(canonicalRef('ref+vault://kv/foo#/bar', '/w')).toBe('ref+vault://kv/foo#/bar');
   });
 });

@@ -20,13 +20,22 @@ export interface Run {
   stderr: string;
 }
 
+/** For a program that reports nothing (a built binary): where it runs, and the kill timed from its start. */
+export interface KillOptions {
+  env?: Record<string, string>;
+  /** Count `delayMs` from the spawn, not from a `ready` line. */
+  fromStart?: boolean;
+}
+
 /**
  * Starts the writer, lets it run for `delayMs` after it reported ready (or, with
- * `afterFirstAck`, after its first acknowledged write), then SIGKILLs it.
+ * `afterFirstAck`, after its first acknowledged write; or, with `fromStart`, after it was
+ * started), then SIGKILLs it.
  */
-export function runAndKill(script: string, args: string[], input: string, delayMs: number, afterFirstAck: boolean): Promise<Run> {
+export function runAndKill(script: string, args: string[], input: string, delayMs: number, afterFirstAck: boolean, opts: KillOptions = {}): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [script, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [script, ...args], { stdio: ['pipe', 'pipe', 'pipe'], ...(opts.env ? { env: opts.env } : {}) });
+    if (opts.fromStart) setTimeout(() => child.kill('SIGKILL'), delayMs);
     const result: Run = { ready: null, lastAck: null, stderr: '' };
     let buffered = '';
     child.stdout.on('data', (d: Buffer) => {

@@ -1,6 +1,7 @@
 // A scripted fake agent on a Unix socket, run in a worker thread: the synchronous native
 // client blocks the test's own thread, so the server must have an event loop of its own.
-// Every connection plays `workerData.plan`, a list of steps:
+// Every connection plays `workerData.plan`, a list of steps (or, when `plan` is a list of such
+// lists, connection i plays plan[i], and any after the last are left open and silent):
 //   { read: n }        wait until n whole frames have arrived (their bytes are reported)
 //   { send: bytes }    one write
 //   { trickle: bytes } one write per byte, a millisecond apart (the reader sees many reads)
@@ -24,7 +25,10 @@ function frameCount(buf) {
   return n;
 }
 
+let connections = 0;
 const server = createServer((socket) => {
+  const steps = Array.isArray(plan[0]) ? (plan[connections] ?? []) : plan;
+  connections++;
   socket.on('error', () => {});
   let got = Buffer.alloc(0);
   let wake = () => {};
@@ -33,7 +37,7 @@ const server = createServer((socket) => {
     wake();
   });
   void (async () => {
-    for (const step of plan) {
+    for (const step of steps) {
       if (step.read) {
         while (frameCount(got) < step.read) await new Promise((r) => (wake = r));
         parentPort.postMessage({ request: new Uint8Array(got) });

@@ -13,8 +13,8 @@ export interface FakeAgent {
   stop(): Promise<void>;
 }
 
-/** A scripted agent in a worker thread, listening on `path`. */
-export async function startFakeAgent(path: string, plan: Step[]): Promise<FakeAgent> {
+/** A scripted agent in a worker thread, listening on `path`: every connection plays `plan`, or connection i plays plan[i]. */
+export async function startFakeAgent(path: string, plan: Step[] | Step[][]): Promise<FakeAgent> {
   const worker = new Worker(join(ROOT, 'test/support/fake-agent.mjs'), { workerData: { path, plan } });
   const requests: Uint8Array[] = [];
   await new Promise<void>((resolve, reject) => {

@@ -70,13 +70,13 @@ export class Sandbox {
   }
 
   /** Runs a node script (one of BIN) to completion. */
-  run(script: string, args: string[], opts: { input?: string | Buffer; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<ExecResult> {
+  run(script: string, args: string[], opts: { input?: string | Buffer; env?: Record<string, string>; timeoutMs?: number; cwd?: string } = {}): Promise<ExecResult> {
     return this.exec(process.execPath, [script, ...args], opts);
   }
 
-  exec(cmd: string, args: string[], opts: { input?: string | Buffer; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<ExecResult> {
+  exec(cmd: string, args: string[], opts: { input?: string | Buffer; env?: Record<string, string>; timeoutMs?: number; cwd?: string } = {}): Promise<ExecResult> {
     return new Promise((resolvePromise, reject) => {
-      const child = spawn(cmd, args, { env: { ...this.env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+      const child = spawn(cmd, args, { env: { ...this.env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'], ...(opts.cwd ? { cwd: opts.cwd } : {}) });
       if (child.pid) this.pids.add(child.pid);
       const stdout: Buffer[] = [];
       let stderr = '';
@@ -143,7 +143,7 @@ export class Sandbox {
     return JSON.parse(r.stdout) as Record<string, unknown>;
   }
 
-  sigil(args: string[], opts: { input?: string | Buffer; env?: Record<string, string> } = {}): Promise<ExecResult> {
+  sigil(args: string[], opts: { input?: string | Buffer; env?: Record<string, string>; cwd?: string } = {}): Promise<ExecResult> {
     return this.run(BIN.sigil, args, opts);
   }
 

@@ -61,6 +61,22 @@ export class TmuxPane {
     this.tmux('send-keys', '-t', 't', ...names);
   }
 
+  /**
+   * Sends keys until the screen shows what they lead to: a key typed before ink's handler for
+   * the new screen is attached is lost, so only keys that are safe to repeat go through here.
+   */
+  async keysUntil(keys: string[], next: RegExp): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      this.keys(...keys);
+      try {
+        await this.waitScreen(next, 1500);
+        return;
+      } catch (err) {
+        if (attempt === 4) throw err;
+      }
+    }
+  }
+
   /** Types a command line into the pane's shell and presses Enter. */
   shell(line: string): void {
     this.type(line);

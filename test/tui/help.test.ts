@@ -9,6 +9,7 @@ const deps = () =>
     status: () => fakeStatus(),
     list_accounts: () => ({ accounts: [fakeAccount('github', 'work')] }),
     audit_tail: () => ({ entries: [{ time: 1735689600, op: 'get_token', target: 'github/work', result: 'ok' }], cursor: 10, start: 0 }),
+    list_secrets: () => ({ names: ['api/key'] }),
   });
 
 describe('help overlay and global keys (fake agent)', () => {
@@ -38,13 +39,23 @@ describe('help overlay and global keys (fake agent)', () => {
     }
   });
 
-  it('1, 2 and Tab switch tabs; Esc goes back; q and Ctrl-C quit', async () => {
+  it('1, 2, 3 and Tab switch tabs; Esc goes back; q and Ctrl-C quit', async () => {
     const app = await mountApp(deps());
     try {
       await app.waitFor('github');
       await app.press('2');
       await app.waitFor('Audit log  following');
       await app.press('1');
+      await app.waitFor('SERVICE');
+      await app.press(KEY.tab);
+      await app.waitFor('Audit log  following');
+      await app.press(KEY.tab);
+      await app.waitFor('Secrets  1 ·');
+      await app.press(KEY.tab);
+      await app.waitFor('SERVICE');
+      await app.press('3');
+      await app.waitFor('api/key');
+      await app.press(KEY.esc);
       await app.waitFor('SERVICE');
       await app.press(KEY.tab);
       await app.waitFor('Audit log  following');

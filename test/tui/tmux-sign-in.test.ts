@@ -40,19 +40,7 @@ describe.skipIf(!hasTmux)('the sign-in URL in tmux', () => {
     }
   }
 
-  /** Sends keys until the screen shows what they lead to: a key typed before ink's handler
-   *  for the new screen is attached is lost, and each of these is safe to repeat. */
-  async function step(keys: string[], next: RegExp): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
-      term.keys(...keys);
-      try {
-        await term.waitScreen(next, 1500);
-        return;
-      } catch (err) {
-        if (attempt === 4) throw err;
-      }
-    }
-  }
+  const step = (keys: string[], next: RegExp) => term.keysUntil(keys, next);
 
   beforeAll(async () => {
     gh = await startFakeGithub();

@@ -29,10 +29,15 @@ export interface IdentifyOptions {
   binDir?: string;
 }
 
-/** Sigilforge's clients by the file each runs, under this installation's dist/bin. */
+/**
+ * Sigilforge's clients by the file each runs, under this installation's dist/bin: a script
+ * node runs, or (sigil-token in C, src/native/token-bin.ts) the executable itself.
+ */
 const CLIENT_FILES: [string, SigilClient][] = [
   ['sigil.js', 'sigil'],
   ['sigil-token.cjs', 'sigil-token'],
+  ['sigil-token', 'sigil-token'],
+  [`../native/sigil-token-${process.platform}-${process.arch}`, 'sigil-token'],
   ['git-credential-sigil.js', 'git-credential-sigil'],
 ];
 
@@ -99,6 +104,9 @@ function describe(pid: number, uid: number, knownExe: string | undefined, client
   p.program = exe;
   const kind = interpreterOf(exe);
   if (kind === undefined) {
+    // The native sigil-token: /proc/PID/exe is already the real path the kernel ran.
+    const client = clients.get(exe);
+    if (client) p.sigil = client;
     // git starts a helper named in credential.helper as `git credential-NAME get` (a second
     // git, from its exec path) through `sh -c`: that git only relays to the helper for the
     // git that asked.

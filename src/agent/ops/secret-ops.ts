@@ -4,6 +4,7 @@ import { bytesArg, integerArg, numberArg, stringArg, wireValue, type Args } from
 import { checkSecretName, credentialKey } from '../../protocol/names.js';
 import { formatRef, parseRef } from '../../protocol/refs.js';
 import type { OpHandlers } from '../op-table.js';
+import { resolveVals } from '../refs/vals-refs.js';
 import { unixSeconds } from '../../util/unix-time.js';
 
 function versionArg(args: Args): number {
@@ -62,8 +63,10 @@ export const secretOps = {
       const names = await state.secrets.list(prefix);
       // Expiries of the names listed only (a record may outlive its value after a crash).
       const expiries = await state.secrets.expiries(prefix);
+      const versions = await state.secrets.versionCounts(prefix);
       const listed = new Set(names);
-      return { names, expires_at: Object.fromEntries([...expiries].filter(([n]) => listed.has(n))) };
+      const ofListed = (m: Map<string, number>) => Object.fromEntries([...m].filter(([n]) => listed.has(n)));
+      return { names, expires_at: ofListed(expiries), versions: ofListed(versions) };
     },
   },
 
@@ -92,6 +95,7 @@ export const secretOps = {
     async run({ state }, args) {
       const ref = parseRef(stringArg(args, 'ref'));
       if (ref.scheme === 'secret') return { ref: formatRef(ref), value: reveal(await state.secrets.get(ref.name)) };
+      if (ref.scheme === 'vals') return { ref: formatRef(ref), value: reveal(await resolveVals(ref, { store: state.lock.requireStore() })) };
       const { registry, tokens } = state.credentials;
       if (ref.credential === 'access_token') {
         const token = await tokens.getToken(ref.service, ref.account);

@@ -54,6 +54,23 @@ export async function historyVersions(store: SecretStore, name: string): Promise
     .sort((a, b) => a - b);
 }
 
+/**
+ * How many versions are kept of each secret whose name starts with `prefix`, from one listing
+ * of the keys (no record is read): what list_secrets shows beside the names.
+ */
+export async function historyCounts(store: SecretStore, prefix: string): Promise<Map<string, number>> {
+  const counts = new Map<string, number>();
+  for (const key of await store.list(HISTORY_PREFIX + prefix)) {
+    // The name is what comes before the last "/": "db/1/2" is version 2 of "db/1".
+    const rest = key.slice(HISTORY_PREFIX.length);
+    const cut = rest.lastIndexOf('/');
+    if (cut <= 0 || !VERSION.test(rest.slice(cut + 1))) continue;
+    const name = rest.slice(0, cut);
+    counts.set(name, (counts.get(name) ?? 0) + 1);
+  }
+  return counts;
+}
+
 /** Reads one version; null when it is not kept. The caller owns (and wipes) `value`. */
 export async function readVersion(store: SecretStore, name: string, version: number): Promise<HistoryRecord | null> {
   const raw = await store.get(historyKey(name, version));

@@ -3,7 +3,7 @@ import { SigilError } from '../../protocol/errors.js';
 import { META_PREFIX, SECRET_PREFIX, secretKey } from '../../protocol/names.js';
 import { nowS, type Clock } from '../clock.js';
 import { expiryText, metaKey, readExpiry } from './secret-meta.js';
-import { deleteHistory, listHistory, readVersion, replaceSecret, serialized, type HistoryVersion } from './secret-history.js';
+import { deleteHistory, historyCounts, listHistory, readVersion, replaceSecret, serialized, type HistoryVersion } from './secret-history.js';
 import type { StoreGate } from '../lock/vault-lock.js';
 
 export interface SecretsOptions {
@@ -82,6 +82,11 @@ export class Secrets {
       if (at !== null) out.set(name, at);
     }
     return out;
+  }
+
+  /** How many previous versions are kept of each listed secret that has any. */
+  versionCounts(prefix: string): Promise<Map<string, number>> {
+    return historyCounts(this.store, prefix);
   }
 
   /**

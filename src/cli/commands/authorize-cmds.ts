@@ -1,10 +1,9 @@
-import { AgentClient } from '../../client/agent-client.js';
 import { ErrorCode } from '../../protocol/codes.js';
 import { SigilError } from '../../protocol/errors.js';
 import { checkAccount, checkService } from '../../protocol/names.js';
 import { formatDuration } from '../../util/duration.js';
 import type { FlowStart } from '../../protocol/results.js';
-import { call } from '../agent.js';
+import { call, connectAgent } from '../agent.js';
 import { browserSupport, openBrowser } from '../open-browser.js';
 import { info } from '../output.js';
 
@@ -39,7 +38,7 @@ async function authorize(service: string, account: string, opts: AuthorizeOpts):
   const preferred = chosen ?? browserSupport().preferred;
   const scopes = opts.scopes ? opts.scopes.split(/[\s,]+/).filter(Boolean) : undefined;
 
-  const client = await AgentClient.connect({ clientName: 'sigil' });
+  const client = await connectAgent();
   let flowId: string | null = null;
   const onSignal = () => {
     if (flowId) client.call('cancel_flow', { flow_id: flowId }).catch(() => {}).finally(() => process.exit(130));

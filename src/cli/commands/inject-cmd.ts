@@ -13,11 +13,11 @@ export interface InjectOptions {
 }
 
 /**
- * `{{ auth://… }}` and `{{ secret://… }}`, blanks inside the braces optional. Other
+ * `{{ auth://… }}`, `{{ secret://… }}` and `{{ ref+BACKEND://… }}` (vals), blanks inside the braces optional. Other
  * `{{ … }}` (a Helm or Jinja template's own) are left alone; a placeholder that starts
  * like a reference but is not a valid one is an error, not a literal.
  */
-const PLACEHOLDER = /\{\{[ \t]*((?:auth|secret):\/\/[^{}\n]*?)[ \t]*\}\}/g;
+const PLACEHOLDER = /\{\{[ \t]*((?:auth:\/\/|secret:\/\/|(?:vals:)?(?:secret)?ref\+)[^{}\n]*?)[ \t]*\}\}/g;
 
 /**
  * `sigil inject [-i TEMPLATE] [-o OUT] [--force]`, as `op inject` does. Every reference is

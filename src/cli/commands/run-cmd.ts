@@ -5,6 +5,7 @@ import type { Readable, Writable } from 'node:stream';
 import { ErrorCode } from '../../protocol/codes.js';
 import { SigilError } from '../../protocol/errors.js';
 import { terminalText } from '../../util/terminal-text.js';
+import { leaveDirect } from '../direct-mode.js';
 import { parseDotenv } from '../dotenv.js';
 import { looksLikeRef, resolveRefs, type RefUse } from '../resolve-refs.js';
 import { MaskingStream, SecretMasker } from '../secret-masker.js';
@@ -57,6 +58,8 @@ export async function run(argv: string[], opts: RunOptions): Promise<never> {
     secrets.push(value);
   });
 
+  // With --direct: the vault is locked again before the command starts, not held while it runs.
+  await leaveDirect();
   const masked = opts.masking !== false && new SecretMasker(secrets).active;
   const status = await runChild(command, args, env, masked ? secrets : null);
   process.exit(status);

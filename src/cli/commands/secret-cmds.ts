@@ -5,6 +5,7 @@ import { ErrorCode } from '../../protocol/codes.js';
 import { info, jsonValue, printJson, printTable, printValue, secretValue } from '../output.js';
 import { readSecret } from '../secret-input.js';
 import { expiresInOption } from '../expires-in.js';
+import { rollbackText } from '../rollback-text.js';
 
 export async function secretSet(name: string, opts: { stdin?: boolean; overwrite?: boolean; expiresIn?: string }): Promise<void> {
   checkSecretName(name);
@@ -72,8 +73,7 @@ export async function secretRollback(name: string, version: string): Promise<voi
   if (!/^[1-9][0-9]{0,14}$/.test(version)) {
     throw new SigilError(ErrorCode.BAD_REQUEST, `invalid version "${version.slice(0, 20)}": a number from \`sigil secret history ${name}\``);
   }
-  const r = await call('rollback_secret', { name, version: Number(version) });
-  info(`${name} is at version ${r.version} again` + (r.saved_as !== undefined ? ` (the value it replaced is version ${r.saved_as}).` : '.'));
+  info(rollbackText(await call('rollback_secret', { name, version: Number(version) })));
 }
 
 /** Unix seconds as local "YYYY-MM-DD HH:MM:SS" (seconds: versions often change within a minute). */

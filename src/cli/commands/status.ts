@@ -1,4 +1,7 @@
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { formatDuration } from '../../util/duration.js';
+import { tokenBinKind } from '../../native/token-bin.js';
 import { call } from '../agent.js';
 import { printJson } from '../output.js';
 import { secretsExpiryNote } from '../../util/secret-expiry-note.js';
@@ -23,6 +26,10 @@ export async function status(opts: { json?: boolean }): Promise<void> {
   );
   const sync = syncNote(s.sync, Math.floor(Date.now() / 1000));
   if (sync) lines.push(`sync:     ${sync}${s.sync?.last_ok === false ? ` (${s.sync.last_summary})` : ''}`);
+  // Which sigil-token this installation's bin is (src/native/token-bin.ts): a fact of this
+  // machine, not of the agent, so in the text only.
+  const token = tokenBinKind(join(dirname(fileURLToPath(import.meta.url)), '..', '..'));
+  if (token) lines.push(`token:    sigil-token ${token === 'native' ? 'is native (C)' : 'runs on Node (no native build runs here)'}`);
   process.stdout.write(lines.join('\n') + '\n');
 }
 

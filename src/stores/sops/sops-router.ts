@@ -28,15 +28,18 @@ interface Routed {
   prefix: string;
 }
 
+/** The device's age identity (AGE-SECRET-KEY-1…, the vault secret age/identity), or null when there is none. */
+export async function deviceIdentity(store: SecretStore): Promise<string | null> {
+  const v = await store.get(secretKey(AGE_IDENTITY_SECRET));
+  if (!v) return null;
+  const text = v.toString('utf8').trim();
+  v.fill(0);
+  return text;
+}
+
 export function withSopsFiles(primary: SecretStore, files: readonly SopsFileConfig[], log?: (msg: string) => void): SecretStore {
   if (files.length === 0) return primary;
-  const identity = async (): Promise<string | null> => {
-    const v = await primary.get(secretKey(AGE_IDENTITY_SECRET));
-    if (!v) return null;
-    const text = v.toString('utf8').trim();
-    v.fill(0);
-    return text;
-  };
+  const identity = () => deviceIdentity(primary);
   const routes: Routed[] = files.map((f) => ({ file: new SopsStore({ file: f, identity, log }), prefix: SECRET_PREFIX + f.prefix }));
   const historyPrefixes = files.map((f) => HISTORY_PREFIX + f.prefix);
   const metaPrefixes = files.map((f) => META_PREFIX + f.prefix);

@@ -132,7 +132,7 @@ export class SopsStore {
       }
       const identity = await this.opts.identity();
       if (!identity) {
-        throw new SigilError(ErrorCode.NOT_FOUND, `no age identity to open ${this.where}: adopt the key it is encrypted to with: sigil age-key --import < keys.txt (or create one: sigil age-key --generate)`);
+        throw noIdentity(this.where);
       }
       const doc = readSops(text, this.opts.file.format, this.where);
       const key = await unwrapDataKey(doc, identity);
@@ -180,6 +180,11 @@ export class SopsStore {
     this.opened = null;
     this.stamp = null;
   }
+}
+
+/** No device identity to unwrap the data key of `where` with: how to adopt or make one. */
+export function noIdentity(where: string): SigilError {
+  return new SigilError(ErrorCode.NOT_FOUND, `no age identity to open ${where}: adopt the key it is encrypted to with: sigil age-key --import < keys.txt (or create one: sigil age-key --generate)`);
 }
 
 async function stampOf(path: string): Promise<string> {

@@ -1,13 +1,14 @@
 import { Box, Text } from 'ink';
 
-export type Tab = 'accounts' | 'audit';
+export type Tab = 'accounts' | 'audit' | 'secrets';
 
 const TABS: [Tab, string][] = [
   ['accounts', '1 Accounts'],
   ['audit', '2 Audit log'],
+  ['secrets', '3 Secrets'],
 ];
 
-/** The top line: the product, the tabs (keys 1 and 2), and where we are within a tab. */
+/** The top line: the product, the tabs (keys 1, 2 and 3), and where we are within a tab. */
 export function TabBar({ current, crumb, locked }: { current: Tab | null; crumb?: string; locked: boolean }) {
   return (
     <Box>

@@ -38,7 +38,7 @@ export function useFlow(): FlowControl {
       setState({ phase: 'starting' });
       let flow: FlowStart;
       try {
-        if (opts.mustBeNew && (await exists(session, service, account))) {
+        if (opts.mustBeNew && (await accountExists(session, service, account))) {
           setState({ phase: 'failed', code: ErrorCode.ALREADY_EXISTS, message: `account ${service}/${account} already exists; to sign in again, select it in the accounts list and press A` });
           return;
         }
@@ -94,7 +94,8 @@ export function useFlow(): FlowControl {
   return { state, start, cancel };
 }
 
-async function exists(session: AgentSession, service: string, account: string): Promise<boolean> {
+/** Whether the agent has the account (get_account: metadata, works while locked). */
+export async function accountExists(session: AgentSession, service: string, account: string): Promise<boolean> {
   try {
     await session.call('get_account', { service, account });
     return true;

@@ -1,3 +1,4 @@
+import type { Key } from 'ink';
 import { useCallback, useState } from 'react';
 
 export interface ListCursor {
@@ -27,4 +28,19 @@ export function useListCursor(count: number, height: number, initial = 0): ListC
   // The list may shrink (an account removed) or the window change (resize): clamp on read.
   const view = fit(pos.selected, pos.offset);
   return { selected: view.selected, offset: view.offset, move, moveTo };
+}
+
+/**
+ * The moving keys every table shares: ↑/↓ or k/j, PgUp/PgDn by `page` rows, g/G (Home/End)
+ * to the ends. True when the key was one of them.
+ */
+export function moveByKey(cursor: ListCursor, input: string, key: Key, page: number, count: number): boolean {
+  if (key.upArrow || input === 'k') cursor.move(-1);
+  else if (key.downArrow || input === 'j') cursor.move(1);
+  else if (key.pageUp) cursor.move(-page);
+  else if (key.pageDown) cursor.move(page);
+  else if (input === 'g' || key.home) cursor.moveTo(0);
+  else if (input === 'G' || key.end) cursor.moveTo(count - 1);
+  else return false;
+  return true;
 }

@@ -1,6 +1,7 @@
-import { useCallback, useEffect, useRef, useState } from 'react';
+import { useCallback } from 'react';
 import type { AddedProvider, ProviderInfo } from '../../protocol/results.js';
 import { useDeps } from './use-deps.js';
+import { useLoaded } from './use-loaded.js';
 
 /** What the "Custom OpenID issuer…" entry asks for. */
 export interface CustomIssuer {
@@ -25,32 +26,7 @@ export interface ProvidersControl {
 /** The providers the agent knows: built-in presets and config.toml, ready or not. */
 export function useProviders(): ProvidersControl {
   const { session } = useDeps();
-  const [providers, setProviders] = useState<ProviderInfo[] | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const alive = useRef(true);
-
-  const reload = useCallback(
-    () =>
-      session.call('list_providers').then(
-        (r) => {
-          if (!alive.current) return;
-          setProviders(r.providers);
-          setError(null);
-        },
-        (err: Error) => {
-          if (alive.current) setError(err.message);
-        },
-      ),
-    [session],
-  );
-
-  useEffect(() => {
-    alive.current = true;
-    void reload();
-    return () => {
-      alive.current = false;
-    };
-  }, [reload]);
+  const { data, error, reload } = useLoaded(useCallback(() => session.call('list_providers'), [session]));
 
   const add = useCallback(
     (c: CustomIssuer) =>
@@ -62,5 +38,5 @@ export function useProviders(): ProvidersControl {
     [session],
   );
 
-  return { providers, error, reload, add };
+  return { providers: data?.providers ?? null, error, reload, add };
 }

@@ -3,9 +3,10 @@ import { useState } from 'react';
 import type { AccountInfo } from '../../protocol/results.js';
 import { ConfirmPrompt } from '../components/ConfirmPrompt.js';
 import { Table, type Column } from '../components/Table.js';
+import { TitleLine } from '../components/TitleLine.js';
 import { accountStatusLabel, ago, type Tone } from '../format.js';
 import { useAccountActions } from '../hooks/use-account-actions.js';
-import { useListCursor } from '../hooks/use-list-cursor.js';
+import { moveByKey, useListCursor } from '../hooks/use-list-cursor.js';
 
 export interface AccountsScreenProps {
   accounts: AccountInfo[] | null;
@@ -33,13 +34,8 @@ export function AccountsScreen({ accounts, error, active, height, width, nowS, r
 
   useInput(
     (input, key) => {
-      if (key.upArrow || input === 'k') cursor.move(-1);
-      else if (key.downArrow || input === 'j') cursor.move(1);
-      else if (key.pageUp) cursor.move(-tableRows);
-      else if (key.pageDown) cursor.move(tableRows);
-      else if (input === 'g' || key.home) cursor.moveTo(0);
-      else if (input === 'G' || key.end) cursor.moveTo(list.length - 1);
-      else if (input === 'a') onAdd();
+      if (moveByKey(cursor, input, key, tableRows, list.length)) return;
+      if (input === 'a') onAdd();
       else if (!selected) return;
       else if (key.return) onOpen(selected);
       else if (input === 'r') void actions.refresh(selected).then((o) => notify(o.message, o.tone));
@@ -64,10 +60,7 @@ export function AccountsScreen({ accounts, error, active, height, width, nowS, r
 
   return (
     <Box flexDirection="column" height={height}>
-      <Text>
-        <Text bold>Accounts</Text>
-        <Text color="gray">{accounts ? `  ${list.length} · Enter details · a add · r refresh · A authorize · d remove` : '  loading…'}</Text>
-      </Text>
+      <TitleLine title="Accounts" hint={accounts ? `  ${list.length} · Enter details · a add · r refresh · A authorize · d remove` : '  loading…'} />
       {error ? <Text color="red">{error}</Text> : null}
       <Box flexGrow={1} flexDirection="column">
         <Table
@@ -78,7 +71,7 @@ export function AccountsScreen({ accounts, error, active, height, width, nowS, r
           height={tableRows + 1}
           width={width}
           rowKey={(a) => `${a.service}/${a.account}`}
-          empty={accounts ? <Text color="gray">{'  No accounts yet — press a to add one (static tokens: sigil token set SERVICE ACCOUNT).'}</Text> : null}
+          empty={accounts ? <Text color="gray">{'  No accounts yet — press a to add one: sign in, or store a static token or API key.'}</Text> : null}
         />
       </Box>
       {confirm ? (

@@ -14,6 +14,7 @@ import { useDeps } from '../hooks/use-deps.js';
 import { useFlow } from '../hooks/use-flow.js';
 import { useKeyCapture } from '../hooks/use-key-capture.js';
 import { useProviders } from '../hooks/use-providers.js';
+import { StaticTokenForm } from './StaticTokenForm.js';
 import { clipboardSequence, printableUrl } from '../terminal-links.js';
 
 export interface AddPreset {
@@ -33,9 +34,10 @@ export interface AddAccountScreenProps {
 }
 
 type CustomStep = 'custom-name' | 'custom-issuer' | 'custom-client' | 'custom-scopes' | 'custom-saving';
-type Step = 'provider' | CustomStep | 'name' | 'scopes' | 'kind' | 'flow';
+type Step = 'provider' | CustomStep | 'name' | 'scopes' | 'kind' | 'flow' | 'static';
 
 const CUSTOM_LABEL = 'Custom OpenID issuer…';
+const STATIC_LABEL = 'Static token or API key…';
 
 /** The step that edits each add_provider argument the agent may name as wrong (its `field`). */
 const STEP_OF_FIELD = new Map<string, CustomStep>([
@@ -51,7 +53,10 @@ function customStepFor(err: SigilError): CustomStep {
 
 const splitScopes = (text: string) => text.split(/[\s,]+/).filter(Boolean);
 
-/** Add an OAuth account (or sign one in again): provider, name, scopes, flow kind, then the sign-in. */
+/**
+ * Add an OAuth account (or sign one in again): provider, name, scopes, flow kind, then the
+ * sign-in. Or, from the same list, a static token or API key (StaticTokenForm).
+ */
 export function AddAccountScreen({ preset, active, height, notify, onDone }: AddAccountScreenProps) {
   const { browser } = useDeps();
   const { stdout } = useStdout();
@@ -136,17 +141,20 @@ export function AddAccountScreen({ preset, active, height, notify, onDone }: Add
     else setStep(to);
   };
 
+  if (step === 'static') return <StaticTokenForm active={active} notify={notify} onBack={() => back('provider')} onDone={onDone} />;
+
   const title = preset ? `Sign in to ${preset.service}/${preset.account} again` : 'Add an account';
   let body: ReactNode;
   if (step === 'provider') {
-    // null: the "Custom OpenID issuer…" entry.
-    const items: SelectItem<ProviderInfo | null>[] = (providers ?? []).map((p) => ({
+    // 'custom', 'static': the entries after the providers.
+    const items: SelectItem<ProviderInfo | 'custom' | 'static'>[] = (providers ?? []).map((p) => ({
       value: p,
       label: p.name,
       hint: p.configured ? `${p.builtin ? 'preset' : 'config.toml'}${p.discovery ? ', discovery' : ''}` : `not ready: ${p.problem ?? 'not configured'}`,
       disabled: !p.configured,
     }));
-    items.push({ value: null, label: CUSTOM_LABEL, hint: 'any OpenID Connect provider, found by discovery; saved to config.toml' });
+    items.push({ value: 'custom', label: CUSTOM_LABEL, hint: 'any OpenID Connect provider, found by discovery; saved to config.toml' });
+    items.push({ value: 'static', label: STATIC_LABEL, hint: 'a token you already have (personal access token, API key): no sign-in' });
     body = (
       <Box flexDirection="column">
         <Text bold>Provider:</Text>
@@ -160,9 +168,9 @@ export function AddAccountScreen({ preset, active, height, notify, onDone }: Add
             onCancel={() => back(null)}
             onSelect={(item) => {
               setPicked(item.label);
-              if (item.value === null) {
+              if (item.value === 'custom' || item.value === 'static') {
                 setProblem(null);
-                setStep('custom-name');
+                setStep(item.value === 'custom' ? 'custom-name' : 'static');
                 return;
               }
               if (!item.value.configured) {

@@ -121,6 +121,28 @@ describe.runIf(process.platform === 'linux')('identifyCaller', () => {
     expect(actingProcess(impostor)).toBe(impostor.chain[0]);
   });
 
+  it('recognises the native sigil-token by its executable under the installation (the bin, or dist/native’s), never a copy', async () => {
+    // Any executable stands in for the C program here (a copy of sh, so that it can print its
+    // pid and wait): what is recognised is the file /proc/PID/exe names, not what it does.
+    const binDir = join(dir, 'dist', 'bin');
+    const nativeDir = join(dir, 'dist', 'native');
+    mkdirSync(binDir, { recursive: true });
+    mkdirSync(nativeDir);
+    const asToken = (file: string) => {
+      copyFileSync('/bin/sh', file);
+      chmodSync(file, 0o755);
+      return start(file, ['-c', 'echo $$; read x']);
+    };
+    for (const file of [join(binDir, 'sigil-token'), join(nativeDir, `sigil-token-${process.platform}-${process.arch}`)]) {
+      const caller = identifyCaller(peerOf(await asToken(file)), { binDir });
+      expect(caller.chain[0], file).toMatchObject({ sigil: 'sigil-token', exe: file });
+      expect(actingProcess(caller)).toBe(caller.chain[1]);
+    }
+    const copy = identifyCaller(peerOf(await asToken(join(dir, 'sigil-token'))), { binDir });
+    expect(copy.chain[0]!.sigil).toBeUndefined();
+    expect(actingProcess(copy)).toBe(copy.chain[0]);
+  });
+
   it('sh -c is a relay between a client and the program that ran it; a login shell ends the chain', async () => {
     const binDir = join(dir, 'bin');
     mkdirSync(binDir);

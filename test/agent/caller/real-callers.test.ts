@@ -1,8 +1,9 @@
-import { chmodSync, mkdirSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BIN, eventually, isAlive, ROOT, TEST_PASSPHRASE, which, type Sandbox } from '../../support/sandbox.js';
 import { auditUntil, sandboxEach } from '../helpers.js';
+import { NATIVE_TOKEN } from '../../support/token-programs.js';
 
 /**
  * [[policy]] on callers, with the real binaries: Sigilforge's clients are transparent, so a
@@ -16,6 +17,8 @@ const TOKEN = 'ghp_callerPolicy0123456789';
 const GIT = realpathSync('/usr/bin/git');
 const BASH = realpathSync('/bin/bash');
 const HELPER = join(ROOT, 'dist/bin/git-credential-sigil.js');
+/** Both sigil-tokens as the bin: the Node shim, and the C program where it was built. */
+const TOKEN_BINS = [BIN.token, ...(existsSync(NATIVE_TOKEN) ? [NATIVE_TOKEN] : [])];
 
 describe.runIf(process.platform === 'linux' && which('git'))('policy on callers, end to end', () => {
   let sb: Sandbox;
@@ -36,11 +39,11 @@ describe.runIf(process.platform === 'linux' && which('git'))('policy on callers,
   }
 
   /** Sigilforge's bin entries linked into ~/.local/bin as npm links them, and that first on PATH. */
-  function installLinks(): Record<string, string> {
+  function installLinks(token = BIN.token): Record<string, string> {
     const bin = join(sb.home, '.local/bin');
     mkdirSync(bin, { recursive: true });
     symlinkSync(HELPER, join(bin, 'git-credential-sigil'));
-    symlinkSync(BIN.token, join(bin, 'sigil-token'));
+    symlinkSync(token, join(bin, 'sigil-token'));
     symlinkSync(BIN.sigil, join(bin, 'sigil'));
     return { PATH: `${bin}:${sb.env.PATH}` };
   }
@@ -91,9 +94,9 @@ describe.runIf(process.platform === 'linux' && which('git'))('policy on callers,
     expect(JSON.stringify(entries)).not.toContain(TOKEN);
   });
 
-  it('allow = ["~/bin/deploy.sh"]: sigil-token from that script is served, typed in a shell or from another script refused', async () => {
+  it.each(TOKEN_BINS)('allow = ["~/bin/deploy.sh"]: sigil-token (%s) from that script is served, typed in a shell or from another script refused', async (token) => {
     await start('[[policy]]\naccount = "github/work"\nallow = ["~/bin/deploy.sh"]\n');
-    const path = installLinks();
+    const path = installLinks(token);
     const deploy = script('deploy.sh', 'echo "token: $(sigil-token github work)"');
     const other = script('other.sh', 'echo "token: $(sigil-token github work)"');
     expect(await sb.exec(deploy, [], { env: path })).toMatchObject({ code: 0, stdout: `token: ${TOKEN}\n` });

@@ -80,6 +80,21 @@ describe('Secrets: history', () => {
   });
 });
 
+describe('Secrets: version counts (list_secrets, the TUI)', () => {
+  it('counts the kept versions per name without mixing in names that extend it', async () => {
+    const { set, secrets, clock } = setup(2);
+    for (const v of ['v1', 'v2', 'v3', 'v4']) await set(v); // 3 replaced, 2 kept
+    await secrets.set('db/password/1', Buffer.from('a'));
+    clock.advance(1000);
+    await secrets.set('db/password/1', Buffer.from('b'));
+    await secrets.set('api/key', Buffer.from('k')); // never replaced: not in the map
+    expect(Object.fromEntries(await secrets.versionCounts(''))).toEqual({ 'db/password': 2, 'db/password/1': 1 });
+    expect(Object.fromEntries(await secrets.versionCounts('api/'))).toEqual({});
+    await secrets.delete('db/password');
+    expect(Object.fromEntries(await secrets.versionCounts('db/'))).toEqual({ 'db/password/1': 1 });
+  });
+});
+
 describe('Secrets: expiry (--expires-in)', () => {
   const DAY_S = 86400;
   const nowS = (clock: FakeClock) => Math.floor(clock.now() / 1000);
