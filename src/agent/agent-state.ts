@@ -124,6 +124,7 @@ export class AgentState {
       gitEnv: opts.gitEnv,
       providers: this.credentials.providers,
       configPath: opts.paths.config,
+      revoke: (service, account) => this.credentials.tokens.revoke(service, account),
     });
     this.lock.join({ locked: () => void (vault = null) });
     const autoS = opts.config?.sync?.autoS ?? 0;

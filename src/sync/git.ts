@@ -172,8 +172,9 @@ export class Git {
     return this.text(args);
   }
 
+  /** The remote's branches (its configured refspec): an empty remote (a first push that failed) is no error. */
   fetch(): Promise<Buffer> {
-    return this.run(['fetch', '--quiet', REMOTE, `+refs/heads/${SYNC_BRANCH}:refs/remotes/${REMOTE}/${SYNC_BRANCH}`], { remote: true });
+    return this.run(['fetch', '--quiet', '--prune', REMOTE], { remote: true });
   }
 
   /** Pushes `commit` as the remote's branch; a push that is not a fast-forward is refused by git. */

@@ -62,5 +62,14 @@ describe('sync: sign-ins stay per device', () => {
     }
     expect(op.counts.refresh - before).toBe(20);
     for (const sb of [a, b]) expect((await sb.token('corp', 'alice')).code).toBe(0);
+
+    // Removed on A: gone from B with the next sync, and B's own grant is revoked at the provider too.
+    const revocations = op.counts.revocations;
+    await ok(a, ['accounts', 'remove', 'corp', 'alice']);
+    await ok(a, ['sync']);
+    const synced = JSON.parse((await ok(b, ['sync', '--json'])).stdout) as { accounts_removed: string[] };
+    expect(synced.accounts_removed).toEqual(['corp/alice']);
+    expect(op.counts.revocations - revocations).toBe(2);
+    expect((await b.token('corp', 'alice')).code).toBe(7);
   });
 });

@@ -189,6 +189,23 @@ describe('sync between devices', () => {
     expect(self.code).toBe(2);
   });
 
+  it('sync init with the remote unreachable: the vault syncs locally, says the push failed, and the next sync sends it', async () => {
+    const sb = new (await import('../support/sandbox.js')).Sandbox();
+    try {
+      await sb.startAgent();
+      await sb.initAndUnlock();
+      renameSync(d.remote, `${d.remote}.away`);
+      const r = await ok(sb, ['sync', 'init', d.remote, '--name', 'solo']);
+      expect(r.stderr).toContain('The first push failed');
+      expect((await sb.sigil(['sync'])).code).toBe(14);
+      renameSync(`${d.remote}.away`, d.remote);
+      await ok(sb, ['sync']);
+      expect(d.log().at(-1)).toContain('sigil sync init on solo');
+    } finally {
+      sb.cleanup();
+    }
+  });
+
   it('remote unavailable: exit 14 naming git\'s error, and the local vault is exactly as it was', async () => {
     const a = await d.first();
     await setSecret(a, 'k', 'v');

@@ -21,7 +21,11 @@ interface Shared {
 }
 
 export class AccountMirror {
-  constructor(private readonly registry: AccountRegistry) {}
+  constructor(
+    private readonly registry: AccountRegistry,
+    /** Revokes this device's grant of an account before it goes (best effort, as remove_account does). */
+    private readonly revoke: (service: string, account: string) => Promise<unknown>,
+  ) {}
 
   /** Brings the vault's mirror up to date with accounts.toml, in one write when anything differs. */
   async update(vault: VaultStore): Promise<void> {
@@ -68,7 +72,10 @@ export class AccountMirror {
       const id = key.slice(ACCOUNT_MIRROR_PREFIX.length);
       const slash = id.indexOf('/');
       const [service, account] = [id.slice(0, slash), id.slice(slash + 1)];
-      if (!this.registry.get(service, account)) continue;
+      const here = this.registry.get(service, account);
+      if (!here) continue;
+      // Removed on another device: this device's own sign-in is revoked too, not left alive at the provider.
+      if (here.kind === 'oauth') await this.revoke(service, account).catch(() => undefined);
       const device = vault.device;
       if (device) {
         const mine = ['access_token', 'refresh_token', 'id_token'].map((t) => credentialKey(service, account, t));

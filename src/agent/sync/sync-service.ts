@@ -47,6 +47,8 @@ export interface SyncServiceOptions {
   /** The providers (config.toml's tables travel too), and config.toml, where those a sync brings are appended. */
   providers: ProviderRegistry;
   configPath: string;
+  /** Revokes this device's grant of an account a sync removes (TokenService.revoke). */
+  revoke: (service: string, account: string) => Promise<unknown>;
 }
 
 /** The synced files of one commit (or of the work tree), as text and the vault's bytes. */
@@ -77,7 +79,7 @@ export class SyncService {
   private readonly providerMirror: ProviderMirror;
 
   constructor(private readonly opts: SyncServiceOptions) {
-    this.mirror = new AccountMirror(opts.registry);
+    this.mirror = new AccountMirror(opts.registry, opts.revoke);
     this.providerMirror = new ProviderMirror(opts.providers, opts.configPath, opts.log);
   }
 
