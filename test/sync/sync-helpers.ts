@@ -22,11 +22,17 @@ export class Devices {
     execFileSync('git', ['init', '--quiet', '--bare', '--initial-branch', 'main', this.remote]);
   }
 
-  /** The first device: a vault with `sigil sync init`. */
-  async first(name = 'a', env: Record<string, string> = {}, remote = this.remote): Promise<Sandbox> {
+  /** A device with a vault that does not sync (yet). */
+  async plain(env: Record<string, string> = {}): Promise<Sandbox> {
     const sb = this.track(new Sandbox(), env);
     await sb.startAgent();
     await sb.initAndUnlock();
+    return sb;
+  }
+
+  /** The first device: a vault with `sigil sync init`. */
+  async first(name = 'a', env: Record<string, string> = {}, remote = this.remote): Promise<Sandbox> {
+    const sb = await this.plain(env);
     await ok(sb, ['sync', 'init', remote, '--name', name]);
     return sb;
   }

@@ -17,23 +17,36 @@ describe('sync between devices', () => {
   });
   afterEach(() => d.cleanup());
 
-  it('a vault that does not sync is left alone: sigil sync says how to start, and nothing is created', async () => {
-    const sb = await (async () => {
-      const s = new (await import('../support/sandbox.js')).Sandbox();
-      await s.startAgent();
-      await s.initAndUnlock();
-      return s;
-    })();
-    try {
-      const r = await sb.sigil(['sync']);
-      expect(r.code).toBe(7);
-      expect(r.stderr).toContain('sigil sync init');
-      expect(existsSync(join(sigilPaths(sb.env).dataDir, '.git'))).toBe(false);
-      const list = await ok(sb, ['device', 'list']);
-      expect(list.stderr).toContain('does not sync');
-    } finally {
-      sb.cleanup();
+  /** Two devices with an edit each: b's pushed already, a's (from/a) not synced yet. */
+  async function diverged(): Promise<{ a: Sandbox; b: Sandbox }> {
+    const a = await d.first();
+    const b = await d.join(a, 'b');
+    await setSecret(b, 'from/b', 'x');
+    await ok(b, ['sync']);
+    await setSecret(a, 'from/a', 'y');
+    return { a, b };
+  }
+
+  /** After a kill -9 of a's agent mid-sync: a new agent, unlocked, syncs; then both devices hold both edits. */
+  async function recoversAfterKill(a: Sandbox, b: Sandbox): Promise<void> {
+    await a.startAgent();
+    await ok(a, ['unlock', '--passphrase-stdin'], TEST_PASSPHRASE + '\n');
+    await ok(a, ['sync']);
+    await ok(b, ['sync']);
+    for (const sb of [a, b]) {
+      expect(await secretNames(sb)).toEqual(['from/a', 'from/b']);
+      expect(await getSecret(sb, 'from/a')).toBe('y');
     }
+  }
+
+  it('a vault that does not sync is left alone: sigil sync says how to start, and nothing is created', async () => {
+    const sb = await d.plain();
+    const r = await sb.sigil(['sync']);
+    expect(r.code).toBe(7);
+    expect(r.stderr).toContain('sigil sync init');
+    expect(existsSync(join(sigilPaths(sb.env).dataDir, '.git'))).toBe(false);
+    const list = await ok(sb, ['device', 'list']);
+    expect(list.stderr).toContain('does not sync');
   });
 
   it('join, then add: the new device cannot open the vault until added, then reads what the first wrote', async () => {
@@ -190,20 +203,14 @@ describe('sync between devices', () => {
   });
 
   it('sync init with the remote unreachable: the vault syncs locally, says the push failed, and the next sync sends it', async () => {
-    const sb = new (await import('../support/sandbox.js')).Sandbox();
-    try {
-      await sb.startAgent();
-      await sb.initAndUnlock();
-      renameSync(d.remote, `${d.remote}.away`);
-      const r = await ok(sb, ['sync', 'init', d.remote, '--name', 'solo']);
-      expect(r.stderr).toContain('The first push failed');
-      expect((await sb.sigil(['sync'])).code).toBe(14);
-      renameSync(`${d.remote}.away`, d.remote);
-      await ok(sb, ['sync']);
-      expect(d.log().at(-1)).toContain('sigil sync init on solo');
-    } finally {
-      sb.cleanup();
-    }
+    const sb = await d.plain();
+    renameSync(d.remote, `${d.remote}.away`);
+    const r = await ok(sb, ['sync', 'init', d.remote, '--name', 'solo']);
+    expect(r.stderr).toContain('The first push failed');
+    expect((await sb.sigil(['sync'])).code).toBe(14);
+    renameSync(`${d.remote}.away`, d.remote);
+    await ok(sb, ['sync']);
+    expect(d.log().at(-1)).toContain('sigil sync init on solo');
   });
 
   it('remote unavailable: exit 14 naming git\'s error, and the local vault is exactly as it was', async () => {
@@ -223,11 +230,7 @@ describe('sync between devices', () => {
   });
 
   it('a push the remote refuses: exit 14, nothing local changed, and the next sync goes through', async () => {
-    const a = await d.first();
-    const b = await d.join(a, 'b');
-    await setSecret(b, 'from/b', 'x');
-    await ok(b, ['sync']);
-    await setSecret(a, 'from/a', 'y');
+    const { a, b } = await diverged();
     const paths = sigilPaths(a.env);
     const before = readFileSync(paths.vault);
     const head = readFileSync(join(paths.dataDir, '.git/refs/heads/main'), 'utf8');
@@ -244,11 +247,7 @@ describe('sync between devices', () => {
   });
 
   it('kill -9 during the push: the local vault is as it was, and after a restart the sync completes', async () => {
-    const a = await d.first();
-    const b = await d.join(a, 'b');
-    await setSecret(b, 'from/b', 'x');
-    await ok(b, ['sync']);
-    await setSecret(a, 'from/a', 'y');
+    const { a, b } = await diverged();
     const paths = sigilPaths(a.env);
     const before = readFileSync(paths.vault);
     const marker = join(d.dir, 'pushing');
@@ -262,19 +261,11 @@ describe('sync between devices', () => {
     d.hook('pre-receive', null);
     expect(readFileSync(paths.vault).equals(before)).toBe(true);
 
-    await a.startAgent();
-    await ok(a, ['unlock', '--passphrase-stdin'], TEST_PASSPHRASE + '\n');
-    await ok(a, ['sync']);
-    await ok(b, ['sync']);
-    for (const sb of [a, b]) expect(await secretNames(sb)).toEqual(['from/a', 'from/b']);
+    await recoversAfterKill(a, b);
   });
 
   it('kill -9 after the remote took the push but before this device applied it: the next sync converges', async () => {
-    const a = await d.first();
-    const b = await d.join(a, 'b');
-    await setSecret(b, 'from/b', 'x');
-    await ok(b, ['sync']);
-    await setSecret(a, 'from/a', 'y');
+    const { a, b } = await diverged();
     const marker = join(d.dir, 'pushed');
     d.hook('post-receive', `touch ${marker}; sleep 30`);
     const pid = JSON.parse((await ok(a, ['status', '--json'])).stdout).pid as number;
@@ -283,14 +274,7 @@ describe('sync between devices', () => {
     process.kill(pid, 'SIGKILL');
     await syncing;
     d.hook('post-receive', null);
-    await a.startAgent();
-    await ok(a, ['unlock', '--passphrase-stdin'], TEST_PASSPHRASE + '\n');
-    await ok(a, ['sync']);
-    await ok(b, ['sync']);
-    for (const sb of [a, b]) {
-      expect(await secretNames(sb)).toEqual(['from/a', 'from/b']);
-      expect(await getSecret(sb, 'from/a')).toBe('y');
-    }
+    await recoversAfterKill(a, b);
   });
 
   it('the audit log records syncs with counts, never a value', async () => {
