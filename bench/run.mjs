@@ -31,7 +31,7 @@
 //   --runs N          sigil-token runs per command (default 50, minimum 40)
 //   --duration MS     measuring window per load configuration (default 3000)
 //   --secrets N       vault size for sections 3 and 4 (default 10000)
-//   --only 1,2,3,4    run some sections only
+//   --only 1,2,3,4    run some sections only (1–9)
 //   --cpu-prof DIR    run the agent in the foreground under `node --cpu-prof` (profiles in DIR)
 //   --rounds N        section 2: split each configuration's window into N alternating rounds (default 2)
 //   --pin             section 2: pin the server and the load generator to separate cores (taskset);
@@ -74,7 +74,7 @@ const { values: opt } = parseArgs({
     duration: { type: 'string', default: '3000' },
     warmup: { type: 'string', default: '500' },
     secrets: { type: 'string', default: '10000' },
-    only: { type: 'string', default: '1,2,3,4,5,6,7,8' },
+    only: { type: 'string', default: '1,2,3,4,5,6,7,8,9' },
     'cpu-prof': { type: 'string' },
     pin: { type: 'boolean', default: false },
     rounds: { type: 'string', default: '2' },
@@ -832,6 +832,12 @@ async function main() {
     results.sections.sops = await runSopsBench(log);
   }
 
+  if (ONLY.has('9')) {
+    section('9. sigil sync of a 10,000-secret vault, 100 changes on each of two devices, vs git pull && git push (bench/sync-bench.mjs)');
+    const { runSyncBench } = await import('./sync-bench.mjs');
+    results.sections.sync = await runSyncBench(log);
+  }
+
   results.totalSeconds = (performance.now() - t0) / 1000;
   section('summary');
   const s = results.sections;
@@ -872,6 +878,10 @@ async function main() {
     const t = s.tui;
     rows.push(['sigil tui first frame, unlocked (p50)', `≤ ${t.goals.firstFrameMs} ms`, fmt.ms(t.firstFrame.unlocked.p50, 0), verdict(t.firstFrame.unlocked.p50 <= t.goals.firstFrameMs)]);
     rows.push(['sigil tui key → frame, j / k (p50)', `≤ ${t.goals.keyToFrameMs} ms`, `${fmt.ms(t.keyToFrame.accountsJ.p50)} / ${fmt.ms(t.keyToFrame.auditK.p50)}`, verdict(Math.max(t.keyToFrame.accountsJ.p50, t.keyToFrame.auditK.p50) <= t.goals.keyToFrameMs)]);
+  }
+  if (s.sync) {
+    rows.push([`sigil sync / git pull && git push (medians, same bytes moved)`, '≤ 3×', fmt.x(s.sync.ratio), verdict(s.sync.met)]);
+    rows.push(['  … unlock of the merged vault (CLI wall time)', '-', fmt.ms(s.sync.unlockMs.median, 0), '']);
   }
   if (s.sops) {
     rows.push([`SOPS resolve, first after unlock / cached p50 (${s.sops.values} values)`, '-', `${fmt.ms(s.sops.firstMs.sops)} / ${fmt.ms(s.sops.cached.sops.median)}`, '']);

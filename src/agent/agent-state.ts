@@ -1,7 +1,7 @@
 import { DEFAULT_SECRET_HISTORY, type SigilConfig } from '../config/config.js';
 import type { Fetch } from '../oauth/oauth-errors.js';
 import type { SecretStore } from '../stores/secret-store.js';
-import { changePassphrase, verifyPassphrase, type VaultOptions } from '../stores/vault-store.js';
+import { changePassphrase, verifyPassphrase, VaultStore, type VaultOptions } from '../stores/vault-store.js';
 import { VaultLease } from '../stores/vault-lease.js';
 import type { SigilPaths } from '../util/paths.js';
 import type { AccountRegistry } from './credentials/account-registry.js';
@@ -15,6 +15,8 @@ import { Policy } from './policy.js';
 import { withSopsFiles } from '../stores/sops/sops-router.js';
 import { Secrets } from './secrets/secrets.js';
 import { VaultLock } from './lock/vault-lock.js';
+import { SyncService } from './sync/sync-service.js';
+import { AutoSync } from './sync/auto-sync.js';
 
 export interface AgentStateOptions {
   paths: SigilPaths;
@@ -41,6 +43,8 @@ export interface AgentStateOptions {
   log?: (msg: string) => void;
   /** The program that asks the person to confirm a use when no TUI is open (SIGIL_ASKPASS at start). */
   askpass?: string | undefined;
+  /** The environment `sigil sync` runs git in (the agent's own by default). */
+  gitEnv?: NodeJS.ProcessEnv;
   /** The agent of one `sigil --direct` command, in the sigil process: its vault lease says so. */
   direct?: boolean;
 }
@@ -66,6 +70,8 @@ export class AgentState {
   readonly policy: Policy;
   /** `confirm = true` rules: asks the person through an open TUI or SIGIL_ASKPASS. */
   readonly confirmations: ConfirmBroker;
+  /** Devices and sync over git (sigil sync, sigil device). */
+  readonly sync: SyncService;
 
   constructor(opts: AgentStateOptions) {
     const clock = (this.clock = opts.clock ?? systemClock);
@@ -80,10 +86,19 @@ export class AgentState {
       audit.record({ op: 'move_to_keyring', target: `${n} entries from the vault`, result: 'ok' });
       log(`moved ${n} entries from the vault into the OS keyring`);
     };
+    // The sync merges the vault itself, so it needs the vault as opened (not the store's wrappers).
+    let vault: VaultStore | null = null;
+    const open = opts.openStore ?? storeOpener(opts.paths, opts.primary ?? opts.config?.storage.primary ?? 'vault', opts.vault, onMoved);
+    const openVaultStore = async (passphrase: Buffer) => {
+      const store = await open(passphrase);
+      vault = store instanceof VaultStore ? store : null;
+      if (vault) await this.sync.adoptAccounts(vault);
+      return store;
+    };
     this.lock = new VaultLock({
       lockTimeoutS: opts.lockTimeoutS,
       clock,
-      openStore: withSops(opts.openStore ?? storeOpener(opts.paths, opts.primary ?? opts.config?.storage.primary ?? 'vault', opts.vault, onMoved), opts.config?.storage.sops ?? [], log),
+      openStore: withSops(openVaultStore, opts.config?.storage.sops ?? [], log),
       checkPassphrase: opts.checkPassphrase ?? ((pass) => verifyPassphrase(opts.paths, pass)),
       changePassphrase: (old, next, vaultOpts) => changePassphrase(opts.paths, old, next, vaultOpts),
       lease: new VaultLease(`${opts.paths.vault}.lease`, { pid: process.pid, socket: opts.socketPath, ...(opts.direct ? { direct: true } : {}) }),
@@ -98,6 +113,22 @@ export class AgentState {
     this.lock.join(this.flows);
     this.lock.join({ locking: () => this.confirmations.cancelAll() });
     this.lock.join(this.credentials);
+    this.sync = new SyncService({
+      paths: opts.paths,
+      clock,
+      audit,
+      log,
+      registry: opts.registry,
+      historyLimit: opts.config?.secrets?.history ?? DEFAULT_SECRET_HISTORY,
+      vault: () => (this.lock.locked ? null : vault),
+      gitEnv: opts.gitEnv,
+      providers: this.credentials.providers,
+      configPath: opts.paths.config,
+      revoke: (service, account) => this.credentials.tokens.revoke(service, account),
+    });
+    this.lock.join({ locked: () => void (vault = null) });
+    const autoS = opts.config?.sync?.autoS ?? 0;
+    if (autoS > 0) this.lock.join(new AutoSync({ everyS: autoS, clock, sync: () => this.sync.sync(), enabled: () => this.sync.enabled }));
   }
 }
 

@@ -43,6 +43,7 @@ const MEANING: Record<ErrorCode, string> = {
   UNSUPPORTED_VERSION: 'protocol mismatch',
   UNKNOWN_OP: 'protocol mismatch',
   FRAME_TOO_LARGE: 'protocol mismatch',
+  REMOTE_ERROR: 'sync remote failed',
 };
 
 function helpFooter(): string {
@@ -251,6 +252,34 @@ confirm = false; it can never change the vault. The exit status is ssh's.`,
       const { sshCommand } = await import('./commands/ssh-cmd.js');
       await sshCommand(cmd.args);
     });
+  const syncCmds = () => import('./commands/sync-cmds.js');
+  const sync = program
+    .command('sync')
+    .description('sync the vault with the other devices over git (pull, merge, push)')
+    .option('--json', 'print JSON')
+    .action(lazy(syncCmds, (m) => m.syncNow));
+  sync
+    .command('init <remote>')
+    .description('make this vault sync with a git remote (any git URL or path); this machine becomes its first device')
+    .option('--name <name>', "this device's name (default: the host name)")
+    .option('--json', 'print JSON')
+    .action(lazy(syncCmds, (m) => m.syncInit));
+  program
+    .command('join <remote>')
+    .description('take a synced vault onto this device: clone it and create this device\'s key')
+    .option('--name <name>', "this device's name (default: the host name)")
+    .option('--passphrase-stdin', "read this device's new passphrase from stdin (its first line)")
+    .addOption(workFactor())
+    .action(lazy(syncCmds, (m) => m.joinVault));
+  const device = program.command('device').description('the devices a synced vault is encrypted to');
+  device.command('list').alias('ls').description('list the devices and the last sync').option('--json', 'print JSON').action(lazy(syncCmds, (m) => m.deviceList));
+  device.command('add <name> <recipient>').description('encrypt the vault to a new device (its age1… recipient, from sigil join) and push').action(lazy(syncCmds, (m) => m.deviceAdd));
+  device
+    .command('remove <name>')
+    .alias('rm')
+    .description('re-encrypt the vault without a device and push; lists what it could read')
+    .option('--json', 'print JSON')
+    .action(lazy(syncCmds, (m) => m.deviceRemove));
   program
     .command('inject')
     .description('fill the {{ reference }} placeholders of a template')

@@ -35,6 +35,11 @@ export interface SigilConfig {
   };
   /** `[[policy]]`: accounts and secrets only listed executables may use (src/agent/policy.ts); absent when none. */
   policy?: PolicyRule[];
+  /** `[sync]`; absent when config.toml has no such key (then sync is only by hand). */
+  sync?: {
+    /** `auto`: sync this often while unlocked, and soon after each write; 0 = by hand only. */
+    autoS: number;
+  };
 }
 
 /**
@@ -75,6 +80,7 @@ export function loadConfig(path: string): SigilConfig {
   const storage = table(raw, 'storage', path);
   const secretsTable = table(raw, 'secrets', path);
   const tokensTable = table(raw, 'tokens', path);
+  const syncTable = table(raw, 'sync', path);
 
   let lockTimeoutS = DEFAULT_LOCK_TIMEOUT_S;
   if (agent.lock_timeout !== undefined) {
@@ -135,6 +141,19 @@ export function loadConfig(path: string): SigilConfig {
     }
     git[host.toLowerCase()] = { service: m[1]!, account: m[2]!, ...(typeof username === 'string' ? { username } : {}) };
   }
+  let sync: SigilConfig['sync'];
+  if (syncTable.auto !== undefined) {
+    const v = syncTable.auto;
+    let autoS = NaN;
+    try {
+      if (typeof v === 'string') autoS = parseDuration(v);
+    } catch {
+      /* named below */
+    }
+    // Below a minute a sync would run while the last one is still talking to the remote.
+    if (!(autoS === 0 || autoS >= 60)) throw configError(path, 'sync.auto', 'a duration of at least a minute, such as "5m" (or "0": sync by hand only)');
+    sync = { autoS };
+  }
   const policy = policyRules(raw.policy, path);
   const sops = sopsFiles(storage.sops, path);
   return {
@@ -145,6 +164,7 @@ export function loadConfig(path: string): SigilConfig {
     ...(Object.keys(git).length ? { git } : {}),
     ...(secrets ? { secrets } : {}),
     ...(policy.length ? { policy } : {}),
+    ...(sync ? { sync } : {}),
   };
 }
 

@@ -36,6 +36,11 @@ export class ProviderRegistry {
     return Object.keys(this.providers);
   }
 
+  /** config.toml's [providers.NAME] table as the agent knows it (a copy), or undefined. */
+  table(name: string): Record<string, unknown> | undefined {
+    return Object.hasOwn(this.providers, name) ? structuredClone(this.providers[name]) : undefined;
+  }
+
   /** Whether config.toml (as the agent knows it) has a [providers.NAME] table. */
   has(name: string): boolean {
     return Object.hasOwn(this.providers, name);

@@ -17,6 +17,8 @@ export const ErrorCode = {
   PROVIDER_ERROR: 'PROVIDER_ERROR',
   FLOW_TIMEOUT: 'FLOW_TIMEOUT',
   FORBIDDEN: 'FORBIDDEN',
+  /** The sync remote (git) failed: unreachable, refused the push, timed out. */
+  REMOTE_ERROR: 'REMOTE_ERROR',
   INTERNAL: 'INTERNAL',
   // Client-side only: never sent by the agent, raised when no agent answers.
   NO_AGENT: 'NO_AGENT',
@@ -50,6 +52,7 @@ export const EXIT_CODES: Readonly<Record<ErrorCode, number>> = {
   UNSUPPORTED_VERSION: 13,
   UNKNOWN_OP: 13,
   FRAME_TOO_LARGE: 13,
+  REMOTE_ERROR: 14,
 };
 
 export function isErrorCode(value: unknown): value is ErrorCode {

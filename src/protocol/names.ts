@@ -61,6 +61,10 @@ export const SECRET_PREFIX = 'sigilforge/_secret/';
 
 /** Earlier versions of a secret (`[secrets] history`), beside the secrets themselves. */
 export const HISTORY_PREFIX = 'sigilforge/_history/';
+/** A synced vault's copy of each account's shared metadata (src/agent/sync/account-mirror.ts). */
+export const ACCOUNT_MIRROR_PREFIX = 'sigilforge/_account/';
+/** A synced vault's copy of each [providers.NAME] table of config.toml (src/agent/sync/provider-mirror.ts). */
+export const PROVIDER_MIRROR_PREFIX = 'sigilforge/_providers/';
 /** What Sigilforge knows about a secret's current value (its expiry), beside the secrets. */
 export const META_PREFIX = 'sigilforge/_meta/';
 export function secretKey(name: string): string {

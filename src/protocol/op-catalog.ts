@@ -7,6 +7,11 @@ import type {
   AddedProvider,
   AgentStatus,
   AuditPage,
+  DeviceInfo,
+  DeviceRemoval,
+  SyncAnswer,
+  SyncInfo,
+  SyncInitAnswer,
   ConfirmPrompt,
   FlowDone,
   FlowKind,
@@ -117,6 +122,11 @@ export interface OpSignatures {
     result: AddedProvider;
   };
   set_client_secret: { args: { service: string; client_secret?: Bytes; remove?: boolean }; result: { service: string; removed?: boolean } };
+  sync_init: { args: { remote: string; name?: string }; result: SyncInitAnswer };
+  sync: { args: NoArgs; result: SyncAnswer };
+  list_devices: { args: NoArgs; result: SyncInfo & { devices: DeviceInfo[] } };
+  add_device: { args: { name: string; recipient: string }; result: { name: string; recipient: string; pushed: boolean; push_error?: string } };
+  remove_device: { args: { name: string }; result: DeviceRemoval };
   wait_confirm: { args: NoArgs; result: ConfirmPrompt };
   answer_confirm: { args: { confirm_id: string; allow: boolean }; result: { answered: true } };
 }
@@ -240,6 +250,14 @@ export const OP_CATALOG = {
   add_provider: { ...plain, audit: true, target: (args) => str(args, 'name'), positional: ['name', 'client_id'] },
   // The audit line tells a removal from a change.
   set_client_secret: { ...vault, target: (args) => (args.remove === true ? `${str(args, 'service')} (remove)` : str(args, 'service')), positional: ['service'] },
+
+  // Sync and devices (sigil sync, sigil device). Sync works while locked (a fast-forward only:
+  // merging needs the vault's key); the sync service writes one line per sync with its counts.
+  sync_init: { ...vault, target: (args) => str(args, 'remote') },
+  sync: plain,
+  list_devices: plain,
+  add_device: { ...vault, target: (args) => str(args, 'name') },
+  remove_device: { ...vault, target: (args) => str(args, 'name') },
 
   // `confirm = true` policy: the TUI asks the person (sigil tui). Not audited here: the broker
   // writes one line per question with its outcome.

@@ -36,6 +36,62 @@ export interface AgentStatus {
   failed_unlocks: number;
   /** The vault passphrase is remembered in the OS keyring (the opt-in marker file exists). */
   unlock_at_login: boolean;
+  /** This device and its last sync, for a vault that syncs (null: it does not; absent from older agents). */
+  sync?: SyncInfo | null;
+}
+
+/** A synced vault as this device sees it (times in Unix seconds). */
+export interface SyncInfo {
+  /** This device's name (null: the vault does not sync). */
+  device: string | null;
+  /** The git remote (its URL as git has it), null when none. */
+  remote: string | null;
+  last_sync: number | null;
+  last_ok: boolean | null;
+  /** What the last sync did ("3 received, 1 sent") or why it failed. */
+  last_summary: string | null;
+}
+
+export interface DeviceInfo {
+  name: string;
+  recipient: string;
+  /** Unix seconds. */
+  added: number | null;
+  this_device: boolean;
+}
+
+/** sync: what came from the remote and what went to it; names of secrets only, never values. */
+export interface SyncAnswer {
+  received: number;
+  sent: number;
+  /** Secrets changed on two devices: the later write is current, the other value is in its history. */
+  conflicts: string[];
+  accounts_added: string[];
+  accounts_removed: string[];
+  /** Providers another device has and this one lacked, now appended to its config.toml. */
+  providers_added: string[];
+  /** The commit the remote and this device are at now. */
+  commit: string;
+  summary: string;
+}
+
+export interface SyncInitAnswer {
+  device: string;
+  recipient: string;
+  remote: string;
+  /** OAuth tokens moved into this device's part (sign-ins stay per device). */
+  moved_tokens: number;
+  pushed: boolean;
+  /** Why the first push failed (the vault syncs; sigil sync pushes later). */
+  push_error?: string;
+}
+
+/** remove_device: what the removed device could read, as candidates for rotation. */
+export interface DeviceRemoval {
+  name: string;
+  could_read: string[];
+  pushed: boolean;
+  push_error?: string;
 }
 
 /** unlock; `remembered` only when `remember` was asked. */
@@ -46,7 +102,8 @@ export interface UnlockAnswer {
   remember_error?: string;
 }
 
-export type AccountStatus = 'valid' | 'expiring' | 'expired' | 'needs_auth' | 'static';
+/** sign_in_here: an account a sync brought whose sign-in is on another device (sign-ins are per device). */
+export type AccountStatus = 'valid' | 'expiring' | 'expired' | 'needs_auth' | 'sign_in_here' | 'static';
 
 export interface AccountInfo {
   service: string;

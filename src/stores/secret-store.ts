@@ -33,6 +33,11 @@ export interface SecretStore {
    */
   writeBatch?(sets: ReadonlyArray<readonly [string, Buffer]>, deletes: readonly string[]): Promise<void>;
   list(prefix: string): Promise<string[]>;
+  /**
+   * Optional: the store for what must never leave this device (a synced vault's OAuth
+   * tokens, src/sync). Absent: this store is the device's too. Closed with this store.
+   */
+  readonly device?: SecretStore;
   /** Number of keys held; cheap. */
   size(): number;
   close(): Promise<void>;

@@ -11,10 +11,10 @@
 import { constants } from 'node:fs';
 import { access, readFile } from 'node:fs/promises';
 import { isUtf8 } from 'node:buffer';
-import { Decrypter, Encrypter, generateX25519Identity, identityToRecipient } from 'age-encryption';
+import { Encrypter, generateX25519Identity, identityToRecipient } from 'age-encryption';
 import { ErrorCode } from '../protocol/codes.js';
 import { SigilError } from '../protocol/errors.js';
-import { sealToRecipients } from './age-seal.js';
+import { openWithIdentity, sealToRecipients } from './age-seal.js';
 import { sweepStaleTemps, writeFileAtomic, type FileOps } from './atomic-file.js';
 import {
   DEFAULT_WORK_FACTOR,
@@ -24,11 +24,22 @@ import {
   encryptWithPassphrase,
 } from './scrypt-stanza.js';
 import type { SecretStore } from './secret-store.js';
+import { readDevicesFile } from '../sync/devices-file.js';
 
 export interface VaultPaths {
   vault: string;
   identity: string;
   recipients: string;
+  /**
+   * A synced vault's devices (devices.toml, src/sync/devices-file.ts): their recipients are
+   * the vault's too. Absent file: a single-machine vault.
+   */
+  devices?: string;
+  /**
+   * What never leaves this device once the vault syncs (OAuth tokens): a second vault file
+   * encrypted to this device's key alone. Absent file: everything is in `vault`.
+   */
+  device?: string;
 }
 
 export interface VaultOptions {
@@ -47,10 +58,16 @@ export const IDENTITY_LINE = /^AGE-SECRET-KEY-1[0-9A-Z]+$/;
 
 type Encoding = 'utf8' | 'base64';
 
-interface Entry {
+export interface Entry {
   value: Buffer;
   updated: string;
 }
+
+/**
+ * What a transform makes of the vault: the entries (sealed to the recipients on write), or the
+ * entries with the sealed file that holds exactly them (a sync writes the very bytes it committed).
+ */
+export type Transformed = Map<string, Entry> | { entries: Map<string, Entry>; sealed: Uint8Array };
 
 /** A change not yet on disk: a new entry, or null for a delete. */
 interface Change {
@@ -75,21 +92,8 @@ export async function createVault(paths: VaultPaths, passphrase: Buffer, opts: V
   for (const path of [paths.vault, paths.identity]) {
     if (await fileExists(path)) throw new SigilError(ErrorCode.ALREADY_EXISTS, `a vault already exists: ${path}`);
   }
-  const now = opts.now ?? (() => new Date());
   await asSigilError('could not create the vault', async () => {
-    // X25519 explicitly: generateIdentity() may turn post-quantum one day, which age 1.1.1 cannot read.
-    const secret = await generateX25519Identity();
-    const recipient = await identityToRecipient(secret);
-
-    // The same layout as age-keygen's output, so the decrypted file works with `age -d -i`.
-    const identityText = Buffer.from(`# created: ${now().toISOString()}\n# public key: ${recipient}\n${secret}\n`);
-    try {
-      const sealed = await encryptWithPassphrase(identityText, passphrase, opts.workFactor ?? DEFAULT_WORK_FACTOR);
-      await writeFileAtomic(paths.identity, sealed);
-    } finally {
-      identityText.fill(0);
-    }
-
+    const recipient = await writeNewIdentity(paths.identity, passphrase, opts);
     const header =
       '# sigilforge vault recipients: every vault write is encrypted to each age1… key below.\n' +
       "# The first is this vault's own key (its secret half is in identity.age); add backup keys after it.\n";
@@ -97,6 +101,32 @@ export async function createVault(paths: VaultPaths, passphrase: Buffer, opts: V
     // With its space reserve from the start: deleting must work on a full disk (atomic-file.ts).
     await writeFileAtomic(paths.vault, await sealVault(new Map(), [recipient]), 0o600, { reserve: true, ops: opts.fileOps });
   });
+}
+
+/**
+ * Creates identity.age alone: a fresh X25519 identity under `passphrase` (a device joining a
+ * synced vault, which brings its own vault.age). Returns its recipient.
+ */
+export async function createIdentity(path: string, passphrase: Buffer, opts: VaultOptions = {}): Promise<string> {
+  checkNewPassphrase(passphrase, opts);
+  if (await fileExists(path)) throw new SigilError(ErrorCode.ALREADY_EXISTS, `an identity already exists: ${path}`);
+  return asSigilError('could not create the identity', () => writeNewIdentity(path, passphrase, opts));
+}
+
+async function writeNewIdentity(path: string, passphrase: Buffer, opts: VaultOptions): Promise<string> {
+  const now = opts.now ?? (() => new Date());
+  // X25519 explicitly: generateIdentity() may turn post-quantum one day, which age 1.1.1 cannot read.
+  const secret = await generateX25519Identity();
+  const recipient = await identityToRecipient(secret);
+  // The same layout as age-keygen's output, so the decrypted file works with `age -d -i`.
+  const identityText = Buffer.from(`# created: ${now().toISOString()}\n# public key: ${recipient}\n${secret}\n`);
+  try {
+    const sealed = await encryptWithPassphrase(identityText, passphrase, opts.workFactor ?? DEFAULT_WORK_FACTOR);
+    await writeFileAtomic(path, sealed);
+  } finally {
+    identityText.fill(0);
+  }
+  return recipient;
 }
 
 /**
@@ -125,27 +155,81 @@ export async function openVault(paths: VaultPaths, passphrase: Buffer, opts: Vau
     identityToRecipient(secret),
   );
   // Fail at unlock rather than at the first write, when a token rotation depends on it.
-  await readRecipients(paths.recipients, ownRecipient);
+  await readRecipients(paths, ownRecipient);
+  await checkDeviceListed(paths, ownRecipient);
 
-  await sweepStaleTemps(paths.vault);
-  const sealed = await readVaultFile(paths.vault);
-  let plaintext: Uint8Array;
+  const now = opts.now ?? (() => new Date());
+  const key = new VaultKey(secret, ownRecipient);
+  const entries = await readVault(paths.vault, key);
+  const store = new VaultStore(paths.vault, entries, () => readRecipients(paths, ownRecipient), now, opts.fileOps, key);
   try {
-    const d = new Decrypter();
-    d.addIdentity(secret);
-    plaintext = await d.decrypt(sealed);
+    if (paths.device && (await fileExists(paths.device))) {
+      store.device = new VaultStore(paths.device, await readVault(paths.device, key), async () => [ownRecipient], now, opts.fileOps);
+    } else if (paths.device && paths.devices && (await fileExists(paths.devices))) {
+      // A synced vault on a device that has not signed in anywhere yet (just joined).
+      await createDevicePart(store, paths.device, now, opts.fileOps);
+    }
   } catch (err) {
-    throw new SigilError(ErrorCode.INTERNAL, `could not decrypt the vault at ${paths.vault}: ${reason(err)}`, {
-      cause: err,
-    });
+    await store.close();
+    throw err;
   }
-  let entries: Map<string, Entry>;
-  try {
-    entries = parseVault(plaintext, paths.vault);
-  } finally {
-    plaintext.fill(0);
+  return store;
+}
+
+/**
+ * Gives an unlocked vault its device part (device.age, encrypted to this device alone), empty,
+ * and returns it. For `sigil sync init` and a joined device's first unlock.
+ */
+export async function createDevicePart(store: VaultStore, path: string, now: () => Date = () => new Date(), fileOps?: FileOps): Promise<VaultStore> {
+  const key = store.key;
+  if (!key) throw new SigilError(ErrorCode.INTERNAL, 'the vault holds no key to make its device part with');
+  await asSigilError(`could not create ${path}`, async () =>
+    writeFileAtomic(path, await sealVault(new Map(), [key.recipient]), 0o600, { reserve: true, ops: fileOps }),
+  );
+  const own = key.recipient;
+  store.device = new VaultStore(path, new Map(), async () => [own], now, fileOps);
+  return store.device;
+}
+
+/** Decrypts and parses a vault file (vault.age, device.age) with `key`. */
+async function readVault(path: string, key: VaultKey): Promise<Map<string, Entry>> {
+  await sweepStaleTemps(path);
+  return key.open(await readVaultFile(path), path);
+}
+
+/**
+ * The unlocked identity, held by the vault while unlocked (and wiped on lock): a synced
+ * vault must read other devices' versions of vault.age to merge them (src/sync). The key
+ * text is kept as bytes; it becomes a string only for the moment age needs one.
+ */
+export class VaultKey {
+  private secret: Buffer;
+  constructor(secret: string, readonly recipient: string) {
+    this.secret = Buffer.from(secret, 'latin1');
   }
-  return new VaultStore(paths, entries, ownRecipient, opts.now ?? (() => new Date()), opts.fileOps);
+
+  /** The entries of a sealed vault (any version of vault.age, or device.age). */
+  async open(sealed: Uint8Array, path: string): Promise<Map<string, Entry>> {
+    if (this.secret.length === 0) throw new SigilError(ErrorCode.LOCKED, 'vault is locked');
+    let plaintext: Uint8Array;
+    try {
+      plaintext = await openWithIdentity(sealed, this.secret.toString('latin1'));
+    } catch (err) {
+      throw new SigilError(ErrorCode.INTERNAL, `could not decrypt the vault at ${path}: ${reason(err)}`, {
+        cause: err,
+      });
+    }
+    try {
+      return parseVault(plaintext, path);
+    } finally {
+      plaintext.fill(0);
+    }
+  }
+
+  wipe(): void {
+    this.secret.fill(0);
+    this.secret = Buffer.alloc(0);
+  }
 }
 
 /**
@@ -190,6 +274,8 @@ export async function changePassphrase(
  */
 export class VaultStore implements SecretStore {
   readonly name = 'vault';
+  /** A synced vault's device-local part (device.age): see VaultPaths.device. */
+  device?: VaultStore;
   private closed = false;
   /** The last write started or queued; writes run one after another, never two renames racing. */
   private tail: Promise<void> = Promise.resolve();
@@ -201,12 +287,15 @@ export class VaultStore implements SecretStore {
   private writingChanges: Change[] = [];
 
   constructor(
-    private readonly paths: VaultPaths,
+    private readonly path: string,
     /** What is on disk: only a write that succeeded changes it. */
-    private readonly entries: Map<string, Entry>,
-    private readonly ownRecipient: string,
+    private entries: Map<string, Entry>,
+    /** Whom each write is encrypted to, read at each write (recipients.txt, devices.toml). */
+    private readonly recipients: () => Promise<string[]>,
     private readonly now: () => Date,
     private readonly fileOps?: FileOps,
+    /** The unlocked identity (the main vault holds it; its device part does not). */
+    readonly key?: VaultKey,
   ) {}
 
   async get(key: string): Promise<Buffer | null> {
@@ -258,6 +347,45 @@ export class VaultStore implements SecretStore {
     await this.tail.catch(() => undefined);
     for (const entry of this.entries.values()) entry.value.fill(0);
     this.entries.clear();
+    this.key?.wipe();
+    await this.device?.close();
+  }
+
+  /** A copy of every entry as it is on disk now (values copied: the caller wipes them). */
+  snapshot(): Map<string, Entry> {
+    this.assertOpen();
+    return copyEntries(this.entries);
+  }
+
+  /**
+   * Replaces the whole vault with what `next` makes of it, in one write that runs after every
+   * write accepted so far (so `current` is what is on disk, and nothing slips in between).
+   * `next` gets a copy and returns the entries to keep (which the store then owns). Also how a
+   * vault is re-encrypted to a changed set of recipients: `transform((e) => e)`.
+   */
+  transform(next: (current: Map<string, Entry>) => Transformed | Promise<Transformed>): Promise<void> {
+    this.assertOpen();
+    const run = this.tail
+      .catch(() => undefined)
+      .then(async () => {
+        const result = await next(copyEntries(this.entries));
+        const target = result instanceof Map ? result : result.entries;
+        const plaintext = serializeVault(target);
+        try {
+          const sealed = result instanceof Map ? await encryptTo(plaintext, await this.recipients()) : result.sealed;
+          await writeFileAtomic(this.path, sealed, 0o600, { reserve: true, ops: this.fileOps });
+        } catch (err) {
+          for (const e of target.values()) e.value.fill(0);
+          throw new SigilError(ErrorCode.INTERNAL, `could not write the vault: ${reason(err)}`, { cause: err });
+        } finally {
+          plaintext.fill(0);
+        }
+        const old = this.entries;
+        this.entries = target;
+        for (const e of old.values()) e.value.fill(0);
+      });
+    this.tail = run.catch(() => undefined);
+    return run;
   }
 
   /**
@@ -314,8 +442,7 @@ export class VaultStore implements SecretStore {
     }
     const plaintext = serializeVault(next);
     try {
-      const recipients = await readRecipients(this.paths.recipients, this.ownRecipient);
-      await writeFileAtomic(this.paths.vault, await encryptTo(plaintext, recipients), 0o600, { reserve: true, ops: this.fileOps });
+      await writeFileAtomic(this.path, await encryptTo(plaintext, await this.recipients()), 0o600, { reserve: true, ops: this.fileOps });
     } catch (err) {
       for (const change of changes) change.entry?.value.fill(0);
       throw new SigilError(ErrorCode.INTERNAL, `could not write the vault: ${reason(err)}`, { cause: err });
@@ -377,8 +504,12 @@ function parseIdentity(text: Buffer, path: string): string {
 
 // ---- recipients.txt ----
 
-/** Every recipient in the file, plus ours if someone removed it: the vault must stay openable. */
-async function readRecipients(path: string, ownRecipient: string): Promise<string[]> {
+/**
+ * Every recipient in recipients.txt and, for a synced vault, every device's in devices.toml,
+ * plus ours if someone removed it: the vault must stay openable.
+ */
+export async function readRecipients(paths: Pick<VaultPaths, 'recipients' | 'devices'>, ownRecipient: string): Promise<string[]> {
+  const path = paths.recipients;
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -396,15 +527,41 @@ async function readRecipients(path: string, ownRecipient: string): Promise<strin
   text.split('\n').forEach((raw, i) => {
     const line = raw.trim();
     if (line === '' || line.startsWith('#')) return;
-    try {
-      new Encrypter().addRecipient(line); // parses and validates the key
-    } catch (err) {
-      throw new SigilError(ErrorCode.INTERNAL, `${path} line ${i + 1}: not an age recipient (age1…)`, { cause: err });
-    }
+    checkRecipient(line, `${path} line ${i + 1}`);
     if (!recipients.includes(line)) recipients.push(line);
   });
+  if (paths.devices) {
+    for (const d of await readDevicesFile(paths.devices)) {
+      if (!recipients.includes(d.recipient)) recipients.push(d.recipient);
+    }
+  }
   if (!recipients.includes(ownRecipient)) recipients.unshift(ownRecipient);
   return recipients;
+}
+
+/**
+ * A synced vault opens only on its devices: a device that joined and was not added yet (or was
+ * removed) is told what to do rather than that decryption failed.
+ */
+async function checkDeviceListed(paths: VaultPaths, ownRecipient: string): Promise<void> {
+  if (!paths.devices) return;
+  const devices = await readDevicesFile(paths.devices);
+  if (devices.length === 0 || devices.some((d) => d.recipient === ownRecipient)) return;
+  const lines = (await readFile(paths.recipients, 'utf8').catch(() => '')).split('\n').map((l) => l.trim());
+  if (lines.includes(ownRecipient)) return;
+  throw new SigilError(
+    ErrorCode.FORBIDDEN,
+    `this device (${ownRecipient}) is not among the vault's devices: on a device already in the vault run \`sigil device add NAME ${ownRecipient}\`, then \`sigil sync\` here`,
+  );
+}
+
+/** INTERNAL naming `where` when `line` is no age recipient (age1…). */
+export function checkRecipient(line: string, where: string): void {
+  try {
+    new Encrypter().addRecipient(line); // parses and validates the key
+  } catch (err) {
+    throw new SigilError(ErrorCode.INTERNAL, `${where}: not an age recipient (age1…)`, { cause: err });
+  }
 }
 
 // ---- vault.age ----
@@ -422,7 +579,8 @@ function encryptTo(plaintext: Uint8Array, recipients: string[]): Promise<Uint8Ar
   return sealToRecipients(plaintext, recipients);
 }
 
-async function sealVault(entries: Map<string, Entry>, recipients: string[]): Promise<Uint8Array> {
+/** The entries as a vault file encrypted to `recipients` (what a sync commits). */
+export async function sealVault(entries: Map<string, Entry>, recipients: string[]): Promise<Uint8Array> {
   const plaintext = serializeVault(entries);
   try {
     return await encryptTo(plaintext, recipients);
@@ -480,6 +638,12 @@ function parseVault(plaintext: Uint8Array, path: string): Map<string, Entry> {
     entries.set(key, { value: Buffer.from(raw.value, raw.encoding), updated: raw.updated });
   }
   return entries;
+}
+
+function copyEntries(entries: Map<string, Entry>): Map<string, Entry> {
+  const out = new Map<string, Entry>();
+  for (const [k, e] of entries) out.set(k, { value: Buffer.from(e.value), updated: e.updated });
+  return out;
 }
 
 // ---- helpers ----

@@ -12,6 +12,7 @@ const WARN_STATIC_UNDER_S = 7 * 86400;
 
 export function accountStatusLabel(a: AccountInfo, nowS: number): { text: string; tone: Tone } {
   if (a.status === 'needs_auth') return { text: 'needs auth', tone: 'bad' };
+  if (a.status === 'sign_in_here') return { text: 'sign in on this device', tone: 'bad' };
   const left = a.expires_at === null ? null : a.expires_at - nowS;
   if (a.kind === 'static') {
     if (left === null) return { text: 'static', tone: 'dim' };

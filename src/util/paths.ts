@@ -13,6 +13,14 @@ export interface SigilPaths {
   vault: string;
   identity: string;
   recipients: string;
+  /** A synced vault's devices (src/sync/devices-file.ts); travels with the vault. */
+  devices: string;
+  /** A synced vault's device-local part: this device's sign-ins (OAuth tokens). Never synced. */
+  device: string;
+  /** Which device this is (name and recipient, no secret). Never synced. */
+  thisDevice: string;
+  /** When this device last synced and how it went. */
+  syncState: string;
   /** Present (mode 0600, no secret in it) when the vault passphrase is kept in the OS keyring. */
   unlockAtLogin: string;
   stateDir: string;
@@ -56,6 +64,10 @@ export function sigilPaths(env: Env = process.env): SigilPaths {
     vault: join(dataDir, 'vault.age'),
     identity: join(dataDir, 'identity.age'),
     recipients: join(dataDir, 'recipients.txt'),
+    devices: join(dataDir, 'devices.toml'),
+    device: join(dataDir, 'device.age'),
+    thisDevice: join(dataDir, 'device.json'),
+    syncState: join(stateDir, 'sync.json'),
     unlockAtLogin: join(dataDir, 'unlock-at-login'),
     stateDir,
     audit: join(stateDir, 'audit.log'),

@@ -31,6 +31,19 @@ describe('config.toml', () => {
     expect(loadConfig(path).tokens).toBeUndefined();
   });
 
+  it('reads [sync] auto: a duration of at least a minute, or 0; absent unless given', () => {
+    writeFileSync(path, '[sync]\nauto = "5m"\n');
+    expect(loadConfig(path).sync).toEqual({ autoS: 300 });
+    writeFileSync(path, '[sync]\nauto = "0"\n');
+    expect(loadConfig(path).sync).toEqual({ autoS: 0 });
+    writeFileSync(path, '[sync]\n');
+    expect(loadConfig(path).sync).toBeUndefined();
+    for (const bad of ['"10s"', '"often"', '300']) {
+      writeFileSync(path, `[sync]\nauto = ${bad}\n`);
+      expect(() => loadConfig(path)).toThrow('"sync.auto" must be a duration of at least a minute, such as "5m" (or "0": sync by hand only)');
+    }
+  });
+
   it('names file, line and column of a syntax error', () => {
     writeFileSync(path, '[agent]\nlock_timeout = "15m"\nbroken = \n');
     expect(() => loadConfig(path)).toThrow(new RegExp(`^${path.replace(/[/.]/g, '\\$&')}:3:\\d+: `));

@@ -5,6 +5,7 @@ import { ErrorCode } from '../../src/protocol/codes.js';
 import { encodeFrame, MAX_FRAME } from '../../src/protocol/frame.js';
 import { OPS } from '../../src/protocol/op-catalog.js';
 import { encode } from '../../src/protocol/msgpack.js';
+import { Rng } from '../support/rng.js';
 import { eventually, isAlive, Sandbox } from '../support/sandbox.js';
 import { header, RawConn, rawFrame } from '../protocol/wire.js';
 
@@ -20,44 +21,6 @@ const FRAMES_PER_CONNECTION = 210;
 const ABRUPT_CONNECTIONS = 20; // closed mid-stream without waiting for anything
 const CONCURRENCY = 8;
 const TOKEN = 'fuzz-token-' + 'q'.repeat(24);
-
-/** mulberry32: small, seeded, good enough to pick test cases reproducibly. */
-class Rng {
-  private s: number;
-  constructor(seed: number) {
-    this.s = seed >>> 0;
-  }
-  next(): number {
-    this.s = (this.s + 0x6d2b79f5) >>> 0;
-    let t = this.s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-  int(n: number): number {
-    return Math.floor(this.next() * n);
-  }
-  range(lo: number, hi: number): number {
-    return lo + this.int(hi - lo + 1);
-  }
-  pick<T>(items: readonly T[]): T {
-    return items[this.int(items.length)]!;
-  }
-  chance(p: number): boolean {
-    return this.next() < p;
-  }
-  bytes(n: number): Buffer {
-    const b = Buffer.alloc(n);
-    for (let i = 0; i < n; i++) b[i] = this.int(256);
-    return b;
-  }
-  text(max: number): string {
-    const n = this.int(max + 1);
-    let s = '';
-    for (let i = 0; i < n; i++) s += String.fromCodePoint(this.chance(0.8) ? this.range(0x20, 0x7e) : this.range(0xa0, 0x2fff));
-    return s;
-  }
-}
 
 /** What one frame must be answered with: `ok`, or one of `codes`; `id` null for frames without a usable id. */
 interface Expect {

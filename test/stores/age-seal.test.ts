@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Decrypter, generateX25519Identity, identityToRecipient } from 'age-encryption';
 import { afterAll, describe, expect, it } from 'vitest';
-import { sealToRecipients } from '../../src/stores/age-seal.js';
+import { openWithIdentity, sealToRecipients } from '../../src/stores/age-seal.js';
 import { ageCliAvailable } from './age-cli.js';
 
 /**
@@ -54,5 +54,44 @@ describe('sealToRecipients', () => {
       const out = execFileSync('age', ['-d', '-i', idFile, file], { maxBuffer: 1 << 20 });
       expect(out.equals(plain), `size ${size}`).toBe(true);
     }
+  });
+});
+
+describe('openWithIdentity', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sigil-age-open-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('opens what sealToRecipients sealed, for every size around the chunk boundary', async () => {
+    const id = await generateX25519Identity();
+    const recipient = await identityToRecipient(id);
+    for (const size of SIZES) {
+      const plain = randomBytes(size);
+      expect((await openWithIdentity(await sealToRecipients(plain, [recipient]), id)).equals(plain), `size ${size}`).toBe(true);
+    }
+  });
+
+  it.skipIf(!ageCliAvailable)("opens what Debian's age -r wrote, for every size", async () => {
+    const id = await generateX25519Identity();
+    const recipient = await identityToRecipient(id);
+    for (const size of SIZES) {
+      const plain = randomBytes(size);
+      const sealed = execFileSync('age', ['-r', recipient], { input: plain, maxBuffer: 1 << 20 });
+      expect((await openWithIdentity(sealed, id)).equals(plain), `size ${size}`).toBe(true);
+    }
+  });
+
+  it('refuses a changed byte anywhere, a cut file, an extra chunk, and another identity', async () => {
+    const id = await generateX25519Identity();
+    const sealed = await sealToRecipients(randomBytes(140_000), [await identityToRecipient(id)]);
+    for (const at of [20, sealed.length - 50_000, sealed.length - 100, sealed.length - 1]) {
+      const bad = Buffer.from(sealed);
+      bad[at]! ^= 1;
+      await expect(openWithIdentity(bad, id), `byte ${at}`).rejects.toThrow();
+    }
+    await expect(openWithIdentity(sealed.subarray(0, sealed.length - 70_000), id)).rejects.toThrow();
+    await expect(openWithIdentity(sealed.subarray(0, sealed.length - 20), id)).rejects.toThrow();
+    await expect(openWithIdentity(Buffer.concat([sealed, randomBytes(40)]), id)).rejects.toThrow();
+    await expect(openWithIdentity(sealed, await generateX25519Identity())).rejects.toThrow();
+    await expect(openWithIdentity(Buffer.from('not an age file'), id)).rejects.toThrow();
   });
 });

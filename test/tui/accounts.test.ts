@@ -117,6 +117,8 @@ describe('accounts screen (fake agent)', () => {
     expect(accountStatusLabel(fakeAccount('a', 'b', { kind: 'static', expires_at: now + 25 * 60, status: 'valid' }), now).text).toBe('expires in 25m');
     expect(accountStatusLabel(fakeAccount('a', 'b', { kind: 'static', expires_at: now + 30 * 86400, status: 'valid' }), now)).toEqual({ text: 'valid', tone: 'ok' });
     expect(accountStatusLabel(fakeAccount('a', 'b', { status: 'needs_auth' }), now).text).toBe('needs auth');
+    // An account a sync brought, signed in on another device only.
+    expect(accountStatusLabel(fakeAccount('a', 'b', { status: 'sign_in_here' }), now)).toEqual({ text: 'sign in on this device', tone: 'bad' });
     expect(accountStatusLabel(fakeAccount('a', 'b', { kind: 'static', status: 'static' }), now).text).toBe('static');
     expect(accountStatusLabel(fakeAccount('a', 'b', { expires_at: now - 1, status: 'expiring' }), now).text).toBe('refresh due');
     expect(accountStatusLabel(fakeAccount('a', 'b', { kind: 'static', expires_at: now - 1, status: 'expired' }), now).text).toBe('expired');

@@ -1,3 +1,5 @@
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { tildePath } from '../../src/tui/format.js';
 import { Sandbox } from '../support/sandbox.js';
@@ -55,6 +57,21 @@ describe('status bar and lock (real agent)', () => {
     try {
       await app.waitFor('secrets: 1 expires within a week');
       expect(app.lastFrame()).not.toContain('temporary');
+    } finally {
+      await app.unmount();
+    }
+  });
+
+  it('names this device and its last sync when the vault syncs', async () => {
+    await sb.startAgent();
+    await sb.initAndUnlock();
+    const remote = join(sb.home, 'remote.git');
+    execFileSync('git', ['init', '--quiet', '--bare', remote]);
+    const init = await sb.sigil(['sync', 'init', remote, '--name', 'laptop']);
+    expect(init.code, init.stderr).toBe(0);
+    const app = await mountApp(realDeps(sb));
+    try {
+      await app.waitFor(/device laptop, synced \d+s ago/);
     } finally {
       await app.unmount();
     }

@@ -24,6 +24,11 @@ export interface AccountMeta {
   issued_at?: number;
   scopes?: string[];
   needs_auth?: boolean;
+  /**
+   * An OAuth account that came with a sync and was never signed in on this device (its tokens
+   * stay on the device that obtained them): it needs a sign-in here. Cleared by one.
+   */
+  sign_in_here?: boolean;
   /** Unix seconds of the last token handed out, as last written (at most once a minute: TokenService is exact). */
   last_used?: number;
 }
@@ -71,6 +76,7 @@ export class AccountRegistry {
         if (typeof m.issued_at === 'number') entry.issued_at = m.issued_at;
         if (Array.isArray(m.scopes)) entry.scopes = m.scopes.filter((s): s is string => typeof s === 'string');
         if (m.needs_auth === true) entry.needs_auth = true;
+        if (m.sign_in_here === true) entry.sign_in_here = true;
         if (typeof m.last_used === 'number') entry.last_used = m.last_used;
         reg.accounts.set(id(service, account), entry);
       }

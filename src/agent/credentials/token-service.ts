@@ -48,6 +48,7 @@ export interface TokenInput {
 
 /** Account health from metadata alone, so it can be shown while locked. */
 export function accountStatus(meta: AccountMeta, nowS: number): AccountStatus {
+  if (meta.sign_in_here) return 'sign_in_here';
   if (meta.needs_auth) return 'needs_auth';
   if (meta.expires_at === undefined) return meta.kind === 'static' ? 'static' : 'valid';
   // An expired OAuth access token is normal: the next use refreshes it.
@@ -157,10 +158,11 @@ export class TokenService {
    * asynchronous store), which also produces every error.
    */
   getTokenNow(service: string, account: string): TokenAnswer | null {
-    const store = this.opts.store.requireStore();
-    if (!store.peek) return null;
+    this.opts.store.requireStore();
     const meta = this.opts.registry.get(service, account);
-    if (!meta || meta.needs_auth) return null;
+    if (!meta || meta.needs_auth || meta.sign_in_here) return null;
+    const store = this.storeOf(meta.kind);
+    if (!store.peek) return null;
     const now = this.nowS();
     const left = meta.expires_at === undefined ? Infinity : meta.expires_at - now;
     if (left <= (meta.kind === 'static' ? 0 : refreshLeadS(meta))) return null;
@@ -185,9 +187,11 @@ export class TokenService {
   }
 
   async getToken(service: string, account: string): Promise<TokenAnswer> {
-    const store = this.opts.store.requireStore();
+    this.opts.store.requireStore();
     const meta = this.opts.registry.require(service, account);
+    const store = this.storeOf(meta.kind);
     const now = this.nowS();
+    if (meta.sign_in_here) throw reauth(meta, 'is not signed in on this device', 'sign in on this device');
     if (meta.needs_auth) throw reauth(meta, 'needs to be authorized again');
     const value = this.heldToken(meta) ?? (await store.get(credentialKey(service, account, 'access_token')));
     const left = meta.expires_at === undefined ? Infinity : meta.expires_at - now;
@@ -242,9 +246,9 @@ export class TokenService {
 
   /** Stores tokens given by the person (static tokens, API keys, imported OAuth tokens). */
   async setToken(service: string, account: string, input: TokenInput): Promise<AccountMeta> {
-    const store = this.opts.store.requireStore();
     const fresh: AccountMeta = { service, account, kind: input.refresh_token ? 'oauth' : 'static', created: new Date(this.nowS() * 1000).toISOString() };
     const kind = this.opts.registry.get(service, account)?.kind ?? fresh.kind;
+    const store = this.storeOf(kind);
     const access = credentialKey(service, account, 'access_token');
     const sets: [string, Buffer][] = [];
     const inMemory = kind === 'oauth' && this.opts.persistAccessTokens === false;
@@ -259,6 +263,7 @@ export class TokenService {
           expires_at: input.expires_at,
           issued_at: input.expires_at === undefined ? undefined : this.nowS(),
           needs_auth: undefined,
+          sign_in_here: undefined,
         }),
       { undo: true, log: this.opts.log },
     );
@@ -285,7 +290,7 @@ export class TokenService {
     // means a broken (or hostile) provider, and guessing would present its token wrongly.
     const tokenType = authScheme(res.token_type ?? 'Bearer');
     if (!tokenType) throw new SigilError(ErrorCode.PROVIDER_ERROR, `the provider answered ${service}/${account}'s token request with a token_type that is no HTTP authentication scheme`);
-    const store = this.opts.store.requireStore();
+    const store = this.storeOf('oauth');
     // The rotated refresh token first: it alone keeps the account signed in. A provider that
     // omits it (Spotify may) means "keep using the old one", so nothing is overwritten then.
     const sets: [string, Buffer][] = [];
@@ -316,6 +321,7 @@ export class TokenService {
             issued_at: expiresAt === undefined ? undefined : now,
             ...(scopes ? { scopes } : {}),
             needs_auth: undefined,
+            sign_in_here: undefined,
           }),
         { undo: !opts.refreshed, log: this.opts.log },
       );
@@ -329,7 +335,7 @@ export class TokenService {
   }
 
   private async doRefresh(service: string, account: string): Promise<TokenAnswer> {
-    const store = this.opts.store.requireStore();
+    const store = this.storeOf('oauth');
     const meta = this.opts.registry.require(service, account);
     if (meta.kind === 'static') {
       throw new SigilError(ErrorCode.BAD_REQUEST, `${service}/${account} holds a static token: there is nothing to refresh`);
@@ -344,6 +350,8 @@ export class TokenService {
     }
     const rt = await store.get(credentialKey(service, account, 'refresh_token'));
     if (!rt) {
+      // A synced account signed in on another device: its tokens stay there (sign-ins are per device).
+      if (this.opts.store.requireStore().device) throw reauth(meta, 'is not signed in on this device', 'sign in on this device');
       await this.markNeedsAuth(meta, 'no refresh token');
       throw reauth(meta, 'has no refresh token');
     }
@@ -379,7 +387,7 @@ export class TokenService {
    * the grant stays until the person revokes it there.
    */
   async revoke(service: string, account: string): Promise<{ revoked: boolean; unsupported?: boolean; error?: string }> {
-    const store = this.opts.store.requireStore();
+    const store = this.storeOf('oauth');
     const rt = await store.get(credentialKey(service, account, 'refresh_token'));
     const token = rt ?? (await store.get(credentialKey(service, account, 'access_token')));
     if (!token) return { revoked: false };
@@ -415,6 +423,11 @@ export class TokenService {
     return entry && entry.created === meta.created ? Buffer.from(entry.token) : undefined;
   }
 
+  /** OAuth tokens are this device's sign-in; static tokens and API keys travel with the vault. */
+  private storeOf(kind: AccountMeta['kind']): SecretStore {
+    return kind === 'oauth' ? this.opts.store.requireDeviceStore() : this.opts.store.requireStore();
+  }
+
   private issue(meta: AccountMeta, value: Buffer): TokenAnswer {
     this.used(meta.service, meta.account, this.nowS());
     const token = value.toString('utf8');
@@ -423,9 +436,9 @@ export class TokenService {
   }
 }
 
-function reauth(meta: AccountMeta, why: string): SigilError {
+function reauth(meta: AccountMeta, why: string, lead = 'run'): SigilError {
   const id = `${meta.service} ${meta.account}`;
   const fix = meta.kind === 'static' ? `sigil token set ${id}` : `sigil accounts authorize ${id}`;
-  return new SigilError(ErrorCode.REAUTH_REQUIRED, `${meta.service}/${meta.account} ${why} — run: ${fix}`);
+  return new SigilError(ErrorCode.REAUTH_REQUIRED, `${meta.service}/${meta.account} ${why} — ${lead}: ${fix}`);
 }
 

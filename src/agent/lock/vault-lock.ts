@@ -20,6 +20,11 @@ export interface StoreGate {
   readonly locked: boolean;
   /** The unlocked store, or LOCKED. Every secret-bearing op goes through here. */
   requireStore(): SecretStore;
+  /**
+   * Where what never leaves this device is kept (OAuth tokens: sign-ins are per device): a
+   * synced vault's device part, else the store itself. LOCKED while locked.
+   */
+  requireDeviceStore(): SecretStore;
   /** Counts completed writes to the store (set, delete): what was read before is stale after. */
   readonly storeWrites: number;
 }
@@ -32,6 +37,8 @@ export interface LockListener {
   locked?(): void;
   /** The store is open. */
   unlocked?(): void;
+  /** A write to the store completed; `device`: to its device part (this device's sign-ins), which never syncs. */
+  written?(device: boolean): void;
 }
 
 export type LockReason = 'request' | 'timeout' | 'signal' | 'shutdown';
@@ -85,6 +92,11 @@ export class VaultLock implements StoreGate {
   requireStore(): SecretStore {
     if (!this.store) throw lockedError();
     return this.store;
+  }
+
+  requireDeviceStore(): SecretStore {
+    const store = this.requireStore();
+    return store.device ?? store;
   }
 
   /** Told of every lock and unlock, in the order joined (a lock stops them in that order). */
@@ -145,9 +157,10 @@ export class VaultLock implements StoreGate {
         this.opts.lease.release();
         throw new SigilError(ErrorCode.LOCKED, 'the agent was locked while unlocking');
       }
-      this.store = notifyWrites(store, () => {
+      this.store = notifyWrites(store, (device) => {
         this.storeWrites++;
         this.gc.request();
+        for (const l of this.listeners) l.written?.(device);
       });
       this.gc.request();
       this.throttle.succeeded();
@@ -219,25 +232,34 @@ function isBadPassphrase(err: unknown): boolean {
 }
 
 /** The store with a hook after each write (writes re-encrypt the whole vault: garbage). */
-function notifyWrites(store: SecretStore, onWrite: () => void): SecretStore {
+function notifyWrites(store: SecretStore, onWrite: (device: boolean) => void, isDevice = false): SecretStore {
+  const wrote = () => onWrite(isDevice);
+  // A getter: `sigil sync init` gives an unlocked vault its device part.
+  let device: { of: SecretStore; wrapped: SecretStore } | null = null;
   return {
     name: store.name,
+    get device() {
+      const d = store.device;
+      if (!d) return undefined;
+      if (device?.of !== d) device = { of: d, wrapped: notifyWrites(d, onWrite, true) };
+      return device.wrapped;
+    },
     get: (key) => store.get(key),
     ...(store.peek ? { peek: (key: string) => store.peek!(key) } : {}),
     set: async (key, value) => {
       await store.set(key, value);
-      onWrite();
+      wrote();
     },
     delete: async (key) => {
       const existed = await store.delete(key);
-      onWrite();
+      wrote();
       return existed;
     },
     ...(store.writeBatch
       ? {
           writeBatch: async (sets: ReadonlyArray<readonly [string, Buffer]>, deletes: readonly string[]) => {
             await store.writeBatch!(sets, deletes);
-            onWrite();
+            wrote();
           },
         }
       : {}),

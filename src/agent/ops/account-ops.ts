@@ -2,6 +2,7 @@ import { ErrorCode } from '../../protocol/codes.js';
 import { SigilError } from '../../protocol/errors.js';
 import { stringArg } from '../../protocol/messages.js';
 import { accountPrefix } from '../../protocol/names.js';
+import { writeAll } from '../../stores/secret-store.js';
 import type { AccountInfo, AccountRemoval } from '../../protocol/results.js';
 import { PRESETS } from '../../oauth/provider-presets.js';
 import type { AccountMeta } from '../credentials/account-registry.js';
@@ -64,8 +65,14 @@ export const accountOps = {
       const r = meta.kind === 'oauth' && args.revoke !== false ? await tokens.revoke(service, account) : { revoked: false };
       const store = state.lock.requireStore();
       const keys = await store.list(accountPrefix(service, account));
+      // A synced vault keeps this device's sign-in apart (device.age): it goes first, it is
+      // worthless without the account (and the grant was revoked above).
+      const device = state.lock.requireDeviceStore();
+      const signIn = device === store ? [] : await device.list(accountPrefix(service, account));
+      await writeAll(device, [], signIn);
       // Credentials, then the metadata: a failure of either leaves both as they were.
       await writeAccount(store, { sets: [], deletes: keys }, () => registry.remove(service, account), { undo: true, log: state.log });
+      keys.push(...signIn);
       const revocation = r.revoked ? 'revoked' : r.error !== undefined ? 'failed' : r.unsupported ? 'unsupported' : 'none';
       const page = revocation === 'failed' || revocation === 'unsupported' ? revokePage(state, service) : undefined;
       const answer: AccountRemoval = { service, account, removed_credentials: keys.length, revoked: r.revoked, revocation };

@@ -7,9 +7,10 @@ import { secretOps } from './secret-ops.js';
 import { confirmOps } from './confirm-ops.js';
 import { sessionOps } from './session-ops.js';
 import { tokenOps } from './token-ops.js';
+import { syncOps } from './sync-ops.js';
 
 /** The handlers, by area. */
-export const OP_HANDLERS: readonly OpHandlers[] = [sessionOps, tokenOps, accountOps, secretOps, flowOps, providerOps, confirmOps];
+export const OP_HANDLERS: readonly OpHandlers[] = [sessionOps, tokenOps, accountOps, secretOps, flowOps, providerOps, confirmOps, syncOps];
 
 /** Every operation the agent answers. */
 export const OP_TABLE: OpTable = opTable(OP_HANDLERS);
@@ -22,5 +23,5 @@ export const OP_TABLE: OpTable = opTable(OP_HANDLERS);
 type ExtraFields<G> = {
   [O in keyof G & Op]: G[O] extends { run(...args: never[]): infer R } ? (Awaited<R> extends infer A ? (A extends unknown ? `${O}.${Exclude<keyof A, keyof OpAnswer<O>> & string}` : never) : never) : never;
 }[keyof G & Op];
-type Extra = ExtraFields<typeof sessionOps> | ExtraFields<typeof tokenOps> | ExtraFields<typeof accountOps> | ExtraFields<typeof secretOps> | ExtraFields<typeof flowOps> | ExtraFields<typeof providerOps> | ExtraFields<typeof confirmOps>;
+type Extra = ExtraFields<typeof sessionOps> | ExtraFields<typeof tokenOps> | ExtraFields<typeof accountOps> | ExtraFields<typeof secretOps> | ExtraFields<typeof flowOps> | ExtraFields<typeof providerOps> | ExtraFields<typeof confirmOps> | ExtraFields<typeof syncOps>;
 export const ANSWERS_AS_CATALOGUED: [Extra] extends [never] ? true : { extraFields: Extra } = true;

@@ -101,8 +101,11 @@ export const secretOps = {
         const token = await tokens.getToken(ref.service, ref.account);
         return { ref: formatRef(ref), value: token.access_token, expires_at: token.expires_at };
       }
-      registry.require(ref.service, ref.account);
-      const value = await state.lock.requireStore().get(credentialKey(ref.service, ref.account, ref.credential));
+      const meta = registry.require(ref.service, ref.account);
+      // An OAuth account's tokens are this device's sign-in (device.age in a synced vault).
+      const signIn = meta.kind === 'oauth' && /^(access|refresh|id)_token$/.test(ref.credential);
+      const store = signIn ? state.lock.requireDeviceStore() : state.lock.requireStore();
+      const value = await store.get(credentialKey(ref.service, ref.account, ref.credential));
       if (!value) throw new SigilError(ErrorCode.NOT_FOUND, `${ref.service}/${ref.account} has no ${ref.credential}`);
       return { ref: formatRef(ref), value: reveal(value) };
     },

@@ -48,6 +48,7 @@ export const sessionOps = {
         failed_unlocks: state.lock.failedUnlocks,
         // The marker file only: no D-Bus here, this is polled.
         unlock_at_login: unlockAtLoginEnabled(state.paths),
+        sync: forwarded || !state.sync.enabled ? null : await state.sync.info(),
       };
     },
   },

@@ -32,7 +32,8 @@ interface HistoryRecord extends HistoryVersion {
   expiresAt: number | null;
 }
 
-const VERSION = /^[1-9][0-9]{0,14}$/;
+/** A version as a history key spells it (also read by the sync merge, src/sync/vault-merge.ts). */
+export const VERSION = /^[1-9][0-9]{0,14}$/;
 
 export function historyPrefix(name: string): string {
   return `${HISTORY_PREFIX}${name}/`;
@@ -110,7 +111,7 @@ async function pushHistory(store: SecretStore, name: string, old: Buffer, oldExp
   return version;
 }
 
-function historyRecord(old: Buffer, oldExpiry: number | null, version: number, now: Date): Buffer {
+export function historyRecord(old: Buffer, oldExpiry: number | null, version: number, now: Date): Buffer {
   const expiry = oldExpiry !== null ? { expires_at: isoTime(oldExpiry) } : {};
   return Buffer.from(JSON.stringify({ value: old.toString('base64'), replaced_at: now.toISOString(), version, ...expiry }), 'utf8');
 }

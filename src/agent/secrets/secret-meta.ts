@@ -51,7 +51,8 @@ export function expirySeconds(iso: unknown, name: string): number {
   return Math.floor(ms / 1000);
 }
 
-function parseExpiry(text: string, name: string): number {
+/** A `_meta` record's expiry (Unix seconds); INTERNAL when it holds none. */
+export function parseExpiry(text: string, name: string): number {
   let doc: unknown;
   try {
     doc = JSON.parse(text);

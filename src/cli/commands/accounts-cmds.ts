@@ -7,6 +7,7 @@ import { removalText } from '../removal-text.js';
 
 function health(a: AccountInfo): string {
   if (a.status === 'needs_auth') return 'needs auth';
+  if (a.status === 'sign_in_here') return 'sign in on this device';
   if (a.expires_at !== null && a.status !== 'expired') {
     return `expires in ${formatDuration(a.expires_at - Date.now() / 1000)}`;
   }

@@ -5,6 +5,7 @@ import { tokenBinKind } from '../../native/token-bin.js';
 import { call } from '../agent.js';
 import { printJson } from '../output.js';
 import { secretsExpiryNote } from '../../util/secret-expiry-note.js';
+import { syncNote } from '../../util/sync-note.js';
 
 export async function status(opts: { json?: boolean }): Promise<void> {
   const s = await call('status');
@@ -23,6 +24,8 @@ export async function status(opts: { json?: boolean }): Promise<void> {
     `secrets:  ${s.secrets ?? '(locked)'}${note ? ` (${note}: sigil secret list -l)` : ''}`,
     `at login: ${s.unlock_at_login ? 'unlock on (the passphrase is remembered in the OS keyring)' : 'unlock off'}`,
   );
+  const sync = syncNote(s.sync, Math.floor(Date.now() / 1000));
+  if (sync) lines.push(`sync:     ${sync}${s.sync?.last_ok === false ? ` (${s.sync.last_summary})` : ''}`);
   // Which sigil-token this installation's bin is (src/native/token-bin.ts): a fact of this
   // machine, not of the agent, so in the text only.
   const token = tokenBinKind(join(dirname(fileURLToPath(import.meta.url)), '..', '..'));

@@ -22,7 +22,7 @@ function passphraseSource(opts: PassOpts): InputSource {
   return { stdin: !!opts.passphraseStdin, line: true };
 }
 
-function workFactor(opts: PassOpts): number | undefined {
+export function workFactor(opts: PassOpts): number | undefined {
   if (opts.scryptWorkFactor === undefined) return undefined;
   const n = Number(opts.scryptWorkFactor);
   if (!Number.isInteger(n) || n < 1 || n > 22) throw new SigilError(ErrorCode.BAD_REQUEST, '--scrypt-work-factor must be an integer from 1 to 22');

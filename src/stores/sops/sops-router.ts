@@ -79,6 +79,10 @@ export function withSopsFiles(primary: SecretStore, files: readonly SopsFileConf
 
   return {
     name: primary.name,
+    // OAuth tokens never route to a SOPS file: the device part is the primary's.
+    get device() {
+      return primary.device;
+    },
     get: (key) => {
       const r = route(key);
       if (r) return r.file.get(r.name);

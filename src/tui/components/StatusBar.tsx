@@ -4,6 +4,7 @@ import type { ConnectionState } from '../agent-session.js';
 import type { AgentStatus } from '../../protocol/results.js';
 import { lockCountdown, tildePath, truncate } from '../format.js';
 import { secretsExpiryNote } from '../../util/secret-expiry-note.js';
+import { syncNote } from '../../util/sync-note.js';
 
 export interface StatusBarProps {
   status: AgentStatus | null;
@@ -11,7 +12,7 @@ export interface StatusBarProps {
   width: number;
 }
 
-/** The bottom line of every screen: lock state, time to auto-lock, agent pid and socket; secrets expired or expiring within a week. */
+/** The bottom line of every screen: lock state, time to auto-lock, this device and its last sync, agent pid and socket; secrets expired or expiring within a week. */
 export function StatusBar({ status, connection, width }: StatusBarProps) {
   if (connection.state === 'disconnected' || !status) {
     const msg = connection.state === 'disconnected' ? `no agent — reconnecting… (${connection.message})` : 'connecting to the agent…';
@@ -24,7 +25,8 @@ export function StatusBar({ status, connection, width }: StatusBarProps) {
     );
   }
   const state = status.locked ? ' LOCKED ' : ' UNLOCKED ';
-  const rest = `${status.locked ? '' : ` ${lockCountdown(false, status.locks_in_s)} ·`} agent pid ${status.pid} · ${status.socket === undefined ? 'forwarded over ssh' : tildePath(status.socket, homedir())}`;
+  const sync = syncNote(status.sync, Math.floor(Date.now() / 1000));
+  const rest = `${status.locked ? '' : ` ${lockCountdown(false, status.locks_in_s)} ·`}${sync ? ` ${sync} ·` : ''} agent pid ${status.pid} · ${status.socket === undefined ? 'forwarded over ssh' : tildePath(status.socket, homedir())}`;
   const note = secretsExpiryNote(status.secrets_expiring);
   const warning = note ? ` secrets: ${note} ` : '';
   const help = ' ? help ';

@@ -29,7 +29,7 @@ async function setup(opts: { fileOps?: FileOps } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'sigil-credentials-'));
   dirs.push(dir);
   const store = new MemoryStore();
-  const gate: StoreGate = { locked: false, requireStore: () => store, storeWrites: 0 };
+  const gate: StoreGate = { locked: false, requireStore: () => store, requireDeviceStore: () => store, storeWrites: 0 };
   const registry = AccountRegistry.load(join(dir, 'accounts.toml'), opts);
   const credentials = new Credentials({ store: gate, registry, audit: { record: () => {} }, log: () => {}, clock });
   const nowS = () => Math.floor(clock.now() / 1000);

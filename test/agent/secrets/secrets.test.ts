@@ -9,7 +9,7 @@ import { FakeClock } from '../../support/fake-clock.js';
 function setup(historyLimit: number) {
   const clock = new FakeClock(Date.parse('2027-01-15T08:00:00.000Z'));
   const store = new MemoryStore();
-  const gate = { locked: false, requireStore: () => store, storeWrites: 0 } satisfies StoreGate;
+  const gate = { locked: false, requireStore: () => store, requireDeviceStore: () => store, storeWrites: 0 } satisfies StoreGate;
   const secrets = new Secrets({ store: gate, historyLimit, clock });
   const set = (value: string) => secrets.set('db/password', Buffer.from(value));
   const current = async () => (await secrets.get('db/password')).toString();
