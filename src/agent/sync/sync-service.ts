@@ -197,6 +197,23 @@ export class SyncService {
     });
   }
 
+  /** sigil rekey: devices.toml's entry of this device and device.json name its new recipient (a synced vault). */
+  async renameDevice(old: string, next: string): Promise<void> {
+    const { paths } = this.opts;
+    if (!this.enabled) return;
+    const devices = await readDevicesFile(paths.devices);
+    if (devices.some((d) => d.recipient === old)) {
+      await writeFileAtomic(paths.devices, Buffer.from(renderDevices(devices.map((d) => (d.recipient === old ? { ...d, recipient: next } : d)))), 0o600);
+    }
+    const me = await readThisDevice(paths.thisDevice);
+    if (me?.recipient === old) await writeThisDevice(paths.thisDevice, { ...me, recipient: next });
+  }
+
+  /** Runs `fn` between syncs and device changes (sigil rekey). */
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    return this.serialized(fn);
+  }
+
   /**
    * At unlock: accounts the vault's mirror holds and accounts.toml lacks (a sync made while
    * locked brought them, or another agent's sync did) are added, so they answer at once.
