@@ -103,9 +103,8 @@ export class AgentState {
       openStore: withSops(openVaultStore, opts.config?.storage.sops ?? [], log),
       checkPassphrase: opts.checkPassphrase ?? ((pass) => verifyPassphrase(opts.paths, pass)),
       changePassphrase: (old, next, vaultOpts) => changePassphrase(opts.paths, old, next, vaultOpts),
-      // Between syncs: no merge reads a half-rekeyed vault.
       rekey: (pass) =>
-        this.sync.exclusive(() => {
+        this.sync.rekey(async () => {
           if (!vault) throw new SigilError(ErrorCode.BAD_REQUEST, 'sigil rekey needs the secrets in the vault (storage.primary = "vault")');
           return rekeyVault(vault, opts.paths, pass, { ...opts.vault, renameDevice: (old, next) => this.sync.renameDevice(old, next) });
         }),

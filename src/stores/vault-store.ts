@@ -210,8 +210,23 @@ async function readVault(path: string, key: VaultKey): Promise<Map<string, Entry
  */
 export class VaultKey {
   private secret: Buffer;
+  /**
+   * Keys this one replaced (sigil rekey), until the lock: they read versions of vault.age that
+   * other devices sealed before they learnt the new key, and never seal anything.
+   */
+  private retired: Buffer[] = [];
+  /** The recipients of the retired keys: a remote that lists them still lists this device. */
+  readonly previous: string[] = [];
   constructor(secret: string, readonly recipient: string) {
     this.secret = Buffer.from(secret, 'latin1');
+  }
+
+  /** rekey: `old` is replaced by this key; it only reads from now on (and `old` holds nothing). */
+  retire(old: VaultKey): void {
+    this.retired.push(old.secret, ...old.retired);
+    this.previous.push(old.recipient, ...old.previous);
+    old.secret = Buffer.alloc(0);
+    old.retired = [];
   }
 
   /** The entries of a sealed vault (any version of vault.age, or device.age). */
@@ -219,7 +234,7 @@ export class VaultKey {
     if (this.secret.length === 0) throw new SigilError(ErrorCode.LOCKED, 'vault is locked');
     let plaintext: Uint8Array;
     try {
-      plaintext = await openWithIdentity(sealed, this.secret.toString('latin1'));
+      plaintext = await openWithIdentity(sealed, [this.secret, ...this.retired].map((s) => s.toString('latin1')));
     } catch (err) {
       throw new SigilError(ErrorCode.INTERNAL, `could not decrypt the vault at ${path}: ${reason(err)}`, {
         cause: err,
@@ -233,8 +248,9 @@ export class VaultKey {
   }
 
   wipe(): void {
-    this.secret.fill(0);
+    for (const s of [this.secret, ...this.retired]) s.fill(0);
     this.secret = Buffer.alloc(0);
+    this.retired = [];
   }
 }
 
@@ -386,11 +402,11 @@ export class VaultStore implements SecretStore {
     return this.transform((e) => e);
   }
 
-  /** rekey's last step: the vault holds the new identity; the old one is wiped. */
+  /** rekey's last step: the vault holds the new identity; the old one only reads until the lock (VaultKey.retire). */
   replaceKey(next: VaultKey): void {
     const old = this.ownKey;
     this.ownKey = next;
-    old?.wipe();
+    if (old) next.retire(old);
   }
 
   async get(key: string): Promise<Buffer | null> {

@@ -209,9 +209,16 @@ export class SyncService {
     if (me?.recipient === old) await writeThisDevice(paths.thisDevice, { ...me, recipient: next });
   }
 
-  /** Runs `fn` between syncs and device changes (sigil rekey). */
-  exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    return this.serialized(fn);
+  /**
+   * sigil rekey: `run` between syncs (no merge reads a half-rekeyed vault), then for a synced
+   * vault a sync, so other devices seal to the new key (this one reads with the old until the lock).
+   */
+  rekey(run: () => Promise<string>): Promise<string> {
+    return this.serialized(async () => {
+      const recipient = await run();
+      if (this.enabled) await this.pushAfterChange('rekeyed');
+      return recipient;
+    });
   }
 
   /**
@@ -264,7 +271,9 @@ export class SyncService {
 
     let theirs: Map<string, Entry> | null = null;
     if (theirsSide?.vault) {
-      const listed = theirsSide.devices.some((d) => d.recipient === me) || theirsSide.recipients.includes(me);
+      // A rekeyed device (sigil rekey) is still itself under the key it had.
+      const mine = [me, ...key.previous];
+      const listed = theirsSide.devices.some((d) => mine.includes(d.recipient)) || theirsSide.recipients.some((r) => mine.includes(r));
       if (!listed) {
         throw new SigilError(ErrorCode.FORBIDDEN, 'this device is no longer among the vault\'s devices on the remote (removed by another device): its vault cannot be merged; join again with sigil join');
       }
