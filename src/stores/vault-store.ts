@@ -150,13 +150,7 @@ export async function openVault(paths: VaultPaths, passphrase: Buffer, opts: Vau
     throw new SigilError(ErrorCode.NOT_FOUND, `no vault at ${paths.vault} — run: sigil init`);
   }
 
-  const identityText = await unsealIdentity(paths, passphrase);
-  let secret: string;
-  try {
-    secret = parseIdentity(identityText, paths.identity);
-  } finally {
-    identityText.fill(0);
-  }
+  const secret = await unsealSecret(paths, passphrase);
   const ownRecipient = await asSigilError(`${paths.identity} holds an invalid identity`, () =>
     identityToRecipient(secret),
   );
@@ -308,13 +302,7 @@ export async function rekeyVault(store: VaultStore, paths: VaultPaths, passphras
   const key = store.key;
   if (!key) throw new SigilError(ErrorCode.INTERNAL, 'the vault holds no key to rekey');
   const sealedIdentity = await readFile(paths.identity).catch(() => null);
-  const identityText = await unsealIdentity(paths, passphrase);
-  let current: string;
-  try {
-    current = parseIdentity(identityText, paths.identity);
-  } finally {
-    identityText.fill(0);
-  }
+  const current = await unsealSecret(paths, passphrase);
   const old = key.recipient;
   if ((await identityToRecipient(current)) !== old) {
     throw new SigilError(ErrorCode.INTERNAL, `${paths.identity} is no longer the identity this vault was unlocked with: lock, unlock, then rekey`);
@@ -597,6 +585,16 @@ async function unsealIdentity(paths: VaultPaths, passphrase: Buffer): Promise<Bu
       throw new SigilError(ErrorCode.BAD_PASSPHRASE, 'incorrect passphrase', { cause: err });
     }
     throw new SigilError(ErrorCode.INTERNAL, `could not decrypt ${paths.identity}: ${reason(err)}`, { cause: err });
+  }
+}
+
+/** The `AGE-SECRET-KEY-1…` of identity.age under `passphrase` (the decrypted file wiped). */
+async function unsealSecret(paths: VaultPaths, passphrase: Buffer): Promise<string> {
+  const identityText = await unsealIdentity(paths, passphrase);
+  try {
+    return parseIdentity(identityText, paths.identity);
+  } finally {
+    identityText.fill(0);
   }
 }
 
