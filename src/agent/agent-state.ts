@@ -1,7 +1,9 @@
 import { DEFAULT_SECRET_HISTORY, type SigilConfig } from '../config/config.js';
 import type { Fetch } from '../oauth/oauth-errors.js';
 import type { SecretStore } from '../stores/secret-store.js';
-import { changePassphrase, verifyPassphrase, VaultStore, type VaultOptions } from '../stores/vault-store.js';
+import { changePassphrase, rekeyVault, verifyPassphrase, VaultStore, type VaultOptions } from '../stores/vault-store.js';
+import { ErrorCode } from '../protocol/codes.js';
+import { SigilError } from '../protocol/errors.js';
 import { VaultLease } from '../stores/vault-lease.js';
 import type { SigilPaths } from '../util/paths.js';
 import type { AccountRegistry } from './credentials/account-registry.js';
@@ -101,6 +103,11 @@ export class AgentState {
       openStore: withSops(openVaultStore, opts.config?.storage.sops ?? [], log),
       checkPassphrase: opts.checkPassphrase ?? ((pass) => verifyPassphrase(opts.paths, pass)),
       changePassphrase: (old, next, vaultOpts) => changePassphrase(opts.paths, old, next, vaultOpts),
+      rekey: (pass) =>
+        this.sync.rekey(async () => {
+          if (!vault) throw new SigilError(ErrorCode.BAD_REQUEST, 'sigil rekey needs the secrets in the vault (storage.primary = "vault")');
+          return rekeyVault(vault, opts.paths, pass, { ...opts.vault, renameDevice: (old, next) => this.sync.renameDevice(old, next) });
+        }),
       lease: new VaultLease(`${opts.paths.vault}.lease`, { pid: process.pid, socket: opts.socketPath, ...(opts.direct ? { direct: true } : {}) }),
       audit,
       log,

@@ -107,6 +107,11 @@ export function buildProgram(): Command {
     .addOption(workFactor())
     .action(lazy(vault, (m) => m.passwd));
   program
+    .command('rekey')
+    .description('give the vault a new key (identity) and re-encrypt it; prints the new recipient')
+    .option('--passphrase-stdin', 'read the passphrase from stdin')
+    .action(lazy(vault, (m) => m.rekey));
+  program
     .command('status')
     .description('show whether the agent is locked, when it will lock, and what it holds')
     .option('--json', 'print JSON')

@@ -82,6 +82,7 @@ export interface OpSignatures {
   unlock: { args: { passphrase?: Bytes; remember?: boolean }; result: UnlockAnswer };
   forget_passphrase: { args: NoArgs; result: { forgotten: boolean } };
   passwd: { args: { passphrase: Bytes; new_passphrase: Bytes; work_factor?: number }; result: { changed: true } };
+  rekey: { args: { passphrase: Bytes }; result: { recipient: string } };
   audit_tail: { args: { limit?: number; after?: number; before?: number }; result: AuditPage };
   get_token: { args: AccountArgs; result: TokenAnswer };
   refresh_token: { args: AccountArgs; result: { service: string; account: string; expires_at: number | null } };
@@ -216,6 +217,8 @@ export const OP_CATALOG = {
   forget_passphrase: { ...plain, audit: true, target: () => KEYRING_TARGET },
   // sigil passwd: the agent rewrites identity.age, so the change is throttled and audited.
   passwd: { ...plain, audit: true, positional: ['passphrase', 'new_passphrase'] },
+  // sigil rekey: a new vault identity, checked against the passphrase (throttled like passwd).
+  rekey: { ...vault, positional: ['passphrase'] },
   audit_tail: plain,
 
   // Tokens and accounts. Account metadata works while locked, so health shows without the passphrase.

@@ -71,11 +71,11 @@ function sealStream(key: Buffer, plaintext: Uint8Array): Buffer[] {
  * unlock, and each of the vaults a sync merges). Any file age accepts is accepted: chunks of
  * 64 KiB, each authenticated, the last flagged, an empty last chunk only for an empty payload.
  */
-export async function openWithIdentity(sealed: Uint8Array, identity: string): Promise<Buffer> {
+export async function openWithIdentity(sealed: Uint8Array, identity: string | readonly string[]): Promise<Buffer> {
   const file = Buffer.from(sealed.buffer, sealed.byteOffset, sealed.byteLength);
   const headerEnd = macLineEnd(file);
   const d = new Decrypter();
-  d.addIdentity(identity);
+  for (const i of typeof identity === 'string' ? [identity] : identity) d.addIdentity(i);
   const fileKey = await d.decryptHeader(file.subarray(0, headerEnd));
   if (file.length < headerEnd + NONCE + TAG) throw new Error('truncated age file: no payload');
   const nonce = file.subarray(headerEnd, headerEnd + NONCE);

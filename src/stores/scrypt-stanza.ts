@@ -147,6 +147,13 @@ export class ScryptIdentity implements Identity {
   }
 }
 
+/** The log2 N of an age passphrase file's scrypt stanza (read from its header), or undefined. */
+export function workFactorOf(file: Uint8Array): number | undefined {
+  const header = Buffer.from(file.subarray(0, 256)).toString('latin1');
+  const m = /\n-> scrypt [A-Za-z0-9+/]{22} (\d{1,2})\n/.exec(header);
+  return m ? Number(m[1]) : undefined;
+}
+
 /** Encrypts `plaintext` as an age passphrase file (binary format). */
 export async function encryptWithPassphrase(
   plaintext: Uint8Array,

@@ -22,6 +22,7 @@ import {
   MAX_WORK_FACTOR,
   decryptWithPassphrase,
   encryptWithPassphrase,
+  workFactorOf,
 } from './scrypt-stanza.js';
 import type { SecretStore } from './secret-store.js';
 import { readDevicesFile } from '../sync/devices-file.js';
@@ -114,10 +115,16 @@ export async function createIdentity(path: string, passphrase: Buffer, opts: Vau
 }
 
 async function writeNewIdentity(path: string, passphrase: Buffer, opts: VaultOptions): Promise<string> {
-  const now = opts.now ?? (() => new Date());
   // X25519 explicitly: generateIdentity() may turn post-quantum one day, which age 1.1.1 cannot read.
   const secret = await generateX25519Identity();
   const recipient = await identityToRecipient(secret);
+  await writeIdentity(path, secret, recipient, passphrase, opts);
+  return recipient;
+}
+
+/** identity.age (atomically replaced) holding `secret` under `passphrase`. */
+async function writeIdentity(path: string, secret: string, recipient: string, passphrase: Buffer, opts: VaultOptions): Promise<void> {
+  const now = opts.now ?? (() => new Date());
   // The same layout as age-keygen's output, so the decrypted file works with `age -d -i`.
   const identityText = Buffer.from(`# created: ${now().toISOString()}\n# public key: ${recipient}\n${secret}\n`);
   try {
@@ -126,7 +133,6 @@ async function writeNewIdentity(path: string, passphrase: Buffer, opts: VaultOpt
   } finally {
     identityText.fill(0);
   }
-  return recipient;
 }
 
 /**
@@ -144,13 +150,7 @@ export async function openVault(paths: VaultPaths, passphrase: Buffer, opts: Vau
     throw new SigilError(ErrorCode.NOT_FOUND, `no vault at ${paths.vault} — run: sigil init`);
   }
 
-  const identityText = await unsealIdentity(paths, passphrase);
-  let secret: string;
-  try {
-    secret = parseIdentity(identityText, paths.identity);
-  } finally {
-    identityText.fill(0);
-  }
+  const secret = await unsealSecret(paths, passphrase);
   const ownRecipient = await asSigilError(`${paths.identity} holds an invalid identity`, () =>
     identityToRecipient(secret),
   );
@@ -204,8 +204,23 @@ async function readVault(path: string, key: VaultKey): Promise<Map<string, Entry
  */
 export class VaultKey {
   private secret: Buffer;
+  /**
+   * Keys this one replaced (sigil rekey), until the lock: they read versions of vault.age that
+   * other devices sealed before they learnt the new key, and never seal anything.
+   */
+  private retired: Buffer[] = [];
+  /** The recipients of the retired keys: a remote that lists them still lists this device. */
+  readonly previous: string[] = [];
   constructor(secret: string, readonly recipient: string) {
     this.secret = Buffer.from(secret, 'latin1');
+  }
+
+  /** rekey: `old` is replaced by this key; it only reads from now on (and `old` holds nothing). */
+  retire(old: VaultKey): void {
+    this.retired.push(old.secret, ...old.retired);
+    this.previous.push(old.recipient, ...old.previous);
+    old.secret = Buffer.alloc(0);
+    old.retired = [];
   }
 
   /** The entries of a sealed vault (any version of vault.age, or device.age). */
@@ -213,7 +228,7 @@ export class VaultKey {
     if (this.secret.length === 0) throw new SigilError(ErrorCode.LOCKED, 'vault is locked');
     let plaintext: Uint8Array;
     try {
-      plaintext = await openWithIdentity(sealed, this.secret.toString('latin1'));
+      plaintext = await openWithIdentity(sealed, [this.secret, ...this.retired].map((s) => s.toString('latin1')));
     } catch (err) {
       throw new SigilError(ErrorCode.INTERNAL, `could not decrypt the vault at ${path}: ${reason(err)}`, {
         cause: err,
@@ -227,8 +242,9 @@ export class VaultKey {
   }
 
   wipe(): void {
-    this.secret.fill(0);
+    for (const s of [this.secret, ...this.retired]) s.fill(0);
     this.secret = Buffer.alloc(0);
+    this.retired = [];
   }
 }
 
@@ -266,6 +282,72 @@ export async function changePassphrase(
   }
 }
 
+export interface RekeyOptions extends VaultOptions {
+  /** Step 4 for a synced vault: devices.toml's entry of this device and device.json name `next`. */
+  renameDevice?: (old: string, next: string) => Promise<void>;
+  /** Called after each step (1..6) that reached the disk: tests stop there as a crash would. */
+  afterStep?: (step: number) => void | Promise<void>;
+}
+
+/**
+ * `sigil rekey`: a new identity for the unlocked vault `store`, in an order where a crash at
+ * any step leaves a vault that the identity.age on disk opens: (1) a new identity; (2) the
+ * vault (and device.age) sealed to the old recipients and the new one, recipients.txt naming
+ * both; (3) identity.age replaced (same passphrase, same scrypt work factor); (4) devices.toml
+ * and device.json renamed, recipients.txt without the old key; (5) the vault sealed without
+ * the old key; (6) the store holds the new key. Returns the new recipient. BAD_PASSPHRASE
+ * (nothing changed) when `passphrase` does not open identity.age.
+ */
+export async function rekeyVault(store: VaultStore, paths: VaultPaths, passphrase: Buffer, opts: RekeyOptions = {}): Promise<string> {
+  const key = store.key;
+  if (!key) throw new SigilError(ErrorCode.INTERNAL, 'the vault holds no key to rekey');
+  const sealedIdentity = await readFile(paths.identity).catch(() => null);
+  const current = await unsealSecret(paths, passphrase);
+  const old = key.recipient;
+  if ((await identityToRecipient(current)) !== old) {
+    throw new SigilError(ErrorCode.INTERNAL, `${paths.identity} is no longer the identity this vault was unlocked with: lock, unlock, then rekey`);
+  }
+  const workFactor = opts.workFactor ?? (sealedIdentity ? workFactorOf(sealedIdentity) : undefined) ?? DEFAULT_WORK_FACTOR;
+  const step = async (n: number) => opts.afterStep?.(n);
+  return asSigilError('could not rekey the vault', async () => {
+    const secret = await generateX25519Identity();
+    const recipient = await identityToRecipient(secret);
+    const next = new VaultKey(secret, recipient);
+    await step(1);
+    const original = await readFile(paths.recipients, 'utf8');
+    const listed = recipientLines(original).includes(old);
+    const synced = !!paths.devices && (await fileExists(paths.devices));
+    await writeFileAtomic(paths.recipients, Buffer.from(listed ? replaceRecipient(original, old, [old, recipient]) : `${original}${recipient}\n`));
+    await store.reseal(async () => [...new Set([...(await readRecipients(paths, old)), recipient])]);
+    await store.device?.reseal(async () => [old, recipient]);
+    await step(2);
+    await writeIdentity(paths.identity, secret, recipient, passphrase, { ...opts, workFactor });
+    await step(3);
+    await opts.renameDevice?.(old, recipient);
+    const final = listed ? replaceRecipient(original, old, [recipient]) : synced ? original : `${original}${recipient}\n`;
+    await writeFileAtomic(paths.recipients, Buffer.from(final));
+    await step(4);
+    await store.reseal(() => readRecipients(paths, recipient));
+    await store.device?.reseal(async () => [recipient]);
+    await step(5);
+    store.replaceKey(next);
+    await step(6);
+    return recipient;
+  });
+}
+
+function recipientLines(text: string): string[] {
+  return text.split('\n').map((l) => l.trim());
+}
+
+/** recipients.txt with the line `from` replaced by the lines `to` (comments kept). */
+function replaceRecipient(text: string, from: string, to: string[]): string {
+  return text
+    .split('\n')
+    .flatMap((l) => (l.trim() === from ? to : [l]))
+    .join('\n');
+}
+
 /**
  * The unlocked vault. Reads are served from memory; each change is written through
  * (encrypt to recipients.txt, atomic replace) before its promise resolves, and reaches
@@ -291,12 +373,29 @@ export class VaultStore implements SecretStore {
     /** What is on disk: only a write that succeeded changes it. */
     private entries: Map<string, Entry>,
     /** Whom each write is encrypted to, read at each write (recipients.txt, devices.toml). */
-    private readonly recipients: () => Promise<string[]>,
+    private recipients: () => Promise<string[]>,
     private readonly now: () => Date,
     private readonly fileOps?: FileOps,
     /** The unlocked identity (the main vault holds it; its device part does not). */
-    readonly key?: VaultKey,
+    private ownKey?: VaultKey,
   ) {}
+
+  get key(): VaultKey | undefined {
+    return this.ownKey;
+  }
+
+  /** rekey: from now on writes are sealed to `recipients`, and the vault is re-sealed to them now. */
+  reseal(recipients: () => Promise<string[]>): Promise<void> {
+    this.recipients = recipients;
+    return this.transform((e) => e);
+  }
+
+  /** rekey's last step: the vault holds the new identity; the old one only reads until the lock (VaultKey.retire). */
+  replaceKey(next: VaultKey): void {
+    const old = this.ownKey;
+    this.ownKey = next;
+    if (old) next.retire(old);
+  }
 
   async get(key: string): Promise<Buffer | null> {
     return this.peek(key);
@@ -486,6 +585,16 @@ async function unsealIdentity(paths: VaultPaths, passphrase: Buffer): Promise<Bu
       throw new SigilError(ErrorCode.BAD_PASSPHRASE, 'incorrect passphrase', { cause: err });
     }
     throw new SigilError(ErrorCode.INTERNAL, `could not decrypt ${paths.identity}: ${reason(err)}`, { cause: err });
+  }
+}
+
+/** The `AGE-SECRET-KEY-1…` of identity.age under `passphrase` (the decrypted file wiped). */
+async function unsealSecret(paths: VaultPaths, passphrase: Buffer): Promise<string> {
+  const identityText = await unsealIdentity(paths, passphrase);
+  try {
+    return parseIdentity(identityText, paths.identity);
+  } finally {
+    identityText.fill(0);
   }
 }
 

@@ -60,6 +60,8 @@ export interface VaultLockOptions {
   checkPassphrase(passphrase: Buffer): Promise<void>;
   /** Puts the vault's identity under a new passphrase (BAD_PASSPHRASE if `old` is wrong). */
   changePassphrase(old: Buffer, next: Buffer, opts: VaultOptions): Promise<void>;
+  /** sigil rekey: a new identity for the unlocked vault; its recipient (BAD_PASSPHRASE if `passphrase` is wrong). */
+  rekey(passphrase: Buffer): Promise<string>;
   /** One unlocked agent per vault: taken before the store opens, given back when it closes. */
   lease: { acquire(): void; release(): void };
   audit: Pick<AuditLog, 'record' | 'flush'>;
@@ -184,6 +186,14 @@ export class VaultLock implements StoreGate {
   /** passwd: identity.age under a new passphrase; a wrong old one costs as a wrong unlock does. */
   changePassphrase(old: Buffer, next: Buffer, opts: VaultOptions = {}): Promise<void> {
     return this.throttled(() => this.opts.changePassphrase(old, next, opts));
+  }
+
+  /** rekey: a new vault identity; a wrong passphrase costs as a wrong unlock does. Its recipient. */
+  async rekey(passphrase: Buffer): Promise<string> {
+    this.requireStore();
+    let recipient = '';
+    await this.throttled(async () => void (recipient = await this.opts.rekey(passphrase)));
+    return recipient;
   }
 
   private async throttled(check: () => Promise<void>): Promise<void> {

@@ -109,6 +109,18 @@ export const sessionOps = {
     },
   },
 
+  // A new vault identity: the vault re-encrypted to it, identity.age replaced (same passphrase).
+  rekey: {
+    async run({ state }, args) {
+      const passphrase = bytesArg(args, 'passphrase');
+      try {
+        return { recipient: await state.lock.rekey(passphrase) };
+      } finally {
+        passphrase.fill(0);
+      }
+    },
+  },
+
   audit_tail: {
     async run({ state }, args) {
       await state.audit.flush();

@@ -197,6 +197,30 @@ export class SyncService {
     });
   }
 
+  /** sigil rekey: devices.toml's entry of this device and device.json name its new recipient (a synced vault). */
+  async renameDevice(old: string, next: string): Promise<void> {
+    const { paths } = this.opts;
+    if (!this.enabled) return;
+    const devices = await readDevicesFile(paths.devices);
+    if (devices.some((d) => d.recipient === old)) {
+      await writeFileAtomic(paths.devices, Buffer.from(renderDevices(devices.map((d) => (d.recipient === old ? { ...d, recipient: next } : d)))), 0o600);
+    }
+    const me = await readThisDevice(paths.thisDevice);
+    if (me?.recipient === old) await writeThisDevice(paths.thisDevice, { ...me, recipient: next });
+  }
+
+  /**
+   * sigil rekey: `run` between syncs (no merge reads a half-rekeyed vault), then for a synced
+   * vault a sync, so other devices seal to the new key (this one reads with the old until the lock).
+   */
+  rekey(run: () => Promise<string>): Promise<string> {
+    return this.serialized(async () => {
+      const recipient = await run();
+      if (this.enabled) await this.pushAfterChange('rekeyed');
+      return recipient;
+    });
+  }
+
   /**
    * At unlock: accounts the vault's mirror holds and accounts.toml lacks (a sync made while
    * locked brought them, or another agent's sync did) are added, so they answer at once.
@@ -247,7 +271,9 @@ export class SyncService {
 
     let theirs: Map<string, Entry> | null = null;
     if (theirsSide?.vault) {
-      const listed = theirsSide.devices.some((d) => d.recipient === me) || theirsSide.recipients.includes(me);
+      // A rekeyed device (sigil rekey) is still itself under the key it had.
+      const mine = [me, ...key.previous];
+      const listed = theirsSide.devices.some((d) => mine.includes(d.recipient)) || theirsSide.recipients.some((r) => mine.includes(r));
       if (!listed) {
         throw new SigilError(ErrorCode.FORBIDDEN, 'this device is no longer among the vault\'s devices on the remote (removed by another device): its vault cannot be merged; join again with sigil join');
       }

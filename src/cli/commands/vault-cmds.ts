@@ -121,6 +121,18 @@ export async function passwd(opts: PassOpts): Promise<void> {
   }
 }
 
+/** sigil rekey: the agent makes a new vault identity; prints its recipient (age1…). */
+export async function rekey(opts: PassOpts): Promise<void> {
+  const pass = await readSecret('Vault passphrase: ', passphraseSource(opts));
+  try {
+    const { recipient } = await call('rekey', { passphrase: pass });
+    process.stdout.write(`${recipient}\n`);
+    info('The vault has a new key; identity files from before no longer open what is written from now on.');
+  } finally {
+    pass.fill(0);
+  }
+}
+
 /**
  * The agent makes the change when one runs (so it is throttled like an unlock and audited);
  * without one, the command makes it and writes the audit line itself (no agent shares the log).

@@ -45,6 +45,7 @@ function setup(opts: Partial<VaultLockOptions> = {}) {
     },
     checkPassphrase: check,
     changePassphrase: (old) => check(old),
+    rekey: async (p) => (await check(p), 'age1rekeyed'),
     lease,
     audit: { record: (e) => void audit.push(e), flush: async () => {} },
     log: () => {},
@@ -132,6 +133,16 @@ describe('VaultLock: wrong passphrases back off', () => {
     expect(await codeOf(lock.changePassphrase(pass(RIGHT), pass('next')))).toBe(ErrorCode.RATE_LIMITED);
     // Without verify an unlocked agent does not look at the passphrase at all.
     expect(await codeOf(lock.unlock(pass('wrong')))).toBe('ok');
+  });
+
+  it('rekey: locked answers LOCKED without a guess counted; a wrong passphrase costs as a wrong unlock does', async () => {
+    const { lock } = setup();
+    expect(await codeOf(lock.rekey(pass(RIGHT)))).toBe(ErrorCode.LOCKED);
+    expect(lock.failedUnlocks).toBe(0);
+    await lock.unlock(pass(RIGHT));
+    for (let i = 0; i < 3; i++) expect(await codeOf(lock.rekey(pass('wrong')))).toBe(ErrorCode.BAD_PASSPHRASE);
+    expect(await codeOf(lock.rekey(pass(RIGHT)))).toBe(ErrorCode.RATE_LIMITED);
+    expect(lock.failedUnlocks).toBe(3);
   });
 });
 
