@@ -32,6 +32,8 @@ describe('sigil CLI', () => {
         unlock [options]         decrypt the vault into the agent
         lock                     drop every decrypted secret from the agent
         passwd [options]         change the vault passphrase
+        rekey [options]          give the vault a new key (identity) and re-encrypt
+                                 it; prints the new recipient
         status [options]         show whether the agent is locked, when it will lock,
                                  and what it holds
         secret                   free-form secrets (API keys, passwords)
@@ -45,6 +47,11 @@ describe('sigil CLI', () => {
         run [options]            run a command, resolving references in its
                                  environment
         ssh                      ssh to a host with the agent forwarded there
+        sync [options]           sync the vault with the other devices over git (pull,
+                                 merge, push)
+        join [options] <remote>  take a synced vault onto this device: clone it and
+                                 create this device's key
+        device                   the devices a synced vault is encrypted to
         inject [options]         fill the {{ reference }} placeholders of a template
         age-key [options]        print the vault's age identity (for SOPS_AGE_KEY_CMD)
         audit [options]          show the audit log (newest last)
@@ -57,7 +64,7 @@ describe('sigil CLI', () => {
       Exit codes: 0 ok, 1 internal error, 2 usage, 3 no agent, 4 locked,
         5 bad passphrase, 6 rate limited, 7 not found, 8 already exists,
         9 re-auth required, 10 provider error, 11 flow timeout, 12 forbidden,
-        13 protocol mismatch
+        13 protocol mismatch, 14 sync remote failed
       "
     `);
   });
