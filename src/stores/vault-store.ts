@@ -749,7 +749,8 @@ function parseVault(plaintext: Uint8Array, path: string): Map<string, Entry> {
   return entries;
 }
 
-function copyEntries(entries: Map<string, Entry>): Map<string, Entry> {
+/** A copy of `entries` whose values the caller owns (and may wipe). */
+export function copyEntries(entries: ReadonlyMap<string, Entry>): Map<string, Entry> {
   const out = new Map<string, Entry>();
   for (const [k, e] of entries) out.set(k, { value: Buffer.from(e.value), updated: e.updated });
   return out;

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { parse, stringify, TomlError } from 'smol-toml';
 import { ErrorCode } from '../protocol/codes.js';
 import { SigilError } from '../protocol/errors.js';
@@ -28,6 +29,12 @@ export function checkDeviceName(name: string): string {
     throw new SigilError(ErrorCode.BAD_REQUEST, `invalid device name "${terminalText(name, { max: 80 })}": use letters, digits and . _ - (max 63)`, { field: 'name' });
   }
   return name;
+}
+
+/** This machine's name as a device name can hold it (`sync init` and `join` without --name). */
+export function defaultDeviceName(): string {
+  const name = hostname().split('.')[0]!.replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '');
+  return name.slice(0, 63) || 'device';
 }
 
 /** An age X25519 recipient as age-keygen prints it; BAD_REQUEST otherwise. */

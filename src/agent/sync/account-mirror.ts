@@ -52,13 +52,10 @@ export class AccountMirror {
     const added: string[] = [];
     const removed: string[] = [];
     for (const [key, entry] of merged) {
-      if (!key.startsWith(ACCOUNT_MIRROR_PREFIX)) continue;
-      const id = key.slice(ACCOUNT_MIRROR_PREFIX.length);
-      const slash = id.indexOf('/');
-      const service = id.slice(0, slash);
-      const account = id.slice(slash + 1);
-      const shared = parseShared(entry.value);
-      if (!shared || slash <= 0) continue;
+      const named = accountOf(key);
+      const shared = named && parseShared(entry.value);
+      if (!named || !shared) continue;
+      const { id, service, account } = named;
       const here = this.registry.get(service, account);
       if (!here) {
         await this.registry.put({ service, account, ...shared, ...(shared.kind === 'oauth' ? { sign_in_here: true } : {}) });
@@ -68,10 +65,9 @@ export class AccountMirror {
       }
     }
     for (const key of before.keys()) {
-      if (!key.startsWith(ACCOUNT_MIRROR_PREFIX) || merged.has(key)) continue;
-      const id = key.slice(ACCOUNT_MIRROR_PREFIX.length);
-      const slash = id.indexOf('/');
-      const [service, account] = [id.slice(0, slash), id.slice(slash + 1)];
+      const named = accountOf(key);
+      if (!named || merged.has(key)) continue;
+      const { id, service, account } = named;
       const here = this.registry.get(service, account);
       if (!here) continue;
       // Removed on another device: this device's own sign-in is revoked too, not left alive at the provider.
@@ -86,6 +82,14 @@ export class AccountMirror {
     }
     return { added, removed };
   }
+}
+
+/** The account a mirror key names ("service/account" and its parts), or null for any other key. */
+function accountOf(key: string): { id: string; service: string; account: string } | null {
+  if (!key.startsWith(ACCOUNT_MIRROR_PREFIX)) return null;
+  const id = key.slice(ACCOUNT_MIRROR_PREFIX.length);
+  const slash = id.indexOf('/');
+  return slash > 0 ? { id, service: id.slice(0, slash), account: id.slice(slash + 1) } : null;
 }
 
 function mirrorKey(service: string, account: string): string {

@@ -1,14 +1,13 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { ErrorCode } from '../../protocol/codes.js';
 import { SigilError } from '../../protocol/errors.js';
 import { SECRET_PREFIX } from '../../protocol/names.js';
 import type { DeviceInfo, DeviceRemoval, SyncAnswer, SyncInfo, SyncInitAnswer } from '../../protocol/results.js';
 import { writeFileAtomic } from '../../stores/atomic-file.js';
-import { createDevicePart, sealVault, type Entry, type VaultStore } from '../../stores/vault-store.js';
-import { checkDeviceName, checkDeviceRecipient, parseDevices, readDevicesFile, renderDevices, type Device } from '../../sync/devices-file.js';
+import { copyEntries, createDevicePart, sealVault, type Entry, type VaultStore } from '../../stores/vault-store.js';
+import { checkDeviceName, checkDeviceRecipient, defaultDeviceName, parseDevices, readDevicesFile, renderDevices, type Device } from '../../sync/devices-file.js';
 import { Git, REMOTE, SYNC_BRANCH } from '../../sync/git.js';
 import {
   DEVICES_FILE,
@@ -281,7 +280,7 @@ export class SyncService {
     }
     // A base this device cannot read (from before it joined) merges as "nothing known deleted".
     const baseEntries = baseSide?.vault ? await key.open(baseSide.vault, `${base!.slice(0, 12)}:${VAULT_FILE}`).catch(() => null) : null;
-    const { merged, report } = theirs ? mergeVaults(baseEntries, ours, theirs, { historyLimit: this.opts.historyLimit, now: new Date(this.opts.clock.now()) }) : { merged: copyOf(ours), report: { added: [], changed: [], deleted: [], conflicts: [] } };
+    const { merged, report } = theirs ? mergeVaults(baseEntries, ours, theirs, { historyLimit: this.opts.historyLimit, now: new Date(this.opts.clock.now()) }) : { merged: copyEntries(ours), report: { added: [], changed: [], deleted: [], conflicts: [] } };
     const devices = theirsSide ? mergeKeyed(baseSide?.devices ?? null, oursSide.devices, theirsSide.devices, (d) => d.name, sameDevice, laterDevice) : oursSide.devices;
     const recipientLines = theirsSide ? mergeKeyed(baseSide?.recipients ?? null, oursSide.recipients, theirsSide.recipients, (r) => r, (a, b) => a === b, (a) => a) : oursSide.recipients;
     const recipients = unique([...recipientLines, ...devices.map((d) => d.recipient)]);
@@ -302,16 +301,18 @@ export class SyncService {
       [GITIGNORE_FILE, Buffer.from(GITIGNORE)],
     ]);
 
-    const me2 = await readThisDevice(this.opts.paths.thisDevice);
-    const head = await this.commitFor(git, files, local, remote, `sync from ${me2?.name ?? 'a device'}`);
+    const thisDevice = await readThisDevice(this.opts.paths.thisDevice);
+    const head = await this.commitFor(git, files, local, remote, `sync from ${thisDevice?.name ?? 'a device'}`);
     const sent = head !== remote;
     if (sent) await pushOrStale(git, head);
 
     // The remote has it: now this device takes it. A write that came in meanwhile is merged on top.
-    await vault.transform((current) => (sameEntries(current, ours) ? { entries: copyOf(merged), sealed } : mergeVaults(ours, current, copyOf(merged), { historyLimit: this.opts.historyLimit, now: new Date(this.opts.clock.now()) }).merged));
+    // Devices and recipients before the vault (as the fast-forward does): a vault.age is never
+    // on disk encrypted to readers the files beside it do not name.
     await writeFileAtomic(this.opts.paths.devices, files.get(DEVICES_FILE)!, 0o600);
     await writeFileAtomic(this.opts.paths.recipients, files.get(RECIPIENTS_FILE)!, 0o600);
     await writeFileAtomic(join(this.opts.paths.dataDir, GITIGNORE_FILE), files.get(GITIGNORE_FILE)!, 0o600);
+    await vault.transform((current) => (sameEntries(current, ours) ? { entries: copyEntries(merged), sealed } : mergeVaults(ours, current, copyEntries(merged), { historyLimit: this.opts.historyLimit, now: new Date(this.opts.clock.now()) }).merged));
     await git.advance(head);
     const accounts = await this.mirror.apply(merged, ours, vault);
     const providersAdded = await this.providerMirror.apply(merged);
@@ -521,10 +522,6 @@ function sameEntries(a: ReadonlyMap<string, Entry>, b: ReadonlyMap<string, Entry
   return true;
 }
 
-function copyOf(entries: ReadonlyMap<string, Entry>): Map<string, Entry> {
-  return new Map([...entries].map(([k, e]) => [k, { value: Buffer.from(e.value), updated: e.updated }]));
-}
-
 function unique(items: string[]): string[] {
   return [...new Set(items)];
 }
@@ -536,10 +533,4 @@ function sameSet(a: string[], b: string[]): boolean {
 function unixOf(iso: string): number | null {
   const ms = Date.parse(iso);
   return Number.isNaN(ms) ? null : Math.floor(ms / 1000);
-}
-
-/** The host's name, as a device name can hold it. */
-function defaultDeviceName(): string {
-  const name = hostname().split('.')[0]!.replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '');
-  return name.slice(0, 63) || 'device';
 }

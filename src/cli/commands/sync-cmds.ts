@@ -1,11 +1,10 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
-import { hostname } from 'node:os';
 import { dirname, join as joinPath } from 'node:path';
 import { ErrorCode } from '../../protocol/codes.js';
 import { SigilError } from '../../protocol/errors.js';
 import { createIdentity } from '../../stores/vault-store.js';
-import { checkDeviceName } from '../../sync/devices-file.js';
+import { checkDeviceName, defaultDeviceName } from '../../sync/devices-file.js';
 import { Git, SYNC_BRANCH } from '../../sync/git.js';
 import { DEVICES_FILE, VAULT_FILE, writeThisDevice } from '../../sync/sync-files.js';
 import { sigilPaths } from '../../util/paths.js';
@@ -76,7 +75,8 @@ export async function joinVault(remote: string, opts: { name?: string } & PassOp
   for (const path of [paths.vault, paths.identity]) {
     if (existsSync(path)) throw new SigilError(ErrorCode.ALREADY_EXISTS, `this device has a vault already (${path}): sigil join is for a device without one`);
   }
-  const name = checkDeviceName(opts.name ?? hostname().split('.')[0]!.replace(/[^A-Za-z0-9._-]/g, '-'));
+  const name = checkDeviceName(opts.name ?? defaultDeviceName());
+  const wf = workFactor(opts); // a bad option is refused before anything is cloned
   const parent = dirname(paths.dataDir);
   await mkdir(parent, { recursive: true, mode: 0o700 });
   const tmp = joinPath(parent, `.sigilforge-join-${process.pid}`);
@@ -90,7 +90,6 @@ export async function joinVault(remote: string, opts: { name?: string } & PassOp
     const pass = await readNewSecret('Passphrase for this device\'s key: ', { stdin: !!opts.passphraseStdin, line: true });
     let recipient: string;
     try {
-      const wf = workFactor(opts);
       recipient = await createIdentity(joinPath(tmp, 'identity.age'), pass, wf === undefined ? {} : { workFactor: wf });
     } finally {
       pass.fill(0);
