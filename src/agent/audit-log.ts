@@ -1,5 +1,6 @@
-import { closeSync, fstatSync, mkdirSync, openSync, renameSync, write, type PathLike } from 'node:fs';
+import { close, closeSync, fstat, mkdir, open, rename, write } from 'node:fs';
 import { dirname } from 'node:path';
+import { promisify } from 'node:util';
 import { chainPrograms, type Caller } from './caller/caller.js';
 import { systemClock, type Clock } from './clock.js';
 
@@ -10,7 +11,10 @@ import { systemClock, type Clock } from './clock.js';
  *
  * Lines are buffered and written in batches so auditing does not cap throughput; a batch
  * is written at most FLUSH_MS after its first line, and at once on lock, on exit and before
- * the log is read. A crash can therefore lose at most FLUSH_MS of entries.
+ * the log is read. A crash can therefore lose at most FLUSH_MS of entries. The batch is bytes
+ * from the start (each line copied in from cached pieces), and every file operation, rotation
+ * included, runs on libuv's thread pool: the event loop that answers clients never waits for
+ * the disk and never re-encodes a batch.
  */
 export interface AuditEvent {
   op: string;
@@ -33,6 +37,12 @@ export interface AuditOptions {
 
 const FLUSH_MS = 100; // latency bound on losing entries vs. syscalls per request
 const FLUSH_BYTES = 64 * 1024; // write at once past this, whatever the timer says
+const fsOpen = promisify(open);
+const fsFstat = promisify(fstat);
+const fsClose = promisify(close);
+const fsRename = promisify(rename);
+const fsMkdir = promisify(mkdir);
+const fsWrite = promisify(write);
 const DEFAULT_MAX_BYTES = 10 * 1024 * 1024;
 const DEFAULT_KEEP = 3;
 const NO_CALLER = {};
@@ -55,20 +65,29 @@ function callerPart(caller: Caller | null | undefined, client: string | undefine
   return part;
 }
 
+/** One caller's (and client name's) line ends. */
+interface CallerLines {
+  part: string;
+  lines: Map<string, Buffer>;
+  last: { op: string; target: string | undefined; result: string; rest: Buffer } | null;
+}
+
 export class AuditLog {
   private fd: number | null = null;
   private size = 0;
-  private lines: string[] = [];
-  private bytes = 0;
+  /** The batch being filled: `used` bytes of `batch`. */
+  private batch = Buffer.allocUnsafe(FLUSH_BYTES);
+  private used = 0;
   private timer: NodeJS.Timeout | null = null;
   private writing: Promise<void> = Promise.resolve();
   private readonly maxBytes: number;
   private readonly keep: number;
   private readonly clock: Pick<Clock, 'now'>;
   private lastMs = -1;
-  private lastIso = '';
-  /** Per caller (one per connection) and client name: the ends of the lines it writes. */
-  private readonly callerParts = new WeakMap<object, Map<string, { part: string; lines: Map<string, string> }>>();
+  /** `{"time":"…"` for lastMs, as bytes. */
+  private lastStart: Buffer = Buffer.alloc(0);
+  /** Per caller (one per connection) and client name: the ends of the lines it writes, as bytes. */
+  private readonly callerParts = new WeakMap<object, Map<string, CallerLines>>();
 
   constructor(
     readonly path: string,
@@ -80,45 +99,57 @@ export class AuditLog {
   }
 
   record(event: AuditEvent): void {
-    // Hot path (one line per get_token): the time string is reused within a millisecond and
-    // the rest of the line is built once per connection and (op, target, result): a script
-    // asking for one token in a loop writes the same line but for the time.
-    const line = `{"time":"${this.timestamp()}"${this.restOfLine(event)}`;
-    this.lines.push(line);
-    this.bytes += line.length;
-    if (this.bytes >= FLUSH_BYTES) void this.flush();
+    // Hot path (one line per get_token): the start of the line is reused within a millisecond
+    // and the rest is built once per connection and (op, target, result): a script asking for
+    // one token in a loop writes the same line but for the time.
+    const start = this.lineStart();
+    const rest = this.restOfLine(event);
+    const n = start.length + rest.length;
+    if (this.used + n > this.batch.length) {
+      void this.flush();
+      if (n > this.batch.length) this.batch = Buffer.allocUnsafe(n);
+    }
+    this.batch.set(start, this.used);
+    this.batch.set(rest, this.used + start.length);
+    this.used += n;
+    if (this.used >= FLUSH_BYTES) void this.flush();
     else if (!this.timer) {
       this.timer = setTimeout(() => void this.flush(), FLUSH_MS);
       this.timer.unref();
     }
   }
 
-  private timestamp(): string {
+  private lineStart(): Buffer {
     const ms = this.clock.now();
     if (ms !== this.lastMs) {
       this.lastMs = ms;
-      this.lastIso = new Date(ms).toISOString();
+      this.lastStart = Buffer.from(`{"time":"${new Date(ms).toISOString()}"`, 'latin1');
     }
-    return this.lastIso;
+    return this.lastStart;
   }
 
-  private restOfLine(event: AuditEvent): string {
+  private restOfLine(event: AuditEvent): Buffer {
     const cacheable = event.caller ?? NO_CALLER;
     let byClient = this.callerParts.get(cacheable);
     if (!byClient) this.callerParts.set(cacheable, (byClient = new Map()));
     const clientKey = event.client ?? '';
     let who = byClient.get(clientKey);
-    if (!who) byClient.set(clientKey, (who = { part: callerPart(event.caller, event.client), lines: new Map() }));
+    if (!who) byClient.set(clientKey, (who = { part: callerPart(event.caller, event.client), lines: new Map(), last: null }));
+    // The line this connection wrote last, by comparing three strings: cheaper than making a key.
+    const last = who.last;
+    if (last && last.op === event.op && last.target === event.target && last.result === event.result) return last.rest;
     const key = `${event.op}\n${event.target ?? '\0'}\n${event.result}`;
     let rest = who.lines.get(key);
     if (rest === undefined) {
-      rest = `,"op":${JSON.stringify(event.op)}`;
-      if (event.target !== undefined) rest += `,"target":${JSON.stringify(event.target)}`;
-      rest += `,"result":${JSON.stringify(event.result)}${who.part}}\n`;
+      let text = `,"op":${JSON.stringify(event.op)}`;
+      if (event.target !== undefined) text += `,"target":${JSON.stringify(event.target)}`;
+      text += `,"result":${JSON.stringify(event.result)}${who.part}}\n`;
+      rest = Buffer.from(text, 'utf8');
       // A connection that touches many targets must not grow this without bound.
       if (who.lines.size >= MAX_CACHED_LINES) who.lines.clear();
       who.lines.set(key, rest);
     }
+    who.last = { op: event.op, target: event.target, result: event.result, rest };
     return rest;
   }
 
@@ -132,10 +163,11 @@ export class AuditLog {
       clearTimeout(this.timer);
       this.timer = null;
     }
-    if (this.lines.length > 0) {
-      const data = this.lines.join('');
-      this.lines = [];
-      this.bytes = 0;
+    if (this.used > 0) {
+      // A new batch: the one handed to write(2) is not touched again.
+      const data = this.batch.subarray(0, this.used);
+      this.batch = Buffer.allocUnsafe(FLUSH_BYTES);
+      this.used = 0;
       this.writing = this.writing.then(() => this.writeOut(data));
     }
     return this.writing;
@@ -147,38 +179,40 @@ export class AuditLog {
     this.fd = null;
   }
 
-  private async writeOut(data: string): Promise<void> {
+  private async writeOut(data: Buffer): Promise<void> {
     try {
-      const fd = this.open();
-      await new Promise<void>((resolve, reject) => write(fd, data, null, 'utf8', (err) => (err ? reject(err) : resolve())));
-      this.size += Buffer.byteLength(data);
-      if (this.size >= this.maxBytes) this.rotate();
+      const fd = await this.open();
+      for (let off = 0; off < data.length; ) off += (await fsWrite(fd, data, off, data.length - off, null)).bytesWritten;
+      this.size += data.length;
+      if (this.size >= this.maxBytes) await this.rotate();
     } catch (err) {
       // An unwritable audit log must not take the agent down; say so where the operator looks.
       process.emitWarning(`sigil-agent: cannot write the audit log ${this.path}: ${(err as Error).message}`);
     }
   }
 
-  private open(): number {
+  private async open(): Promise<number> {
     if (this.fd !== null) return this.fd;
-    mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 });
-    this.fd = openSync(this.path, 'a', 0o600);
-    this.size = fstatSync(this.fd).size;
-    return this.fd;
+    await fsMkdir(dirname(this.path), { recursive: true, mode: 0o700 });
+    const fd = await fsOpen(this.path, 'a', 0o600);
+    this.size = (await fsFstat(fd)).size;
+    this.fd = fd;
+    return fd;
   }
 
-  private rotate(): void {
-    if (this.fd !== null) closeSync(this.fd);
+  private async rotate(): Promise<void> {
+    const fd = this.fd;
     this.fd = null;
-    for (let i = this.keep - 1; i >= 1; i--) tryRename(`${this.path}.${i}`, `${this.path}.${i + 1}`);
-    if (this.keep > 0) tryRename(this.path, `${this.path}.1`);
+    if (fd !== null) await fsClose(fd);
+    for (let i = this.keep - 1; i >= 1; i--) await tryRename(`${this.path}.${i}`, `${this.path}.${i + 1}`);
+    if (this.keep > 0) await tryRename(this.path, `${this.path}.1`);
     this.size = 0;
   }
 }
 
-function tryRename(from: PathLike, to: PathLike): void {
+async function tryRename(from: string, to: string): Promise<void> {
   try {
-    renameSync(from, to);
+    await fsRename(from, to);
   } catch {
     // Missing older generations are normal.
   }

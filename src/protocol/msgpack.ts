@@ -16,6 +16,27 @@ export class MsgpackError extends Error {
 /** Deeper than any real message; keeps recursion far from the stack limit. */
 const MAX_DEPTH = 64;
 
+/**
+ * Objects whose encoding is kept once made (null until then). Frozen by keepEncoding, so the
+ * bytes can never disagree with the object; dropped with it.
+ */
+const kept = new WeakMap<object, Buffer | null>();
+
+/**
+ * Marks `value` as sent again and again (the agent's memoized token answer): it is frozen, and
+ * its first encoding is kept and copied into every later message that holds it.
+ */
+export function keepEncoding<T extends object>(value: T): Readonly<T> {
+  kept.set(Object.freeze(value), null);
+  return value;
+}
+
+/** Wipes and forgets the encoding keepEncoding kept for `value` (its bytes may be a secret's). */
+export function dropEncoding(value: object): void {
+  kept.get(value)?.fill(0);
+  kept.delete(value);
+}
+
 export function encode(value: unknown): Buffer {
   return encodeAfter(0, value);
 }
@@ -102,6 +123,20 @@ class Writer {
   }
 
   private map(obj: Record<string, unknown>, depth: number): void {
+    const bytes = kept.get(obj);
+    if (bytes === undefined) return this.members(obj, depth);
+    if (bytes !== null) {
+      this.ensure(bytes.length);
+      this.buf.set(bytes, this.pos);
+      this.pos += bytes.length;
+      return;
+    }
+    const start = this.pos;
+    this.members(obj, depth);
+    kept.set(obj, Buffer.from(this.buf.subarray(start, this.pos)));
+  }
+
+  private members(obj: Record<string, unknown>, depth: number): void {
     // Undefined members are left out, as JSON.stringify does.
     const keys = Object.keys(obj);
     let n = 0;

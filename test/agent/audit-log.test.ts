@@ -36,6 +36,46 @@ describe('audit log', () => {
     expect(statSync(path).mode & 0o777).toBe(0o600);
   });
 
+  it('writes each line whole when a connection alternates targets and results (the line cache)', async () => {
+    const path = join(dir, 'audit.log');
+    let t = Date.parse('2026-01-02T03:04:05Z');
+    const log = new AuditLog(path, { clock: { now: () => t } });
+    const caller = { peer: { pid: 7, uid: 1000, gid: 1000 }, chain: [] };
+    const events = [
+      { op: 'get_token', target: 'a/x', result: 'ok' },
+      { op: 'get_token', target: 'a/x', result: 'ok' },
+      { op: 'get_token', target: 'b/y', result: 'ok' },
+      { op: 'get_token', target: 'a/x', result: 'LOCKED' },
+      { op: 'resolve', target: 'a/x', result: 'ok' },
+      { op: 'lock', result: 'ok' },
+      { op: 'get_token', target: 'a/x', result: 'ok' },
+    ];
+    for (const e of events) {
+      log.record({ ...e, caller, client: 'sigil-token' });
+      t += 1;
+    }
+    log.record({ op: 'get_token', target: 'a/x', result: 'ok', caller, client: 'sigil' }); // another client name
+    await log.close();
+    const lines = readFileSync(path, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l));
+    expect(lines.map((l) => [l.op, l.target, l.result, l.client])).toEqual([
+      ...events.map((e) => [e.op, e.target, e.result, 'sigil-token']),
+      ['get_token', 'a/x', 'ok', 'sigil'],
+    ]);
+    expect(lines.map((l) => l.time).slice(0, 3)).toEqual(['2026-01-02T03:04:05.000Z', '2026-01-02T03:04:05.001Z', '2026-01-02T03:04:05.002Z']);
+  });
+
+  it('keeps a line longer than a batch whole', async () => {
+    const path = join(dir, 'audit.log');
+    const log = new AuditLog(path);
+    const target = 'svc/' + 'a'.repeat(100_000);
+    log.record({ op: 'get_token', target: 'small/one', result: 'ok' });
+    log.record({ op: 'get_token', target, result: 'ok' });
+    log.record({ op: 'get_token', target: 'small/two', result: 'ok' });
+    await log.close();
+    const lines = readFileSync(path, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l));
+    expect(lines.map((l) => l.target)).toEqual(['small/one', target, 'small/two']);
+  });
+
   it('buffers lines and writes them on flush', async () => {
     const path = join(dir, 'audit.log');
     const log = new AuditLog(path);

@@ -51,4 +51,26 @@ describe('get_token memo (real agent)', () => {
       client.close();
     }
   });
+  it('serves each account its own token when a connection alternates between them', async () => {
+    await sb.startAgent();
+    await sb.initAndUnlock();
+    for (const [account, value] of [['one', 'value-of-one-0001'], ['two', 'value-of-two-0002']]) {
+      const r = await sb.sigil(['token', 'set', 'svc', account, '--stdin'], { input: value + '\n' });
+      expect(r.code, r.stderr).toBe(0);
+    }
+    const client = await AgentClient.connect({ socketPath: sb.socket });
+    const get = async (account: string) => (await client.request<{ access_token: string }>('get_token', { service: 'svc', account })).access_token;
+    try {
+      for (let i = 0; i < 4; i++) {
+        expect(await get('one')).toBe('value-of-one-0001');
+        expect(await get('two')).toBe('value-of-two-0002');
+        expect(await get('two')).toBe('value-of-two-0002');
+      }
+      // An unknown account between two known ones: the last key kept must not answer for it.
+      await expect(client.request('get_token', { service: 'svc', account: 'three' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+      expect(await get('one')).toBe('value-of-one-0001');
+    } finally {
+      client.close();
+    }
+  });
 });

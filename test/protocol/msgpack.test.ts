@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { decode as refDecode, encode as refEncode, type EncoderOptions } from '@msgpack/msgpack';
 import { describe, expect, it } from 'vitest';
-import { decode, encode, MsgpackError } from '../../src/protocol/msgpack.js';
+import { decode, dropEncoding, encode, keepEncoding, MsgpackError } from '../../src/protocol/msgpack.js';
 
 /*
  * Our MessagePack codec: round trips over the protocol's value space, differential tests
@@ -465,5 +465,39 @@ describe('msgpack on hostile input', () => {
     expect(Object.hasOwn(req.args, '__proto__')).toBe(true);
     expect(req.args.isAdmin).toBeUndefined();
     expect(Object.getPrototypeOf(req.args)).toBe(Object.prototype);
+  });
+});
+
+describe('kept encodings (the agent\'s memoized answers)', () => {
+  it('encode a kept object exactly as an unkept one, wherever it sits in a message', () => {
+    const answer = { access_token: 'tok-é-123', token_type: 'Bearer', expires_at: null };
+    const plain = { ...answer };
+    keepEncoding(answer);
+    for (const id of [1, 200, 70_000, 2 ** 40]) {
+      // First use makes the bytes, later ones copy them: both must be the plain encoding.
+      for (let i = 0; i < 2; i++) {
+        const msg = { id, ok: true, result: answer };
+        expect(encode(msg)).toEqual(encode({ id, ok: true, result: plain }));
+        expect(decode(encode(msg))).toEqual({ id, ok: true, result: plain });
+      }
+    }
+    expect(encode([answer, 'x', answer])).toEqual(encode([plain, 'x', plain]));
+  });
+
+  it('freezes the object, so the kept bytes cannot go stale', () => {
+    const answer = keepEncoding({ access_token: 'a', expires_at: 1 });
+    encode(answer);
+    expect(() => {
+      (answer as { access_token: string }).access_token = 'b';
+    }).toThrow(TypeError);
+    expect(decode(encode(answer))).toEqual({ access_token: 'a', expires_at: 1 });
+  });
+
+  it('after dropEncoding, encodes the object afresh', () => {
+    const answer = keepEncoding({ access_token: 'drop-me', token_type: 'Bearer' });
+    const first = Buffer.from(encode({ result: answer }));
+    dropEncoding(answer);
+    expect(Buffer.from(encode({ result: answer }))).toEqual(first);
+    dropEncoding({}); // never kept: nothing to do
   });
 });

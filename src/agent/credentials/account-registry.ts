@@ -33,9 +33,11 @@ export interface AccountMeta {
   last_used?: number;
 }
 
-function id(service: string, account: string): string {
+/** An account's key in the registry (and in the token service's maps): "service/account". */
+export function accountKey(service: string, account: string): string {
   return `${service}/${account}`;
 }
+const id = accountKey;
 
 export interface RegistryOptions {
   /** The file operations of its writes; tests fail them on cue (ENOSPC, EIO). */
@@ -90,6 +92,11 @@ export class AccountRegistry {
 
   get(service: string, account: string): AccountMeta | undefined {
     return this.accounts.get(id(service, account));
+  }
+
+  /** get() by accountKey(service, account), for a caller that holds the key already. */
+  byKey(key: string): AccountMeta | undefined {
+    return this.accounts.get(key);
   }
 
   require(service: string, account: string): AccountMeta {

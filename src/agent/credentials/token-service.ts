@@ -6,7 +6,8 @@ import { authScheme, MAX_EXPIRES_IN_S } from '../../protocol/token-rules.js';
 import type { AccountStatus, TokenAnswer } from '../../protocol/results.js';
 import { describeError, oauthErrorCode } from '../../oauth/oauth-errors.js';
 import type { ProviderRegistry } from '../../oauth/provider-registry.js';
-import type { AccountMeta, AccountRegistry } from './account-registry.js';
+import { dropEncoding, keepEncoding } from '../../protocol/msgpack.js';
+import { accountKey, type AccountMeta, type AccountRegistry } from './account-registry.js';
 import { writeAccount } from './account-writes.js';
 import type { SecretStore } from '../../stores/secret-store.js';
 import type { AuditLog } from '../audit-log.js';
@@ -98,6 +99,10 @@ export class TokenService {
    */
   private readonly issued = new Map<string, IssuedEntry>();
   private readonly inflight = new Map<string, Promise<TokenAnswer>>();
+  /** getTokenNow's last account and its key. */
+  private lastService = '';
+  private lastAccount = '';
+  private lastKey = '';
   /**
    * What a provider answered to a refresh that could not be saved (a full disk), per account.
    * The provider has rotated the refresh token, so the old one in the store may be dead: the
@@ -131,12 +136,14 @@ export class TokenService {
   }
 
   /** A token was handed out: exact in memory, and written when the account's last write is a minute old. */
-  private used(service: string, account: string, now: number): void {
-    const key = `${service}/${account}`;
+  private used(service: string, account: string, now: number, key = accountKey(service, account)): void {
     this.lastUsed.set(key, now);
     const written = this.lastUsedWritten.get(key);
     if (written !== undefined && now - written < LAST_USED_WRITE_S) {
-      this.lastUsedUnwritten.set(key, { service, account, at: now });
+      // The hot path: no object per call (flushLastUsed takes the entries out before it writes them).
+      const pending = this.lastUsedUnwritten.get(key);
+      if (pending) pending.at = now;
+      else this.lastUsedUnwritten.set(key, { service, account, at: now });
       return;
     }
     this.lastUsedWritten.set(key, now);
@@ -159,28 +166,39 @@ export class TokenService {
    */
   getTokenNow(service: string, account: string): TokenAnswer | null {
     this.opts.store.requireStore();
-    const meta = this.opts.registry.get(service, account);
+    // One key for every map on the way: building it costs more than the lookups, so the last
+    // one is kept (a script asks for one account in a loop; comparing two strings is cheaper).
+    let key = this.lastKey;
+    if (service !== this.lastService || account !== this.lastAccount) {
+      key = this.lastKey = accountKey(service, account);
+      this.lastService = service;
+      this.lastAccount = account;
+    }
+    const meta = this.opts.registry.byKey(key);
     if (!meta || meta.needs_auth || meta.sign_in_here) return null;
     const store = this.storeOf(meta.kind);
     if (!store.peek) return null;
     const now = this.nowS();
     const left = meta.expires_at === undefined ? Infinity : meta.expires_at - now;
     if (left <= (meta.kind === 'static' ? 0 : refreshLeadS(meta))) return null;
-    const key = `${service}/${account}`;
     const hit = this.issued.get(key);
     if (hit && hit.meta === meta && hit.store === store && hit.writes === this.opts.store.storeWrites) {
-      this.used(service, account, now);
+      this.used(service, account, now, key);
       return hit.token;
     }
     const value = this.heldToken(meta) ?? store.peek(credentialKey(service, account, 'access_token'));
     if (!value) return null;
-    const token = this.issue(meta, value);
+    // Handed out again until something changes: its encoding is made once, not per answer.
+    const token = keepEncoding(this.issue(meta, value));
+    const old = this.issued.get(key);
+    if (old) dropEncoding(old.token);
     this.issued.set(key, { meta, store, writes: this.opts.store.storeWrites, token });
     return token;
   }
 
   /** On lock: the memo goes with the store. */
   forget(): void {
+    for (const { token } of this.issued.values()) dropEncoding(token);
     this.issued.clear();
     this.unsaved.clear();
     this.held.clear();
