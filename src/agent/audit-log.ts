@@ -98,11 +98,12 @@ export class AuditLog {
     this.clock = opts.clock ?? systemClock;
   }
 
-  record(event: AuditEvent): void {
+  /** `at`: the time of the line, when the caller has read the clock already (ms, the clock's). */
+  record(event: AuditEvent, at = this.clock.now()): void {
     // Hot path (one line per get_token): the start of the line is reused within a millisecond
     // and the rest is built once per connection and (op, target, result): a script asking for
     // one token in a loop writes the same line but for the time.
-    const start = this.lineStart();
+    const start = this.lineStart(at);
     const rest = this.restOfLine(event);
     const n = start.length + rest.length;
     if (this.used + n > this.batch.length) {
@@ -119,8 +120,7 @@ export class AuditLog {
     }
   }
 
-  private lineStart(): Buffer {
-    const ms = this.clock.now();
+  private lineStart(ms: number): Buffer {
     if (ms !== this.lastMs) {
       this.lastMs = ms;
       this.lastStart = Buffer.from(`{"time":"${new Date(ms).toISOString()}"`, 'latin1');

@@ -62,16 +62,22 @@ export function internalErrorLine(op: string, err: unknown): string {
 }
 
 function finish(spec: OpSpec, ctx: OpContext, req: Request, outcome: Outcome): Outcome {
-  if (spec.secret && !(outcome instanceof SigilError)) ctx.state.lock.used();
+  // One reading of the clock for the idle countdown and the audit line (a clock read is not
+  // free on every machine, and get_token makes few other calls).
+  const now = ctx.state.clock.now();
+  if (spec.secret && !(outcome instanceof SigilError)) ctx.state.lock.used(now);
   // What a caller on another machine was refused is worth a line even for ops that write none.
   if (spec.audit || (ctx.caller.forwarded && outcome instanceof SigilError && outcome.code === ErrorCode.FORBIDDEN)) {
-    ctx.state.audit.record({
-      op: req.op,
-      target: spec.target?.(req.args),
-      result: outcome instanceof SigilError ? outcome.code : 'ok',
-      caller: ctx.caller,
-      client: ctx.client,
-    });
+    ctx.state.audit.record(
+      {
+        op: req.op,
+        target: spec.target?.(req.args),
+        result: outcome instanceof SigilError ? outcome.code : 'ok',
+        caller: ctx.caller,
+        client: ctx.client,
+      },
+      now,
+    );
   }
   return outcome;
 }

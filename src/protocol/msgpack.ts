@@ -228,6 +228,13 @@ class Writer {
   }
 }
 
+/** Strings this short are read through a reused array of char codes, and cached as map keys. */
+const SHORT = 16;
+const SCRATCH = Array.from({ length: SHORT + 1 }, (_, n) => new Array<number>(n).fill(0));
+const KEY_SLOTS = 256;
+const KEY_BYTES: (Uint8Array | undefined)[] = new Array(KEY_SLOTS).fill(undefined);
+const KEY_STRINGS: (string | undefined)[] = new Array(KEY_SLOTS).fill(undefined);
+
 class Reader {
   pos = 0;
   private readonly view: DataView;
@@ -324,12 +331,58 @@ class Reader {
     const at = this.need(n);
     const b = this.bytes;
     // ASCII up to a few KiB (keys, codes, tokens): the bytes are the char codes.
+    if (n <= SHORT) {
+      const scratch = SCRATCH[n]!;
+      for (let i = 0; i < n; i++) {
+        const c = b[at + i]!;
+        if (c > 0x7f) return Buffer.from(b.buffer, b.byteOffset + at, n).toString('utf8');
+        scratch[i] = c;
+      }
+      // A plain array of small integers: apply() reads it without the typed-array slow path.
+      return String.fromCharCode.apply(null, scratch);
+    }
     if (n <= 4096) {
       let ascii = true;
       for (let i = at; i < at + n; i++) if (b[i]! > 0x7f) ascii = false;
       if (ascii) return String.fromCharCode.apply(null, b.subarray(at, at + n) as unknown as number[]);
     }
     return Buffer.from(b.buffer, b.byteOffset + at, n).toString('utf8');
+  }
+
+  /**
+   * A map key: protocol field names, the same few in every message, so each is made once and
+   * then found by its bytes (keys are never secrets; values are not kept).
+   */
+  private key(depth: number): string {
+    const tag = this.bytes[this.pos];
+    const n = tag === undefined ? -1 : tag - 0xa0;
+    if (n < 0 || n > SHORT) {
+      const key = this.value(depth);
+      if (typeof key !== 'string') throw new MsgpackError('map key is not a string');
+      return key;
+    }
+    this.pos++;
+    const at = this.need(n);
+    const b = this.bytes;
+    let h = n;
+    for (let i = 0; i < n; i++) h = (Math.imul(h, 31) + b[at + i]!) | 0;
+    const slot = (h ^ (h >>> 11)) & (KEY_SLOTS - 1);
+    const known = KEY_BYTES[slot];
+    if (known !== undefined && known.length === n) {
+      let same = true;
+      for (let i = 0; i < n; i++) {
+        if (known[i] !== b[at + i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return KEY_STRINGS[slot]!;
+    }
+    this.pos = at;
+    const key = this.str(n);
+    KEY_BYTES[slot] = Uint8Array.from(b.subarray(at, at + n));
+    KEY_STRINGS[slot] = key;
+    return key;
   }
 
   private bin(n: number): Buffer {
@@ -350,8 +403,7 @@ class Reader {
     if (n * 2 > this.bytes.length - this.pos) throw new MsgpackError('truncated message');
     const out: Record<string, unknown> = {};
     for (let i = 0; i < n; i++) {
-      const key = this.value(depth + 1);
-      if (typeof key !== 'string') throw new MsgpackError('map key is not a string');
+      const key = this.key(depth + 1);
       const val = this.value(depth + 1);
       // A "__proto__" key must be data, not a prototype change.
       if (key === '__proto__') {

@@ -14,18 +14,27 @@ const CREDENTIAL = /^[a-z][a-z0-9_]{0,63}$/;
 const SECRET = /^[A-Za-z0-9_][A-Za-z0-9._@+-]*(\/[A-Za-z0-9_][A-Za-z0-9._@+-]*)*$/;
 const SECRET_MAX = 256;
 
+/*
+ * The last name each check passed: the agent checks the same service and account on every
+ * get_token of a script's loop, and comparing a string costs less than running the pattern.
+ */
+let lastService: string | undefined;
+let lastAccount: string | undefined;
+
 export function checkService(name: string): string {
+  if (name === lastService) return name;
   if (!SERVICE.test(name)) {
     throw new SigilError(ErrorCode.BAD_REQUEST, `invalid service name "${printable(name)}": use lowercase letters, digits, "-" and "_" (max 64)`);
   }
-  return name;
+  return (lastService = name);
 }
 
 export function checkAccount(name: string): string {
+  if (name === lastAccount) return name;
   if (!ACCOUNT.test(name)) {
     throw new SigilError(ErrorCode.BAD_REQUEST, `invalid account name "${printable(name)}": use letters, digits and . _ @ + - (max 128)`);
   }
-  return name;
+  return (lastAccount = name);
 }
 
 export function checkCredentialType(name: string): string {

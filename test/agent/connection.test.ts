@@ -16,7 +16,7 @@ import { eventually } from '../support/sandbox.js';
  * flight), the per-frame deadline, and the cap on connections. The agent's state is a stub:
  * these ops touch nothing but the connection.
  */
-const stubState = { policy: { check: () => null }, log: () => {}, lock: { requireStore: () => {}, used: () => {} }, audit: { record: () => {} } } as unknown as AgentState;
+const stubState = { clock: { now: () => Date.now() }, policy: { check: () => null }, log: () => {}, lock: { requireStore: () => {}, used: () => {} }, audit: { record: () => {} } } as unknown as AgentState;
 const PAD = 'x'.repeat(200);
 const table: OpTable = {
   // Answered at once, as `hello` and a cached get_token are: no promise is involved.

@@ -54,7 +54,7 @@ describe('get_token memo (real agent)', () => {
   it('serves each account its own token when a connection alternates between them', async () => {
     await sb.startAgent();
     await sb.initAndUnlock();
-    for (const [account, value] of [['one', 'value-of-one-0001'], ['two', 'value-of-two-0002']]) {
+    for (const [account, value] of [['one', 'value-of-one-0001'], ['two', 'value-of-two-0002']] as const) {
       const r = await sb.sigil(['token', 'set', 'svc', account, '--stdin'], { input: value + '\n' });
       expect(r.code, r.stderr).toBe(0);
     }

@@ -410,6 +410,18 @@ describe('msgpack on hostile input', () => {
     expect(decode(encode(deep))).toEqual(deep);
   });
 
+  it('caps nesting through map keys too: maps as keys, 100 000 deep, throw MsgpackError', () => {
+    // A key that is itself a map (whose key is a map, …) must count towards the depth.
+    expectMsgpackError(Buffer.concat([...Array<Buffer>(100_000).fill(hex('81')), hex('a1 61 01')]), /nested|key/);
+  });
+
+  it('tells apart map keys that share a cache slot or differ in one byte', () => {
+    // The decoder keeps short keys it has seen; thousands of distinct ones must each come back as sent.
+    const keys = Array.from({ length: 5000 }, (_, i) => `k${i.toString(36)}`);
+    for (const k of keys) expect(Object.keys(decode(encode({ [k]: 1 })) as object)).toEqual([k]);
+    expect(decode(encode({ ab: 1, ac: 2, ba: 3, 'é': 4, '': 5 }))).toEqual({ ab: 1, ac: 2, ba: 3, 'é': 4, '': 5 });
+  });
+
   it('rejects non-string map keys', () => {
     for (const key of ['01', 'ff', 'c0', 'c2', 'c3', 'cb 3ff8000000000000', 'c4 01 61', '90', '91 a1 61', '80', '81 a1 61 01', 'cc 80', 'd0 80']) {
       expectMsgpackError(hex(`81 ${key} 01`), /key/);

@@ -34,8 +34,8 @@ export class IdleLock {
     this.timer = null;
   }
 
-  touch(): void {
-    this.lastUse = this.clock.now();
+  touch(now = this.clock.now()): void {
+    this.lastUse = now;
   }
 
   /** Seconds until the agent locks itself; null when locked or when there is no timeout. */

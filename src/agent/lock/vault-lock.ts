@@ -106,10 +106,10 @@ export class VaultLock implements StoreGate {
     this.listeners.push(listener);
   }
 
-  /** Marks a secret use: restarts the idle lock countdown. */
-  used(): void {
-    this.idle.touch();
-    this.gc.activity();
+  /** Marks a secret use at `now` (the clock's, read by the caller once per request): restarts the idle lock countdown. */
+  used(now = this.opts.clock.now()): void {
+    this.idle.touch(now);
+    this.gc.activity(now);
   }
 
   get timeoutSeconds(): number {
