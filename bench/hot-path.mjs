@@ -6,7 +6,7 @@
 // same frames the same way. On a 2-core machine shared with other work this is the figure
 // that can be compared from build to build; section 2 of run.mjs is the end-to-end one.
 //
-//   node bench/hot-path.mjs [--requests N] [--rounds N] [--cpu-prof]
+//   node bench/hot-path.mjs [--requests N] [--rounds N] [--cpu-prof] [--json]
 //
 // --cpu-prof: run this under `node --cpu-prof` yourself; the option only makes the agent's
 // rounds longer and drops the baseline's, so the profile is the agent's.
@@ -22,6 +22,7 @@ const { values: opt } = parseArgs({
     requests: { type: 'string', default: '100000' },
     rounds: { type: 'string', default: '7' },
     'cpu-prof': { type: 'boolean', default: false },
+    json: { type: 'boolean', default: false },
   },
 });
 const REQUESTS = Number(opt.requests);
@@ -128,9 +129,10 @@ try {
   await agent.state.audit.flush();
   const am = median(a);
   const bm = opt['cpu-prof'] ? NaN : median(b);
-  console.log(`get_token in-process, ${REQUESTS} requests × ${ROUNDS} rounds (median of rounds):`);
-  console.log(`  agent (serveConnection, real state, audit on)  ${am.toFixed(0).padStart(6)} ns/request   rounds ${a.map((x) => x.toFixed(0)).join(' ')}`);
-  if (!opt['cpu-prof']) {
+  if (opt.json) console.log(JSON.stringify({ requests: REQUESTS, rounds: ROUNDS, agentNs: am, baselineNs: bm, agentRounds: a, baselineRounds: b }));
+  else console.log(`get_token in-process, ${REQUESTS} requests × ${ROUNDS} rounds (median of rounds):`);
+  if (!opt.json) console.log(`  agent (serveConnection, real state, audit on)  ${am.toFixed(0).padStart(6)} ns/request   rounds ${a.map((x) => x.toFixed(0)).join(' ')}`);
+  if (!opt['cpu-prof'] && !opt.json) {
     console.log(`  baseline handler (baseline-server.mjs)        ${bm.toFixed(0).padStart(6)} ns/request   rounds ${b.map((x) => x.toFixed(0)).join(' ')}`);
     console.log(`  agent − baseline: ${(am - bm).toFixed(0)} ns/request; agent/baseline ${(am / bm).toFixed(2)}×`);
   }

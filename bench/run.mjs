@@ -11,7 +11,9 @@
 //      costs the agent per connection. Without oidc-agent-cli or openssh-client installed,
 //      their baselines are left out, and the bench says so.
 //   2. get_token req/s and p99, 1 and 32 connections, audit on,
-//      vs a minimal Node server (bench/baseline-server.mjs)        goal ≥ 0.8× req/s, p99 ≤ 2 ms
+//      vs a minimal Node server (bench/baseline-server.mjs)        goal ≥ 0.8× req/s, p99 ≤ 2 ms;
+//      also the agent's own cost per get_token in-process against the baseline's handler
+//      (bench/hot-path.mjs: no sockets, no load generator; shown)
 //   3. unlock (scrypt 2^18 + decrypt + load) of a 10k-secret vault  goal ≤ 1.5 s
 //      and one set_secret on it                                    goal ≤ 50 ms
 //   4. agent RSS with the 10k secrets unlocked                     goal ≤ 80 MiB
@@ -503,7 +505,18 @@ async function benchThroughput() {
         ` agent p99 ${fmt.ms(a.p99, 3)} (goal ≤ ${GOALS.p99Ms} ms) → ${verdict(s.p99Met)}; p99 ratio ${fmt.x(s.p99Ratio)}; CPU/req ratio ${fmt.x(s.cpuPerReqRatio)}`,
     );
   }
+  // The agent's own cost per get_token, without the kernel or the load generator: the figure
+  // that holds still on a busy machine (bench/hot-path.mjs, in its own process and HOME).
+  const hot = spawnSync(NODE, [join(ROOT, 'bench/hot-path.mjs'), '--requests', '50000', '--rounds', '5', '--json'], { encoding: 'utf8', env: process.env, timeout: 180_000 });
+  const inProcess = hot.status === 0 ? JSON.parse(hot.stdout.trim().split('\n').at(-1)) : null;
+  if (inProcess) {
+    log(
+      `  in-process (bench/hot-path.mjs, no sockets): agent ${(inProcess.agentNs / 1000).toFixed(2)} µs per get_token, the baseline's handler ` +
+        `${(inProcess.baselineNs / 1000).toFixed(2)} µs: ${fmt.x(inProcess.agentNs / inProcess.baselineNs)}, the agent's own work ${((inProcess.agentNs - inProcess.baselineNs) / 1000).toFixed(2)} µs more`,
+    );
+  } else log(`  in-process figure missing: bench/hot-path.mjs failed (${hot.status ?? hot.signal}): ${(hot.stderr || '').trim().split('\n').at(-1)}`);
   results.sections.throughput = {
+    inProcess,
     cores: NCPU,
     pinned: PIN ? { server: SERVER_CPUS, load: LOAD_CPUS } : false,
     loadavgBefore: load,
